@@ -1,0 +1,13 @@
+# Warnings and sanitizers for every target of the project (not for dependencies).
+add_library(aiod_build_flags INTERFACE)
+target_compile_options(aiod_build_flags INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+  -Wimplicit-fallthrough -Wformat=2)
+if(AIOD_WERROR)
+  target_compile_options(aiod_build_flags INTERFACE -Werror)
+endif()
+if(AIOD_SANITIZE)
+  target_compile_options(aiod_build_flags INTERFACE -fsanitize=${AIOD_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(aiod_build_flags INTERFACE -fsanitize=${AIOD_SANITIZE})
+endif()
