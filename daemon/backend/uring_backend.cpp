@@ -1,0 +1,236 @@
+// uring_backend.cpp — Backend on io_uring (liburing).
+//
+// The ring is created by the shard thread that uses it, so it can be
+// SINGLE_ISSUER with DEFER_TASKRUN (6.1+), falling back to COOP_TASKRUN (5.19+)
+// and then to a plain ring. Every SQE's user_data is the Completion* to notify;
+// cancel SQEs and their own results go to a completion that ignores them.
+#include <liburing.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <bitset>
+#include <cerrno>
+#include <cstring>
+
+#include "backend.hpp"
+
+namespace aiod::daemon {
+namespace {
+
+// Absorbs the results of operations whose outcome nobody needs (cancels).
+class IgnoredCompletion final : public Completion {
+ public:
+  void complete(int) override {}
+};
+IgnoredCompletion g_ignored;
+
+constexpr std::array<std::pair<BackendOpcode, io_uring_op>, static_cast<size_t>(BackendOpcode::count)>
+    kKernelOpcode{{
+        {BackendOpcode::nop, IORING_OP_NOP},
+        {BackendOpcode::read, IORING_OP_READ},
+        {BackendOpcode::write, IORING_OP_WRITE},
+        {BackendOpcode::fsync, IORING_OP_FSYNC},
+        {BackendOpcode::timeout, IORING_OP_TIMEOUT},
+        {BackendOpcode::openat2, IORING_OP_OPENAT2},
+        {BackendOpcode::close, IORING_OP_CLOSE},
+        {BackendOpcode::recvmsg, IORING_OP_RECVMSG},
+        {BackendOpcode::sendmsg, IORING_OP_SENDMSG},
+        {BackendOpcode::accept, IORING_OP_ACCEPT},
+        {BackendOpcode::poll_add, IORING_OP_POLL_ADD},
+    }};
+
+class UringBackend final : public Backend {
+ public:
+  UringBackend() = default;
+  UringBackend(const UringBackend&) = delete;
+  UringBackend& operator=(const UringBackend&) = delete;
+  ~UringBackend() override {
+    if (initialised_) io_uring_queue_exit(&ring_);
+  }
+
+  // Returns 0 or -errno; on failure `error` says why.
+  int init(unsigned entries, std::string& error) {
+    // Preferred first; each later set drops a feature an older kernel lacks.
+    const unsigned attempts[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+            IORING_SETUP_SUBMIT_ALL,                                              // 6.1
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,  // 5.19
+        0,
+    };
+    int ret = -EINVAL;
+    for (unsigned flags : attempts) {
+      io_uring_params p{};
+      p.flags = flags | IORING_SETUP_CQSIZE;
+      p.cq_entries = entries * 4;
+      ret = io_uring_queue_init_params(entries, &ring_, &p);
+      if (ret == 0) {
+        setup_flags_ = p.flags;
+        features_ = p.features;
+        break;
+      }
+      if (ret != -EINVAL) break;
+    }
+    if (ret < 0) {
+      error = ret == -EPERM || ret == -ENOSYS
+                  ? "io_uring is disabled on this system (kernel.io_uring_disabled, seccomp or "
+                    "an old kernel): " + std::string(std::strerror(-ret))
+                  : "io_uring_setup failed: " + std::string(std::strerror(-ret));
+      return ret;
+    }
+    initialised_ = true;
+    if (!(features_ & IORING_FEAT_NODROP)) {
+      error = "this kernel's io_uring lacks IORING_FEAT_NODROP (Linux 5.5+ is required)";
+      return -EOPNOTSUPP;
+    }
+    if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
+      for (size_t i = 0; i < kKernelOpcode.size(); ++i) {
+        supported_[i] = io_uring_opcode_supported(probe, kKernelOpcode[i].second) != 0;
+      }
+      io_uring_free_probe(probe);
+    }
+    spdlog::debug("io_uring backend: {} entries, setup flags {:#x}, features {:#x}", entries,
+                  setup_flags_, features_);
+    return 0;
+  }
+
+  BackendInfo info() const override { return {"io_uring", true}; }
+
+  bool supports(BackendOpcode op) const override {
+    return supported_[static_cast<size_t>(op)];
+  }
+
+  unsigned space() const override { return io_uring_sq_space_left(&ring_); }
+
+  int prepare(const BackendOp& op, Completion* done) override {
+    if (!supports(op.opcode)) return -EOPNOTSUPP;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return -EAGAIN;
+    switch (op.opcode) {
+      case BackendOpcode::nop:
+        io_uring_prep_nop(sqe);
+        break;
+      case BackendOpcode::read:
+        io_uring_prep_read(sqe, op.fd, op.addr, op.len, op.offset);
+        break;
+      case BackendOpcode::write:
+        io_uring_prep_write(sqe, op.fd, op.addr, op.len, op.offset);
+        break;
+      case BackendOpcode::fsync:
+        io_uring_prep_fsync(sqe, op.fd, op.op_flags);
+        break;
+      case BackendOpcode::timeout:
+        io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(op.ts), 0, 0);
+        break;
+      case BackendOpcode::openat2:
+        io_uring_prep_openat2(sqe, op.fd, op.path, const_cast<open_how*>(op.how));
+        break;
+      case BackendOpcode::close:
+        io_uring_prep_close(sqe, op.fd);
+        break;
+      case BackendOpcode::recvmsg:
+        io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.addr), op.op_flags);
+        break;
+      case BackendOpcode::sendmsg:
+        io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.addr), op.op_flags);
+        break;
+      case BackendOpcode::accept:
+        io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.addr),
+                             static_cast<socklen_t*>(op.addr2), static_cast<int>(op.op_flags));
+        break;
+      case BackendOpcode::poll_add:
+        io_uring_prep_poll_add(sqe, op.fd, op.op_flags);
+        break;
+      case BackendOpcode::count:
+        return -EINVAL;
+    }
+    if (op.link == Link::soft) sqe->flags |= IOSQE_IO_LINK;
+    if (op.link == Link::hard) sqe->flags |= IOSQE_IO_HARDLINK;
+    sqe->personality = op.personality;
+    io_uring_sqe_set_data(sqe, done);
+    return 0;
+  }
+
+  int cancel(Completion* target) override {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return -EAGAIN;
+    io_uring_prep_cancel(sqe, target, 0);
+    io_uring_sqe_set_data(sqe, &g_ignored);
+    return 0;
+  }
+
+  int flush() override {
+    if (io_uring_sq_ready(&ring_) == 0) return 0;
+    ++syscalls_;
+    return io_uring_submit(&ring_);
+  }
+
+  int drain() override {
+    // Deferred task work and overflowed completions only reach the CQ ring
+    // when we enter the kernel; the kernel raises these flags when that is due.
+    const unsigned sq_flags = IO_URING_READ_ONCE(*ring_.sq.kflags);
+    if (sq_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) {
+      ++syscalls_;
+      io_uring_get_events(&ring_);
+    }
+    int total = 0;
+    for (;;) {
+      // Copy results out and release the slots before running completions:
+      // a completion may prepare and flush new work.
+      std::array<io_uring_cqe*, 256> cqes;
+      const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes.data(), cqes.size());
+      if (n == 0) break;
+      std::array<std::pair<Completion*, int>, 256> results;
+      for (unsigned i = 0; i < n; ++i) {
+        results[i] = {static_cast<Completion*>(io_uring_cqe_get_data(cqes[i])), cqes[i]->res};
+      }
+      io_uring_cq_advance(&ring_, n);
+      for (unsigned i = 0; i < n; ++i) results[i].first->complete(results[i].second);
+      total += static_cast<int>(n);
+    }
+    return total;
+  }
+
+  int wait(std::optional<std::chrono::nanoseconds> timeout) override {
+    io_uring_cqe* cqe = nullptr;
+    ++syscalls_;
+    int ret;
+    if (timeout) {
+      const auto ns = timeout->count() < 0 ? 0 : timeout->count();
+      __kernel_timespec ts{ns / 1'000'000'000, ns % 1'000'000'000};
+      ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    } else {
+      ret = io_uring_submit_and_wait(&ring_, 1);
+    }
+    return ret < 0 ? ret : 0;
+  }
+
+  int register_personality() override {
+    ++syscalls_;
+    return io_uring_register_personality(&ring_);
+  }
+
+  void unregister_personality(std::uint16_t id) override {
+    ++syscalls_;
+    io_uring_unregister_personality(&ring_, id);
+  }
+
+  std::uint64_t syscalls() const override { return syscalls_; }
+
+ private:
+  io_uring ring_{};
+  bool initialised_ = false;
+  unsigned setup_flags_ = 0;
+  unsigned features_ = 0;
+  std::bitset<static_cast<size_t>(BackendOpcode::count)> supported_;
+  std::uint64_t syscalls_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_uring_backend(unsigned entries, std::string& error) {
+  auto backend = std::make_unique<UringBackend>();
+  if (backend->init(entries, error) < 0) return nullptr;
+  return backend;
+}
+
+}  // namespace aiod::daemon

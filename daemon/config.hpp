@@ -1,0 +1,31 @@
+// config.hpp — the daemon's tunables, from the command line (and, later, a
+// config file). Plain data; validated once by the code that parses it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "layout.hpp"
+
+namespace aiod::daemon {
+
+struct Limits {
+  LayoutLimits layout;
+  std::uint32_t max_sessions = 1024;
+  std::uint32_t max_in_flight = 0;      // per session; 0 = the completion ring's size
+  std::uint32_t max_handles = 65536;    // per session
+  std::uint32_t drain_budget = 256;     // descriptors one session may submit per turn
+};
+
+struct Config {
+  std::string socket_path;
+  unsigned socket_mode = 0660;
+  unsigned threads = 1;
+  std::chrono::microseconds poll = std::chrono::microseconds(50);  // spin before sleeping
+  unsigned backend_entries = 4096;
+  std::string log_level = "info";
+  Limits limits;
+};
+
+}  // namespace aiod::daemon

@@ -1,0 +1,36 @@
+// listener.hpp — the daemon's listening SOCK_SEQPACKET unix socket.
+//
+// bind() refuses to steal the path from a running daemon (it probes with a
+// connect), replaces a stale socket file, applies the requested mode, and the
+// destructor removes the file if it is still ours.
+#pragma once
+
+#include <string>
+
+#include "unique_fd.hpp"
+
+namespace aiod::daemon {
+
+class Listener {
+ public:
+  Listener() = default;
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener();
+
+  // Returns 0 or -errno with `error` set.
+  [[nodiscard]] int bind(const std::string& path, unsigned mode, std::string& error);
+  // Adopts an already listening socket (socket activation); the path is not ours to remove.
+  void adopt(UniqueFd fd);
+
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+  // Closes the socket: no new connections are accepted.
+  void close();
+
+ private:
+  UniqueFd fd_;
+  std::string path_;
+  ino_t inode_ = 0;
+};
+
+}  // namespace aiod::daemon

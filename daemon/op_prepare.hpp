@@ -1,0 +1,44 @@
+// op_prepare.hpp — validation of one descriptor (already copied out of shared
+// memory) into a backend operation.
+//
+// Every field is checked: unknown opcodes and flags, reserved fields, buffers
+// outside the arena (overflow-safe), unknown handles, paths that are empty, too
+// long or contain NUL. A failed check yields -errno for that op's completion and
+// leaves no reference held.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "aiod_shm.h"
+#include "op_record.hpp"
+
+namespace aiod::daemon {
+
+class Backend;
+class HandleTable;
+
+// What validation may consult; supplied by the session.
+struct PrepareContext {
+  std::span<std::byte> arena;  // the session's arena in the daemon's mapping
+  HandleTable* handles = nullptr;
+  int cwd_fd = -1;   // relative paths resolve here
+  int root_fd = -1;  // absolute paths resolve here (RESOLVE_IN_ROOT)
+  std::uint16_t personality = 0;
+  const Backend* backend = nullptr;
+};
+
+// Fills `rec` from `sqe`. Returns 0, or -errno: EINVAL (malformed), EFAULT (a
+// buffer outside the arena), EBADF (a handle this session does not have),
+// ENAMETOOLONG, EOPNOTSUPP (an op this kernel or daemon cannot run). On success
+// the record holds a reference on the handle it names, if any.
+[[nodiscard]] int prepare_record(const aiod_sqe& sqe, const PrepareContext& ctx, OpRecord& rec);
+
+// Overflow-safe bounds check of (offset, length) inside an arena of `size`.
+[[nodiscard]] constexpr bool arena_range_ok(std::uint64_t offset, std::uint64_t length,
+                                            std::uint64_t size) {
+  return offset <= size && length <= size - offset;
+}
+
+}  // namespace aiod::daemon

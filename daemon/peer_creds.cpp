@@ -1,0 +1,129 @@
+#include "peer_creds.hpp"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <spdlog/spdlog.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+namespace aiod::daemon {
+namespace {
+
+void normalise(std::vector<gid_t>& groups) {
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+}
+
+// Per-thread credential changes need the raw system calls: glibc's wrappers
+// apply a change to every thread of the process.
+long raw_setgroups(const std::vector<gid_t>& groups) {
+  return ::syscall(SYS_setgroups, groups.size(), groups.data());
+}
+long raw_setresgid(gid_t r, gid_t e, gid_t s) { return ::syscall(SYS_setresgid, r, e, s); }
+long raw_setresuid(uid_t r, uid_t e, uid_t s) { return ::syscall(SYS_setresuid, r, e, s); }
+
+}  // namespace
+
+int read_peer_creds(int sock, PeerCreds& out) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -errno;
+  out.pid = cred.pid;
+  out.uid = cred.uid;
+  out.gid = cred.gid;
+
+  std::vector<gid_t> groups(64);
+  for (;;) {
+    socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (::getsockopt(sock, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) == 0) {
+      groups.resize(glen / sizeof(gid_t));
+      break;
+    }
+    if (errno != ERANGE || groups.size() > 65536) return -errno;
+    groups.resize(std::max<std::size_t>(glen / sizeof(gid_t), groups.size() * 2));
+  }
+  normalise(groups);
+  out.groups = std::move(groups);
+
+  int pidfd = -1;
+  socklen_t plen = sizeof(pidfd);
+  if (::getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &plen) == 0) {
+    out.pidfd.reset(pidfd);
+  }
+  return 0;
+}
+
+PeerCreds own_creds() {
+  PeerCreds me;
+  me.pid = ::getpid();
+  me.uid = ::geteuid();
+  me.gid = ::getegid();
+  const int n = ::getgroups(0, nullptr);
+  if (n > 0) {
+    me.groups.resize(static_cast<std::size_t>(n));
+    me.groups.resize(static_cast<std::size_t>(::getgroups(n, me.groups.data())));
+  }
+  normalise(me.groups);
+  return me;
+}
+
+int authorise_peer(const PeerCreds& peer, const PeerCreds& daemon, bool& needs_personality,
+                   std::string& why) {
+  needs_personality = false;
+  if (daemon.uid == 0) {
+    // Root acts for anyone, under their identity unless it is root's own.
+    needs_personality = !peer.same_identity(daemon);
+    return 0;
+  }
+  // Without root the daemon cannot take another identity: it may serve a peer
+  // only if everything the daemon can reach, the peer can reach too.
+  const bool groups_covered =
+      std::includes(peer.groups.begin(), peer.groups.end(), daemon.groups.begin(), daemon.groups.end());
+  if (peer.uid != daemon.uid || peer.gid != daemon.gid || !groups_covered) {
+    why = "this aiod runs as uid " + std::to_string(daemon.uid) +
+          " and serves only clients with the same user, group and groups (client uid " +
+          std::to_string(peer.uid) + ")";
+    return -EPERM;
+  }
+  return 0;
+}
+
+int with_peer_identity(const PeerCreds& peer, const std::function<int()>& fn) {
+  const PeerCreds saved = own_creds();
+  if (saved.uid != 0) return -EPERM;
+  // Order: groups and gid while still root, uid last. The saved uid stays 0 so
+  // we can come back; moving the effective uid off 0 clears the effective
+  // capabilities, which is what a personality must not carry.
+  if (raw_setgroups(peer.groups) < 0) return -errno;
+  if (raw_setresgid(static_cast<gid_t>(-1), peer.gid, static_cast<gid_t>(-1)) < 0) {
+    const int err = -errno;
+    if (raw_setgroups(saved.groups) < 0) std::abort();
+    return err;
+  }
+  if (raw_setresuid(static_cast<uid_t>(-1), peer.uid, static_cast<uid_t>(-1)) < 0) {
+    const int err = -errno;
+    if (raw_setresgid(static_cast<gid_t>(-1), saved.gid, static_cast<gid_t>(-1)) < 0 ||
+        raw_setgroups(saved.groups) < 0) {
+      std::abort();
+    }
+    return err;
+  }
+  const int result = fn();
+  if (raw_setresuid(static_cast<uid_t>(-1), saved.uid, static_cast<uid_t>(-1)) < 0 ||
+      raw_setresgid(static_cast<gid_t>(-1), saved.gid, static_cast<gid_t>(-1)) < 0 ||
+      raw_setgroups(saved.groups) < 0) {
+    spdlog::critical("could not restore the daemon's credentials on a shard thread");
+    std::abort();
+  }
+  return result;
+}
+
+}  // namespace aiod::daemon

@@ -1,0 +1,104 @@
+// session.cpp — a session's lifecycle: creation, closing, shutdown.
+#include "session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+
+#include "shard.hpp"
+#include "wire.hpp"
+
+namespace aiod::daemon {
+
+DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id) {
+  auto session = std::make_unique<Session>(shard, std::move(sock), id);
+  shard.add_session(*session);
+  if (co_await session->handshake() == 0) co_await session->serve_control();
+  co_await session->shutdown();
+  shard.remove_session(*session);
+}
+
+Session::Session(Shard& shard, UniqueFd sock, std::uint64_t id)
+    : shard_(shard),
+      id_(id),
+      sock_(std::move(sock)),
+      handles_(shard.config().limits.max_handles),
+      quiet_(shard.scheduler()) {}
+
+Session::~Session() {
+  if (personality_ != 0) shard_.release_personality(personality_);
+}
+
+void Session::request_close(std::string reason) {
+  if (closing_) return;
+  closing_ = true;
+  close_reason_ = std::move(reason);
+  cancel_all(control_calls_);
+}
+
+void Session::maybe_quiet() {
+  if (closing_ && in_flight_ == 0 && !doorbell_.armed && !pump_running_) quiet_.set();
+}
+
+Task<> Session::shutdown() {
+  if (!closing_) request_close("session ended");
+  spdlog::debug("session {}: closing ({}), {} ops in flight", id_, close_reason_, in_flight_);
+  if (shard_.stopping() && is_io_) rings_.set_stopping();
+  // Cancel what the backend holds; records of later chain segments are
+  // cancelled by the chain logic when their segment would start.
+  for (OpRecord& rec : records_) {
+    if (!rec.in_backend) continue;
+    if (shard_.backend().cancel(&rec) == -EAGAIN) {
+      shard_.backend().flush();
+      (void)shard_.backend().cancel(&rec);
+    }
+  }
+  if (doorbell_.armed) (void)shard_.backend().cancel(&doorbell_);
+  if (parked_pump) shard_.unpark(*this);
+  maybe_quiet();
+  co_await quiet_;
+  // Nothing refers to the region, the handles or this object any more.
+  if (is_io_) publish_completions();
+  spdlog::info("session {} (pid {}, uid {}{}{}) closed: {}", id_, creds_.pid, creds_.uid,
+               name_.empty() ? "" : ", ", name_, close_reason_);
+}
+
+void Session::Doorbell::complete(int res) {
+  armed = false;
+  if (res > 0) {
+    s_.counters.wakeups_received.add();
+    if (s_.parked_pump) s_.shard_.unpark(s_);
+  }
+  if (s_.closing_) {
+    s_.maybe_quiet();
+    return;
+  }
+  if (res < 0 && res != -ECANCELED && res != -EINTR) {
+    spdlog::warn("session {}: doorbell read failed: {}", s_.id_, std::strerror(-res));
+    s_.request_close("doorbell failed");
+    return;
+  }
+  s_.arm_doorbell();
+}
+
+void Session::arm_doorbell() {
+  BackendOp op;
+  op.opcode = BackendOpcode::read;
+  op.fd = submit_efd_.get();
+  op.addr = &doorbell_.value;
+  op.len = sizeof(doorbell_.value);
+  op.offset = AIOD_OFFSET_CURRENT;
+  Backend& backend = shard_.backend();
+  int ret = backend.prepare(op, &doorbell_);
+  if (ret == -EAGAIN) {
+    backend.flush();
+    ret = backend.prepare(op, &doorbell_);
+  }
+  if (ret < 0) {
+    request_close("cannot arm the doorbell");
+    return;
+  }
+  doorbell_.armed = true;
+}
+
+}  // namespace aiod::daemon

@@ -1,0 +1,156 @@
+// session.hpp — one client connection: its socket, its shared region and rings,
+// its handles and its operations in flight.
+//
+// Lifetime: created and owned by run_session() (a DetachedTask on the shard),
+// which drives handshake → serving → shutdown. shutdown() returns only when no
+// operation, backend call or task refers to the session any more; only then is
+// it destroyed (its handles closed, its region unmapped).
+//
+// Threading: everything below is touched by the owning shard thread only,
+// except `counters`, which any thread may read (see stats.hpp), and the
+// identity fields, immutable once the handshake has run.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "handle_table.hpp"
+#include "intrusive_list.hpp"
+#include "op_prepare.hpp"
+#include "op_record.hpp"
+#include "peer_creds.hpp"
+#include "session_rings.hpp"
+#include "shm_region.hpp"
+#include "stats.hpp"
+#include "task.hpp"
+#include "unique_fd.hpp"
+
+namespace aiod::wire {
+struct ReceivedMessage;
+struct RecvBuffer;
+struct Message;
+}  // namespace aiod::wire
+
+namespace aiod::daemon {
+
+class Shard;
+
+// Starts serving a freshly accepted connection on `shard`. Owns the session.
+DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id);
+
+class Session : public IntrusiveListNode<Session> {
+ public:
+  Session(Shard& shard, UniqueFd sock, std::uint64_t id);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session();
+
+  // --- identity (immutable after the handshake) -----------------------------
+  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+  [[nodiscard]] const PeerCreds& creds() const noexcept { return creds_; }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] bool is_io() const noexcept { return is_io_; }
+
+  // Readable from any thread.
+  SessionCounters counters;
+
+  // --- lifecycle -------------------------------------------------------------
+  Task<int> handshake();
+  Task<> serve_control();
+  Task<> shutdown();
+  // Starts closing (from any code on the shard thread): the control loop ends
+  // and run_session() proceeds to shutdown(). The first reason wins.
+  void request_close(std::string reason);
+  [[nodiscard]] bool closing() const noexcept { return closing_; }
+
+  // --- submission side (shard thread) ----------------------------------------
+  // Whether the pump could make progress now: new descriptors and room for at
+  // least one, or corrupt indices to act on. Cheap: two loads from shared memory.
+  [[nodiscard]] bool ready_to_drain();
+  SessionRings& rings() noexcept { return rings_; }
+
+  // --- completion side (shard thread) ----------------------------------------
+  // Called by OpRecord::complete().
+  void on_record_complete(OpRecord& rec, int res);
+  // Makes this session's new completions visible and wakes the client if it
+  // asked to be. Called by the shard after a batch of backend completions.
+  void publish_completions();
+
+  // The parked pump's continuation (Shard::park / unpark).
+  std::coroutine_handle<> parked_pump;
+
+ private:
+  enum class DrainResult { idle, more, blocked, corrupt };
+
+  DetachedTask pump();
+  DrainResult drain(std::uint32_t budget);
+  void start_chain(const aiod_sqe* descs, std::uint32_t count);
+  void submit_single(OpRecord& rec);
+  void submit_next_segment(Chain& chain);
+  void cancel_chain_rest(Chain& chain, std::uint32_t from);
+  void fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& errors);
+  int finish_result(OpRecord& rec, int res);
+  void post(const OpRecord& rec, int res);
+  void release_record(OpRecord& rec);
+  OpRecord* alloc_record();
+  void free_record(OpRecord& rec);
+  std::uint32_t capacity();
+  void arm_doorbell();
+  void maybe_quiet();
+
+  Task<int> receive(wire::ReceivedMessage& out);
+  void handle_message(const wire::Message& msg, wire::ReceivedMessage& in);
+  int setup_io(const wire::Message& hello_msg, wire::ReceivedMessage& in);
+  int reply(std::span<const std::uint8_t> bytes, std::span<const int> fds = {});
+  int reply_error(std::uint64_t request_id, int code, const std::string& message);
+
+  class Doorbell final : public Completion {
+   public:
+    explicit Doorbell(Session& s) : s_(s) {}
+    void complete(int res) override;
+    std::uint64_t value = 0;
+    bool armed = false;
+
+   private:
+    Session& s_;
+  };
+
+  // --- immutable after the handshake -----------------------------------------
+  Shard& shard_;
+  const std::uint64_t id_;
+  UniqueFd sock_;
+  PeerCreds creds_;
+  std::string name_;
+  bool is_io_ = false;
+  std::uint16_t personality_ = 0;
+  ShmRegion region_;
+  UniqueFd submit_efd_;    // client writes: "new descriptors"
+  UniqueFd complete_efd_;  // daemon writes: "new completions"
+  UniqueFd cwd_;
+  UniqueFd root_;
+  PrepareContext prepare_ctx_;
+  std::uint32_t max_in_flight_ = 0;
+
+  // --- shard-thread state ------------------------------------------------------
+  SessionRings rings_;
+  HandleTable handles_;
+  std::vector<OpRecord> records_;  // fixed pool: never reallocated while in use
+  OpRecord* free_records_ = nullptr;
+  std::uint32_t in_flight_ = 0;    // records allocated: consumed, completion not posted
+  std::uint32_t blocked_need_ = 1;  // room the next chain needs before the pump can go on
+  std::vector<aiod_sqe> scratch_;  // private copies of one chain's descriptors
+  Doorbell doorbell_{*this};
+  std::unique_ptr<wire::RecvBuffer> recv_buf_;
+  CancelScope control_calls_;
+  Event quiet_;
+  bool closing_ = false;
+  bool pump_running_ = false;
+  bool dirty_ = false;  // has unpublished completions (queued on the shard)
+  std::string close_reason_;
+
+  friend class Shard;
+};
+
+}  // namespace aiod::daemon

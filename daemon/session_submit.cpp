@@ -1,0 +1,206 @@
+// session_submit.cpp — the submission side: draining the client's ring into
+// backend operations, chain by chain.
+#include <cerrno>
+
+#include "session.hpp"
+#include "shard.hpp"
+
+namespace aiod::daemon {
+namespace {
+bool has_link(const aiod_sqe& d) { return (d.flags & (AIOD_SQE_LINK | AIOD_SQE_HARDLINK)) != 0; }
+}  // namespace
+
+DetachedTask Session::pump() {
+  pump_running_ = true;
+  const std::uint32_t budget = shard_.config().limits.drain_budget;
+  while (!closing_) {
+    switch (drain(budget)) {
+      case DrainResult::corrupt:
+        request_close("the client corrupted its ring indices");
+        break;
+      case DrainResult::more:
+        co_await shard_.scheduler().yield();
+        break;
+      case DrainResult::idle:
+      case DrainResult::blocked:
+        co_await shard_.park(*this);
+        break;
+    }
+  }
+  pump_running_ = false;
+  maybe_quiet();
+}
+
+std::uint32_t Session::capacity() {
+  // Invariant: completions posted but unread + ops in flight <= CQ entries, so
+  // the completion ring can never overflow.
+  const std::uint32_t cq_room = rings_.cq_entries() - rings_.cq_used() - in_flight_;
+  const std::uint32_t quota_room = max_in_flight_ - in_flight_;
+  return cq_room < quota_room ? cq_room : quota_room;
+}
+
+bool Session::ready_to_drain() {
+  if (!rings_.refresh_cq_head()) return true;  // let the pump act on it
+  const auto pending = rings_.pending_submissions();
+  if (!pending) return true;
+  return *pending > 0 && capacity() >= blocked_need_;
+}
+
+Session::DrainResult Session::drain(std::uint32_t budget) {
+  if (!rings_.refresh_cq_head()) return DrainResult::corrupt;
+  const auto pending = rings_.pending_submissions();
+  if (!pending) return DrainResult::corrupt;
+  std::uint32_t left = *pending;
+  std::uint32_t consumed = 0;
+  DrainResult result = DrainResult::idle;
+  blocked_need_ = 1;
+  while (left > 0) {
+    // Copy one chain out of shared memory: these copies are all we look at.
+    scratch_.clear();
+    bool terminated = false;
+    while (scratch_.size() < left) {
+      aiod_sqe& d = scratch_.emplace_back();
+      rings_.copy_submission(consumed + static_cast<std::uint32_t>(scratch_.size()) - 1, d);
+      if (!has_link(d)) {
+        terminated = true;
+        break;
+      }
+    }
+    const auto len = static_cast<std::uint32_t>(scratch_.size());
+    // A chain whose end is not published yet waits for it — unless it fills
+    // the whole ring, in which case the ring's end ends it.
+    if (!terminated && len < rings_.sq_entries()) break;
+    if (len > capacity()) {
+      counters.ring_full_events.add();
+      blocked_need_ = len;
+      result = DrainResult::blocked;
+      break;
+    }
+    if (consumed > 0 && consumed + len > budget) {
+      result = DrainResult::more;
+      break;
+    }
+    start_chain(scratch_.data(), len);
+    consumed += len;
+    left -= len;
+  }
+  if (consumed > 0) rings_.consume(consumed);
+  return result;
+}
+
+void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
+  const std::uint64_t now = shard_.now_ns();
+  counters.ops_submitted.add(count);
+  std::vector<OpRecord*> recs;
+  recs.reserve(count);
+  std::vector<int> errors(count, 0);
+  bool invalid = false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    OpRecord* rec = alloc_record();
+    rec->start_ns = now;
+    errors[i] = prepare_record(descs[i], prepare_ctx_, *rec);
+    invalid |= errors[i] < 0;
+    recs.push_back(rec);
+  }
+  // The ring's end ended an unterminated chain: its last op links to nothing.
+  recs.back()->link = Link::none;
+  if (invalid) {
+    fail_chain(recs, errors);
+    return;
+  }
+  if (count == 1) {
+    submit_single(*recs.front());
+    return;
+  }
+  auto* chain = new Chain;
+  chain->ops = std::move(recs);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    chain->ops[i]->chain = chain;
+    chain->ops[i]->chain_index = i;
+  }
+  submit_next_segment(*chain);
+  if (chain->completed == count) delete chain;
+}
+
+// A chain with an invalid descriptor never starts: each invalid op completes
+// with its own error, every other op of the chain with -ECANCELED.
+void Session::fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& errors) {
+  for (std::size_t i = 0; i < recs.size(); ++i) {
+    OpRecord& rec = *recs[i];
+    if (errors[i] < 0) counters.invalid_descriptors.add();
+    post(rec, errors[i] < 0 ? errors[i] : -ECANCELED);
+    release_record(rec);
+  }
+}
+
+void Session::submit_single(OpRecord& rec) {
+  Backend& backend = shard_.backend();
+  BackendOp op = rec.op;
+  op.link = Link::none;
+  if (backend.space() == 0) backend.flush();
+  const int ret = backend.prepare(op, &rec);
+  if (ret < 0) {
+    on_record_complete(rec, ret);
+    return;
+  }
+  rec.in_backend = true;
+}
+
+// Hands the chain's next segment to the backend. Never completes a record
+// through on_record_complete() (no re-entry): ops that cannot be prepared are
+// posted here directly.
+void Session::submit_next_segment(Chain& chain) {
+  Backend& backend = shard_.backend();
+  const auto size = static_cast<std::uint32_t>(chain.ops.size());
+  while (chain.next < size) {
+    if (chain.broken || closing_) {
+      cancel_chain_rest(chain, chain.next);
+      return;
+    }
+    const std::uint32_t start = chain.next;
+    std::uint32_t want = backend.info().native_links ? size - start : 1;
+    if (backend.space() < want) backend.flush();
+    std::uint32_t len = want < backend.space() ? want : backend.space();
+    if (len == 0) len = 1;  // prepare() reports the failure below
+    chain.segment_end = start + len;
+    chain.outstanding = len;
+    chain.next = chain.segment_end;
+    for (std::uint32_t i = start; i < chain.segment_end; ++i) {
+      OpRecord& rec = *chain.ops[i];
+      BackendOp op = rec.op;
+      op.link = i + 1 < chain.segment_end ? rec.link : Link::none;
+      const int ret = backend.prepare(op, &rec);
+      if (ret == 0) {
+        rec.in_backend = true;
+        continue;
+      }
+      // End the native chain where it stands, so that the next op prepared
+      // (maybe another session's) is not linked behind ours; fail the rest of
+      // the segment.
+      backend.flush();
+      for (std::uint32_t j = i; j < chain.segment_end; ++j) {
+        OpRecord& failed = *chain.ops[j];
+        post(failed, ret);
+        chain.broken |= failed.link == Link::soft;
+        ++chain.completed;
+        --chain.outstanding;
+        release_record(failed);
+      }
+      break;
+    }
+    if (chain.outstanding > 0) return;  // the backend has work of this chain
+  }
+}
+
+void Session::cancel_chain_rest(Chain& chain, std::uint32_t from) {
+  const auto size = static_cast<std::uint32_t>(chain.ops.size());
+  chain.next = size;
+  for (std::uint32_t i = from; i < size; ++i) {
+    OpRecord& rec = *chain.ops[i];
+    post(rec, -ECANCELED);
+    ++chain.completed;
+    release_record(rec);
+  }
+}
+
+}  // namespace aiod::daemon

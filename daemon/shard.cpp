@@ -1,0 +1,308 @@
+#include "shard.hpp"
+
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <time.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+#include "daemon.hpp"
+#include "session.hpp"
+
+namespace aiod::daemon {
+namespace {
+
+class IgnoredResult final : public Completion {
+ public:
+  void complete(int) override {}
+};
+IgnoredResult g_ignored_result;
+
+// The value every completion-eventfd write adds.
+const std::uint64_t kOne = 1;
+
+void cpu_relax() { __builtin_ia32_pause(); }
+
+}  // namespace
+
+Shard::Shard(Daemon& daemon, unsigned index, const Config& config)
+    : daemon_(daemon), index_(index), config_(config) {}
+
+Shard::~Shard() { join(); }
+
+std::uint64_t Shard::now_ns() const {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+int Shard::start(std::string& error) {
+  inbox_efd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!inbox_efd_) {
+    error = std::string("eventfd: ") + std::strerror(errno);
+    return -errno;
+  }
+  std::promise<std::string> started;
+  auto ready = started.get_future();
+  thread_ = std::thread([this, &started] {
+    const std::string name = "aiod-shard-" + std::to_string(index_);
+    ::pthread_setname_np(::pthread_self(), name.c_str());
+    std::string err;
+    backend_ = make_uring_backend(config_.backend_entries, err);
+    if (!backend_) {
+      started.set_value(err);
+      return;
+    }
+    started.set_value({});
+    thread_main();
+  });
+  error = ready.get();
+  if (!error.empty()) {
+    thread_.join();
+    return -ENODEV;
+  }
+  return 0;
+}
+
+void Shard::request_stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  (void)::write(inbox_efd_.get(), &one, sizeof(one));
+}
+
+void Shard::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Shard::adopt(UniqueFd conn, std::uint64_t session_id) {
+  {
+    std::lock_guard lock(mutex_);
+    inbox_.emplace_back(std::move(conn), session_id);
+  }
+  const std::uint64_t one = 1;
+  (void)::write(inbox_efd_.get(), &one, sizeof(one));
+}
+
+std::size_t Shard::session_count() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size() + inbox_.size();
+}
+
+void Shard::collect(StatsSnapshot& into, bool include_sessions) const {
+  std::lock_guard lock(mutex_);
+  into.totals += retired_.snapshot();
+  for (const Session* s : sessions_) {
+    const CountersSnapshot c = s->counters.snapshot();
+    into.totals += c;
+    if (include_sessions && s->is_io()) {
+      SessionSnapshot snap;
+      snap.id = s->id();
+      snap.pid = s->creds().pid;
+      snap.uid = s->creds().uid;
+      snap.gid = s->creds().gid;
+      snap.name = s->name();
+      snap.shard = index_;
+      snap.counters = c;
+      into.sessions.push_back(std::move(snap));
+    }
+  }
+  into.sessions_total += sessions_total_.get();
+  for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
+    into.opcode_count[op] += opcode_counters.count[op].get();
+    into.opcode_errors[op] += opcode_counters.errors[op].get();
+  }
+  into.latency += latency.snapshot();
+  into.daemon_syscalls += syscalls_.load(std::memory_order_relaxed);
+}
+
+void Shard::add_session(Session& s) {
+  std::lock_guard lock(mutex_);
+  sessions_.push_back(&s);
+  sessions_total_.add();
+}
+
+void Shard::remove_session(Session& s) {
+  parked_.remove(s);
+  std::erase(dirty_, &s);
+  {
+    std::lock_guard lock(mutex_);
+    std::erase(sessions_, &s);
+    // Fold the ended session's counters into the shard's, in the same critical
+    // section, so a concurrent stats reader counts them exactly once.
+    const CountersSnapshot c = s.counters.snapshot();
+    retired_.ops_submitted.add(c.ops_submitted);
+    retired_.ops_completed.add(c.ops_completed);
+    retired_.ops_failed.add(c.ops_failed);
+    retired_.bytes_in.add(c.bytes_in);
+    retired_.bytes_out.add(c.bytes_out);
+    retired_.invalid_descriptors.add(c.invalid_descriptors);
+    retired_.ring_full_events.add(c.ring_full_events);
+    retired_.wakeups_sent.add(c.wakeups_sent);
+    retired_.wakeups_received.add(c.wakeups_received);
+  }
+  daemon_.session_ended();
+}
+
+void Shard::ParkAwaiter::await_suspend(std::coroutine_handle<> h) {
+  session.parked_pump = h;
+  shard.parked_.push_back(session);
+}
+
+void Shard::unpark(Session& s) {
+  parked_.remove(s);
+  s.rings().set_need_wakeup(false);
+  if (auto h = std::exchange(s.parked_pump, {})) sched_.schedule(h);
+}
+
+void Shard::mark_dirty(Session& s) { dirty_.push_back(&s); }
+
+void Shard::publish_dirty() {
+  for (Session* s : dirty_) s->publish_completions();
+  dirty_.clear();
+}
+
+void Shard::wake_client(int eventfd) {
+  BackendOp op;
+  op.opcode = BackendOpcode::write;
+  op.fd = eventfd;
+  op.addr = const_cast<std::uint64_t*>(&kOne);  // only read by the kernel
+  op.len = sizeof(kOne);
+  op.offset = AIOD_OFFSET_CURRENT;
+  if (backend_->prepare(op, &g_ignored_result) == -EAGAIN) {
+    backend_->flush();
+    (void)backend_->prepare(op, &g_ignored_result);
+  }
+}
+
+int Shard::acquire_personality(const PeerCreds& creds) {
+  auto key = std::make_tuple(creds.uid, creds.gid, creds.groups);
+  if (auto it = personalities_.find(key); it != personalities_.end()) {
+    ++it->second.refs;
+    return it->second.id;
+  }
+  const int id = with_peer_identity(creds, [this] { return backend_->register_personality(); });
+  if (id < 0) return id;
+  personalities_.emplace(std::move(key), PersonalityEntry{static_cast<std::uint16_t>(id), 1});
+  return id;
+}
+
+void Shard::release_personality(std::uint16_t id) {
+  for (auto it = personalities_.begin(); it != personalities_.end(); ++it) {
+    if (it->second.id != id) continue;
+    if (--it->second.refs == 0) {
+      backend_->unregister_personality(id);
+      personalities_.erase(it);
+    }
+    return;
+  }
+}
+
+void Shard::InboxReader::arm() {
+  BackendOp op;
+  op.opcode = BackendOpcode::read;
+  op.fd = s_.inbox_efd_.get();
+  op.addr = &value;
+  op.len = sizeof(value);
+  op.offset = AIOD_OFFSET_CURRENT;
+  armed = s_.backend_->prepare(op, this) == 0;
+}
+
+void Shard::InboxReader::complete(int) {
+  armed = false;
+  s_.take_inbox();
+  if (!s_.stopping_) arm();
+}
+
+void Shard::take_inbox() {
+  std::vector<std::pair<UniqueFd, std::uint64_t>> conns;
+  {
+    std::lock_guard lock(mutex_);
+    conns.swap(inbox_);
+  }
+  for (auto& [fd, id] : conns) {
+    if (stopping_) {
+      daemon_.session_ended();
+      continue;  // closes the connection: the daemon is going away
+    }
+    run_session(*this, std::move(fd), id);
+  }
+}
+
+void Shard::begin_stop() {
+  stopping_ = true;
+  take_inbox();
+  std::vector<Session*> all;
+  {
+    std::lock_guard lock(mutex_);
+    all = sessions_;
+  }
+  for (Session* s : all) s->request_close("the daemon is stopping");
+}
+
+bool Shard::poll_parked() {
+  bool found = false;
+  for (Session* s = parked_.front(); s != nullptr;) {
+    Session* next = IntrusiveList<Session>::next(*s);
+    if (s->ready_to_drain()) {
+      unpark(*s);
+      found = true;
+    }
+    s = next;
+  }
+  return found;
+}
+
+void Shard::prepare_to_sleep() {
+  for (Session* s = parked_.front(); s != nullptr; s = IntrusiveList<Session>::next(*s)) {
+    s->rings().set_need_wakeup(true);
+  }
+  // Full fence: our flag stores must be visible before we re-read the clients'
+  // tails; a client publishes its tail before reading our flag (Dekker).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void Shard::thread_main() {
+  inbox_reader_.arm();
+  loop();
+  spdlog::debug("shard {} stopped", index_);
+}
+
+void Shard::loop() {
+  const std::uint64_t poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
+  std::uint64_t last_work = now_ns();
+  for (;;) {
+    if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) begin_stop();
+    bool worked = sched_.run_ready() > 0;
+    backend_->flush();
+    worked |= backend_->drain() > 0;
+    publish_dirty();
+    syscalls_.store(backend_->syscalls(), std::memory_order_relaxed);
+    if (stopping_ && !sched_.has_ready()) {
+      std::lock_guard lock(mutex_);
+      if (sessions_.empty()) break;
+    }
+    if (worked || sched_.has_ready() || poll_parked()) {
+      last_work = now_ns();
+      continue;
+    }
+    if (now_ns() - last_work < poll_ns) {
+      cpu_relax();
+      continue;
+    }
+    prepare_to_sleep();
+    if (poll_parked()) continue;
+    if (!inbox_reader_.armed && !stopping_) inbox_reader_.arm();
+    backend_->wait(std::nullopt);
+    for (Session* s = parked_.front(); s != nullptr; s = IntrusiveList<Session>::next(*s)) {
+      s->rings().set_need_wakeup(false);
+    }
+    last_work = now_ns();
+  }
+  backend_->flush();
+}
+
+}  // namespace aiod::daemon

@@ -1,0 +1,143 @@
+// shard.hpp — one daemon thread with its own backend ring, scheduler and
+// sessions.
+//
+// The loop: run ready tasks (handshakes, control messages, session pumps);
+// hand prepared ops to the kernel; deliver finished ones; publish completions
+// and wake the clients that sleep; look at parked sessions' rings; and when
+// nothing happened for `poll` microseconds, raise every parked session's
+// NEED_WAKEUP flag and sleep in the backend until a doorbell, a completion or
+// the inbox wakes it. An idle shard therefore costs no CPU.
+//
+// Thread-safety: adopt(), request_stop(), collect() and session_count() may be
+// called from any thread; everything else only from the shard's own thread.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/backend.hpp"
+#include "config.hpp"
+#include "intrusive_list.hpp"
+#include "peer_creds.hpp"
+#include "stats.hpp"
+#include "task.hpp"
+#include "unique_fd.hpp"
+
+namespace aiod::daemon {
+
+class Daemon;
+class Session;
+
+class Shard {
+ public:
+  Shard(Daemon& daemon, unsigned index, const Config& config);
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+  ~Shard();
+
+  // Starts the thread and waits until its backend is up. Returns 0, or -errno
+  // with `error` set (the thread has then ended).
+  int start(std::string& error);
+  void request_stop();
+  void join();
+
+  // Hands an accepted connection to this shard.
+  void adopt(UniqueFd conn, std::uint64_t session_id);
+  [[nodiscard]] std::size_t session_count() const;
+  // Adds this shard's numbers to `into`.
+  void collect(StatsSnapshot& into, bool include_sessions) const;
+
+  // --- shard thread only -------------------------------------------------------
+  [[nodiscard]] unsigned index() const noexcept { return index_; }
+  [[nodiscard]] Daemon& daemon() noexcept { return daemon_; }
+  [[nodiscard]] const Config& config() const noexcept { return config_; }
+  [[nodiscard]] Backend& backend() noexcept { return *backend_; }
+  [[nodiscard]] Scheduler& scheduler() noexcept { return sched_; }
+  [[nodiscard]] bool stopping() const noexcept { return stopping_; }
+  [[nodiscard]] std::uint64_t now_ns() const;
+
+  struct ParkAwaiter {
+    Shard& shard;
+    Session& session;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h);
+    void await_resume() const noexcept {}
+  };
+  // co_await shard.park(session): the session's pump sleeps until its ring has
+  // work (polled by the loop) or its doorbell rings.
+  ParkAwaiter park(Session& s) { return {*this, s}; }
+  void unpark(Session& s);
+
+  void add_session(Session& s);
+  void remove_session(Session& s);
+  // The session has completions to publish at the end of this loop turn.
+  void mark_dirty(Session& s);
+  // Queues a write to a client's completion eventfd.
+  void wake_client(int eventfd);
+
+  // Personalities are per ring; sessions with the same identity share one.
+  // Returns the id (> 0) or -errno.
+  int acquire_personality(const PeerCreds& creds);
+  void release_personality(std::uint16_t id);
+
+  OpcodeCounters opcode_counters;
+  LatencyHistogram latency;
+
+ private:
+  void thread_main();
+  void loop();
+  void take_inbox();
+  bool poll_parked();
+  void prepare_to_sleep();
+  void publish_dirty();
+  void begin_stop();
+
+  class InboxReader final : public Completion {
+   public:
+    explicit InboxReader(Shard& s) : s_(s) {}
+    void complete(int res) override;
+    void arm();
+    std::uint64_t value = 0;
+    bool armed = false;
+
+   private:
+    Shard& s_;
+  };
+
+  Daemon& daemon_;
+  const unsigned index_;
+  const Config config_;
+  std::thread thread_;
+
+  // --- shared with other threads ------------------------------------------------
+  mutable std::mutex mutex_;  // guards inbox_ and sessions_ (membership, not contents)
+  std::vector<std::pair<UniqueFd, std::uint64_t>> inbox_;
+  std::vector<Session*> sessions_;
+  std::atomic<bool> stop_requested_{false};
+  UniqueFd inbox_efd_;
+  SessionCounters retired_;  // counters of sessions that have ended
+  Counter sessions_total_;
+  std::atomic<std::uint64_t> syscalls_{0};
+
+  // --- shard thread only ----------------------------------------------------------
+  std::unique_ptr<Backend> backend_;
+  Scheduler sched_;
+  IntrusiveList<Session> parked_;
+  std::vector<Session*> dirty_;
+  InboxReader inbox_reader_{*this};
+  bool stopping_ = false;
+  struct PersonalityEntry {
+    std::uint16_t id;
+    unsigned refs;
+  };
+  std::map<std::tuple<uid_t, gid_t, std::vector<gid_t>>, PersonalityEntry> personalities_;
+};
+
+}  // namespace aiod::daemon

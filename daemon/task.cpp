@@ -1,0 +1,57 @@
+#include "task.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace aiod::daemon {
+
+void DetachedTask::promise_type::unhandled_exception() noexcept {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    spdlog::critical("daemon task failed: {}", e.what());
+  } catch (...) {
+    spdlog::critical("daemon task failed with an unknown exception");
+  }
+  std::abort();
+}
+
+std::size_t Scheduler::run_ready() {
+  std::size_t n = ready_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    auto h = ready_.front();
+    ready_.pop_front();
+    h.resume();
+  }
+  return n;
+}
+
+bool BackendCall::await_suspend(std::coroutine_handle<> h) {
+  int ret = backend_.prepare(op_, this);
+  if (ret == -EAGAIN) {
+    backend_.flush();
+    ret = backend_.prepare(op_, this);
+  }
+  if (ret < 0) {
+    result_ = ret;
+    return false;  // resume at once with the error
+  }
+  waiter_ = h;
+  if (scope_ != nullptr) scope_->push_back(*this);
+  return true;
+}
+
+void BackendCall::complete(int res) {
+  result_ = res;
+  if (scope_ != nullptr) scope_->remove(*this);
+  sched_.schedule(waiter_);
+}
+
+void cancel_all(CancelScope& scope) {
+  for (BackendCall* c = scope.front(); c != nullptr; c = CancelScope::next(*c)) c->cancel();
+}
+
+}  // namespace aiod::daemon
+
