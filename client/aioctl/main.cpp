@@ -1,0 +1,98 @@
+// aioctl — inspect a running aiod. Exit codes: 0 ok, 1 error, 2 usage,
+// 3 daemon not running.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+
+#include "control_session.hpp"
+#include "socket_path.hpp"
+#include "stats_format.hpp"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNotRunning = 3;
+
+int fail(const std::string& error, int code = kExitError) {
+  std::fprintf(stderr, "aioctl: %s\n", error.c_str());
+  return code;
+}
+
+int connect(aiod::ctl::ControlSession& session, const std::string& path) {
+  std::string error;
+  switch (session.connect(path, error)) {
+    case aiod::ctl::ConnectStatus::ok:
+      return kExitOk;
+    case aiod::ctl::ConnectStatus::not_running:
+      return fail(error, kExitNotRunning);
+    case aiod::ctl::ConnectStatus::failed:
+      break;
+  }
+  return fail(error);
+}
+
+int cmd_ping(const std::string& path) {
+  aiod::ctl::ControlSession session;
+  const auto start = std::chrono::steady_clock::now();
+  if (const int rc = connect(session, path); rc != kExitOk) return rc;
+  flatbuffers::FlatBufferBuilder b(64);
+  const auto ping = aiod::wire::CreatePing(b, 1);
+  b.Finish(aiod::wire::CreateMessage(b, session.next_id(), aiod::wire::Body::Ping, ping.Union()),
+           aiod::wire::MessageIdentifier());
+  std::string error;
+  const aiod::wire::Message* reply = session.request(b, error);
+  if (reply == nullptr || reply->body_as_Pong() == nullptr) return fail(error.empty() ? "no pong" : error);
+  const auto us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  std::printf("aiod %s (%s backend) at %s: alive, %.0f us\n", session.daemon_version().c_str(),
+              session.backend().c_str(), path.c_str(), us);
+  return kExitOk;
+}
+
+int cmd_stats(const std::string& path, bool json, bool sessions_table) {
+  aiod::ctl::ControlSession session;
+  if (const int rc = connect(session, path); rc != kExitOk) return rc;
+  flatbuffers::FlatBufferBuilder b(64);
+  const auto req = aiod::wire::CreateStatsRequest(b, json || sessions_table);
+  b.Finish(aiod::wire::CreateMessage(b, session.next_id(), aiod::wire::Body::StatsRequest, req.Union()),
+           aiod::wire::MessageIdentifier());
+  std::string error;
+  const aiod::wire::Message* reply = session.request(b, error);
+  const aiod::wire::StatsReply* stats = reply != nullptr ? reply->body_as_StatsReply() : nullptr;
+  if (stats == nullptr) return fail(error.empty() ? "expected a StatsReply" : error);
+  const aiod::ctl::DaemonStats s = aiod::ctl::from_reply(*stats);
+  const std::string out = sessions_table ? aiod::ctl::format_clients(s)
+                          : json        ? aiod::ctl::format_json(s)
+                                        : aiod::ctl::format_table(s);
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"aioctl: inspect a running aiod"};
+  app.set_version_flag("--version", std::string("aioctl ") + AIOD_VERSION);
+  app.require_subcommand(1);
+  std::string socket_path;
+  app.add_option("--socket", socket_path,
+                 "daemon socket (default: $AIOD_SOCKET, /run/aiod.sock as root, else $XDG_RUNTIME_DIR/aiod.sock)");
+  auto* ping = app.add_subcommand("ping", "check that the daemon answers");
+  auto* stats = app.add_subcommand("stats", "show the daemon's counters");
+  bool json = false;
+  stats->add_flag("--json", json, "print JSON instead of a table");
+  auto* clients = app.add_subcommand("clients", "list the sessions");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (socket_path.empty()) socket_path = aiod::default_socket_path();
+  if (socket_path.empty()) return fail("no socket path: pass --socket or set AIOD_SOCKET", kExitUsage);
+  if (ping->parsed()) return cmd_ping(socket_path);
+  if (stats->parsed()) return cmd_stats(socket_path, json, false);
+  if (clients->parsed()) return cmd_stats(socket_path, false, true);
+  return kExitUsage;
+}

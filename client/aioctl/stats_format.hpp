@@ -1,0 +1,51 @@
+// stats_format.hpp — a StatsReply as plain data, and its renderings: a table
+// for people and JSON for programs (stable snake_case keys, "version": 1).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "wire.hpp"
+
+namespace aiod::ctl {
+
+struct Counters {
+  std::uint64_t ops_submitted = 0, ops_completed = 0, ops_failed = 0, ops_in_flight = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0, invalid_descriptors = 0, ring_full_events = 0;
+  std::uint64_t wakeups_sent = 0, wakeups_received = 0;
+};
+
+struct OpcodeStat {
+  std::string name;
+  std::uint64_t count = 0;
+  std::uint64_t errors = 0;
+};
+
+struct SessionStat {
+  std::uint64_t id = 0;
+  std::int32_t pid = 0;
+  std::uint32_t uid = 0, gid = 0, shard = 0;
+  std::string name;
+  Counters counters;
+};
+
+struct DaemonStats {
+  std::uint32_t stats_version = 0;
+  std::string daemon_version, backend;
+  std::uint64_t uptime_ns = 0;
+  std::uint32_t shards = 0, sessions_active = 0;
+  std::uint64_t sessions_total = 0, daemon_syscalls = 0;
+  Counters totals;
+  std::vector<OpcodeStat> opcodes;
+  std::vector<std::uint64_t> latency_bounds_ns, latency_counts;
+  std::uint64_t latency_sum_ns = 0, latency_count = 0;
+  std::vector<SessionStat> sessions;
+};
+
+[[nodiscard]] DaemonStats from_reply(const wire::StatsReply& reply);
+[[nodiscard]] std::string format_table(const DaemonStats& s);
+[[nodiscard]] std::string format_json(const DaemonStats& s);
+[[nodiscard]] std::string format_clients(const DaemonStats& s);
+
+}  // namespace aiod::ctl

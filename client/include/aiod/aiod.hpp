@@ -1,0 +1,10 @@
+// aiod.hpp — everything a libaiod user needs.
+#pragma once
+
+#include "aiod/buffer.hpp"
+#include "aiod/client.hpp"
+#include "aiod/dynamic.hpp"
+#include "aiod/error.hpp"
+#include "aiod/handle.hpp"
+#include "aiod/ops.hpp"
+#include "aiod/result.hpp"

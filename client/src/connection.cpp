@@ -1,0 +1,166 @@
+// connection.cpp — connecting: socket, handshake, mapping the region; and
+// synchronous control requests.
+#include "connection.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "socket_path.hpp"
+
+namespace aiod::detail {
+namespace {
+
+constexpr int kReplyTimeoutMs = 10'000;
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> Connection::open(const ClientOptions& options) {
+  std::unique_ptr<Connection> c(new Connection());
+  std::string detail;
+  if (const std::error_code ec = c->handshake(options, detail)) return {ec, detail};
+  return c;
+}
+
+Connection::~Connection() {
+  if (region_ != nullptr) ::munmap(region_, region_size_);
+}
+
+std::error_code Connection::handshake(const ClientOptions& options, std::string& detail) {
+  const std::string path = options.socket_path.empty() ? default_socket_path() : options.socket_path;
+  if (path.empty()) {
+    detail = "no socket path: set AIOD_SOCKET or XDG_RUNTIME_DIR";
+    return errc::daemon_not_running;
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    detail = "socket path too long: " + path;
+    return std::make_error_code(std::errc::filename_too_long);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  sock_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!sock_) return {errno, std::system_category()};
+  if (::connect(sock_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+    const int err = errno;
+    detail = path + ": " + std::strerror(err);
+    if (err == ENOENT || err == ECONNREFUSED) return errc::daemon_not_running;
+    return {err, std::system_category()};
+  }
+
+  // cwd and root travel with the Hello: the daemon resolves our paths against them.
+  UniqueFd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cwd || !root) return {errno, std::system_category()};
+
+  flatbuffers::FlatBufferBuilder b(256);
+  const auto hello = wire::CreateHelloDirect(b, AIOD_PROTOCOL_VERSION, wire::SessionKind::Io, options.sq_entries,
+                                             options.arena_bytes, options.name.c_str());
+  b.Finish(wire::CreateMessage(b, next_request_id(), wire::Body::Hello, hello.Union()), wire::MessageIdentifier());
+  const int fds[] = {cwd.get(), root.get()};
+  auto reply = request(b, fds);
+  if (!reply) {
+    detail = reply.message();
+    return reply.error();
+  }
+  const wire::Message* msg = wire::verify(reply->bytes);
+  const wire::Welcome* w = msg != nullptr ? msg->body_as_Welcome() : nullptr;
+  if (w == nullptr || reply->fds.size() != 3) {
+    detail = "expected a Welcome with three descriptors";
+    return errc::protocol_error;
+  }
+  if (w->protocol_version() != AIOD_PROTOCOL_VERSION) {
+    detail = "the daemon speaks protocol version " + std::to_string(w->protocol_version());
+    return errc::protocol_error;
+  }
+  // The daemon is trusted not to lie on purpose, but a layout that does not fit
+  // the region would make us fault, so check it all.
+  const std::uint64_t size = w->region_size();
+  const std::uint32_t sq = w->sq_entries(), cq = w->cq_entries();
+  const bool pow2 = sq != 0 && (sq & (sq - 1)) == 0 && cq != 0 && (cq & (cq - 1)) == 0;
+  struct stat st {};
+  const bool fits = pow2 && ::fstat(reply->fds[0].get(), &st) == 0 &&
+                    static_cast<std::uint64_t>(st.st_size) >= size && size >= AIOD_SHM_HEADER_SIZE &&
+                    w->sq_offset() + std::uint64_t{sq} * AIOD_SQE_SIZE <= size &&
+                    w->cq_offset() + std::uint64_t{cq} * AIOD_CQE_SIZE <= size &&
+                    w->arena_offset() <= size && w->arena_size() <= size - w->arena_offset();
+  if (!fits) {
+    detail = "the session layout does not fit the shared region";
+    return errc::protocol_error;
+  }
+  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, reply->fds[0].get(), 0);
+  if (base == MAP_FAILED) return {errno, std::system_category()};
+  region_ = static_cast<std::byte*>(base);
+  region_size_ = size;
+  region_fd_ = std::move(reply->fds[0]);
+  submit_efd_ = std::move(reply->fds[1]);
+  complete_efd_ = std::move(reply->fds[2]);
+  hdr_ = reinterpret_cast<aiod_shm_header*>(region_);
+  if (hdr_->magic != AIOD_SHM_MAGIC) {
+    detail = "the shared region has no aiod header";
+    return errc::protocol_error;
+  }
+  sq_ = reinterpret_cast<aiod_sqe*>(region_ + w->sq_offset());
+  cq_ = reinterpret_cast<const aiod_cqe*>(region_ + w->cq_offset());
+  arena_ = region_ + w->arena_offset();
+  arena_size_ = w->arena_size();
+  arena_alloc_ = ArenaAllocator(arena_size_);
+  spin_ = options.spin;
+
+  info_.session_id = w->session_id();
+  info_.daemon_version = w->daemon_version() != nullptr ? w->daemon_version()->str() : "";
+  info_.backend = w->backend() != nullptr ? w->backend()->str() : "";
+  info_.sq_entries = sq;
+  info_.cq_entries = cq;
+  info_.arena_bytes = arena_size_;
+  info_.max_in_flight = w->max_in_flight();
+
+  // Enough records for a full submission ring plus a full completion ring.
+  ops_.resize(std::size_t{sq} + cq);
+  for (std::uint32_t i = static_cast<std::uint32_t>(ops_.size()); i > 0; --i) {
+    ops_[i - 1].next_free = free_head_;
+    free_head_ = i;
+  }
+  free_count_ = static_cast<std::uint32_t>(ops_.size());
+  return {};
+}
+
+Result<wire::ReceivedMessage> Connection::request(flatbuffers::FlatBufferBuilder& b, std::span<const int> fds) {
+  if (dead_) return errc::daemon_gone;
+  if (const int err = wire::send_message(sock_.get(), wire::view(b), fds); err < 0) {
+    if (err == -EPIPE || err == -ECONNRESET) {
+      dead_ = true;
+      return errc::daemon_gone;
+    }
+    return std::error_code(-err, std::system_category());
+  }
+  pollfd p{sock_.get(), POLLIN, 0};
+  int ready;
+  do {
+    ready = ::poll(&p, 1, kReplyTimeoutMs);
+  } while (ready < 0 && errno == EINTR);
+  if (ready == 0) return errc::timed_out;
+  wire::ReceivedMessage in;
+  const int n = wire::recv_message(sock_.get(), in);
+  if (n == 0 || n == -ECONNRESET) {
+    dead_ = true;
+    return errc::daemon_gone;
+  }
+  if (n < 0) return {errc::protocol_error, std::string("receiving a reply: ") + std::strerror(-n)};
+  const wire::Message* msg = wire::verify(in.bytes);
+  if (msg == nullptr) return {errc::protocol_error, "malformed reply"};
+  if (const wire::Error* e = msg->body_as_Error()) {
+    std::string text = e->message() != nullptr ? e->message()->str() : "";
+    if (e->code() > 0) text += " (" + std::string(std::strerror(e->code())) + ")";
+    return {errc::rejected, text};
+  }
+  return in;
+}
+
+}  // namespace aiod::detail

@@ -1,0 +1,138 @@
+// connection.hpp — libaiod's side of one session: control socket, mapped
+// region, rings, the table of ops in flight and the arena.
+//
+// Shared-memory discipline (the mirror of the daemon's): the client writes
+// sq_tail, cq_head and client_flags and only loads the rest; indices are
+// published with release stores and read with acquire loads; the wake-up flags
+// follow the store / full fence / load pattern on both sides.
+//
+// Not thread-safe: one thread at a time, like the Client that owns it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "aiod/client.hpp"
+#include "aiod/ops.hpp"
+#include "aiod_shm.h"
+#include "arena_allocator.hpp"
+#include "unique_fd.hpp"
+#include "wire.hpp"
+
+namespace aiod::detail {
+
+// A set of ops whose completions are counted together (a Dynamic, or one
+// immediate call).
+struct Batch {
+  std::size_t outstanding = 0;  // queued or in flight
+  std::size_t capacity = ~std::size_t{0};
+  std::size_t completed = 0;    // reaped and not yet reported
+  std::size_t errors = 0;       // of those, failed
+  std::function<void(OpId, std::uint64_t, bool)> callback;
+};
+
+// An arena range owned by one op, freed when it completes.
+struct ArenaBlock {
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+};
+
+// The client's record of one op between queue() and its completion.
+struct PendingOp {
+  Batch* owner = nullptr;
+  std::uint32_t generation = 0;
+  bool in_use = false;
+  std::uint64_t userdata = 0;
+  std::error_code* out_error = nullptr;
+  std::size_t* out_size = nullptr;  // bytes transferred
+  Handle* out_handle = nullptr;     // a new handle
+  void* copy_back = nullptr;        // read into the arena, then copied here
+  std::uint64_t copy_back_offset = 0;
+  std::size_t copy_back_len = 0;
+  ArenaBlock blocks[2];
+  std::uint32_t next_free = 0;
+};
+
+class Connection {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<Connection>> open(const ClientOptions& options);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  [[nodiscard]] const SessionInfo& info() const noexcept { return info_; }
+  [[nodiscard]] bool dead() const noexcept { return dead_; }
+
+  // --- ops -------------------------------------------------------------------
+  // Encodes `ops` into the submission ring (not yet visible to the daemon),
+  // all or none. Writes out_id / out_error of each op.
+  std::error_code queue(std::span<Op> ops, Batch& owner);
+  // Publishes queued descriptors; rings the doorbell if the daemon sleeps.
+  void submit();
+  // Processes every available completion. Returns how many.
+  std::size_t reap();
+  // Reaps until pred() holds. Returns {} or errc::daemon_gone (every op still
+  // pending is then completed with that error).
+  std::error_code wait(const std::function<bool()>& pred);
+  // Completes every pending op of `owner`... used when a batch must be abandoned.
+  [[nodiscard]] std::size_t queued_unsubmitted() const noexcept { return sq_tail_ - sq_published_; }
+
+  // --- arena -----------------------------------------------------------------
+  [[nodiscard]] std::byte* arena_base() const noexcept { return arena_; }
+  [[nodiscard]] std::uint64_t arena_size() const noexcept { return arena_size_; }
+  ArenaAllocator& arena_allocator() noexcept { return arena_alloc_; }
+  // Places `size` bytes at `data` into the arena for `op`: the offset of the
+  // bytes in place when they already are in the arena, else of a new block
+  // (filled from `data` if `copy_in`). Returns false when the arena is full.
+  bool place(const void* data, std::size_t size, bool copy_in, PendingOp& op, std::uint64_t& offset);
+
+  // --- control messages --------------------------------------------------------
+  // Sends a request and returns the reply; an Error reply becomes errc::rejected.
+  Result<wire::ReceivedMessage> request(flatbuffers::FlatBufferBuilder& b, std::span<const int> fds = {});
+  [[nodiscard]] std::uint64_t next_request_id() noexcept { return ++request_id_; }
+
+  [[nodiscard]] int completion_fd() const noexcept { return complete_efd_.get(); }
+
+ private:
+  Connection() = default;
+  std::error_code handshake(const ClientOptions& options, std::string& detail);
+  void complete_op(std::uint32_t slot, int res);
+  void release(PendingOp& op);
+  void fail_everything();
+  bool peer_closed();
+  void ring_doorbell();
+  [[nodiscard]] bool completions_ready() const;
+
+  UniqueFd sock_;
+  UniqueFd region_fd_;
+  UniqueFd submit_efd_;
+  UniqueFd complete_efd_;
+  std::byte* region_ = nullptr;
+  std::size_t region_size_ = 0;
+  aiod_shm_header* hdr_ = nullptr;
+  aiod_sqe* sq_ = nullptr;
+  const aiod_cqe* cq_ = nullptr;
+  std::byte* arena_ = nullptr;
+  std::uint64_t arena_size_ = 0;
+  ArenaAllocator arena_alloc_;
+  SessionInfo info_;
+  std::chrono::microseconds spin_{0};
+
+  std::uint32_t sq_tail_ = 0;       // queued (private)
+  std::uint32_t sq_published_ = 0;  // visible to the daemon
+  std::uint32_t cq_head_ = 0;       // consumed (private copy of what we store)
+
+  std::vector<PendingOp> ops_;
+  std::uint32_t free_head_ = 0;     // index + 1 of the first free slot; 0 = none
+  std::uint32_t free_count_ = 0;
+  std::uint64_t request_id_ = 0;
+  bool dead_ = false;
+};
+
+}  // namespace aiod::detail

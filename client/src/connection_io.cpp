@@ -1,0 +1,240 @@
+// connection_io.cpp — the hot path: queueing descriptors, publishing them,
+// reaping completions, waiting.
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "connection.hpp"
+#include "encode.hpp"
+
+namespace aiod::detail {
+namespace {
+
+std::uint32_t load_acquire(const std::uint32_t& v) {
+  return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(v)).load(std::memory_order_acquire);
+}
+std::uint32_t load_relaxed(const std::uint32_t& v) {
+  return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(v)).load(std::memory_order_relaxed);
+}
+void store_release(std::uint32_t& v, std::uint32_t value) {
+  std::atomic_ref<std::uint32_t>(v).store(value, std::memory_order_release);
+}
+void store_relaxed(std::uint32_t& v, std::uint32_t value) {
+  std::atomic_ref<std::uint32_t>(v).store(value, std::memory_order_relaxed);
+}
+
+constexpr std::uint64_t make_user_data(std::uint32_t slot, std::uint32_t generation) {
+  return (std::uint64_t{generation} << 32) | slot;
+}
+
+}  // namespace
+
+bool Connection::place(const void* data, std::size_t size, bool copy_in, PendingOp& op, std::uint64_t& offset) {
+  const auto* p = static_cast<const std::byte*>(data);
+  if (p >= arena_ && p < arena_ + arena_size_ && size <= static_cast<std::size_t>(arena_ + arena_size_ - p)) {
+    offset = static_cast<std::uint64_t>(p - arena_);  // already shared: no copy
+    return true;
+  }
+  ArenaBlock* slot = op.blocks[0].size == 0 ? &op.blocks[0] : &op.blocks[1];
+  const auto got = arena_alloc_.allocate(size);
+  if (!got) return false;
+  *slot = {*got, size == 0 ? 1 : size};
+  if (copy_in && size > 0) std::memcpy(arena_ + *got, data, size);
+  offset = *got;
+  return true;
+}
+
+void Connection::release(PendingOp& op) {
+  for (ArenaBlock& b : op.blocks) {
+    if (b.size != 0) arena_alloc_.free(b.offset, b.size);
+    b = {};
+  }
+  op.in_use = false;
+  op.owner = nullptr;
+  op.out_error = nullptr;
+  op.out_size = nullptr;
+  op.out_handle = nullptr;
+  op.copy_back = nullptr;
+  ++op.generation;
+  const auto index = static_cast<std::uint32_t>(&op - ops_.data());
+  op.next_free = free_head_;
+  free_head_ = index + 1;
+  ++free_count_;
+}
+
+std::error_code Connection::queue(std::span<Op> ops, Batch& owner) {
+  if (dead_) return errc::daemon_gone;
+  if (ops.empty()) return {};
+  if (common_fields(ops.back()).link != Link::unlinked) return errc::invalid_batch;
+  const std::uint32_t in_ring = sq_tail_ - load_acquire(hdr_->sq_head);
+  if (ops.size() > info_.sq_entries - in_ring || ops.size() > free_count_ ||
+      owner.outstanding + ops.size() > owner.capacity) {
+    return errc::queue_full;
+  }
+  // Encode everything first; publish nothing until the whole call succeeded.
+  const std::uint32_t first_tail = sq_tail_;
+  std::vector<std::uint32_t> taken;
+  taken.reserve(ops.size());
+  for (const Op& op : ops) {
+    const std::uint32_t slot = free_head_ - 1;
+    PendingOp& p = ops_[slot];
+    free_head_ = p.next_free;
+    --free_count_;
+    taken.push_back(slot);
+    p.in_use = true;
+    p.owner = &owner;
+    aiod_sqe sqe{};
+    if (const std::error_code ec = encode_op(*this, op, sqe, p)) {
+      for (std::uint32_t t : taken) release(ops_[t]);
+      sq_tail_ = first_tail;
+      return ec;
+    }
+    const CommonFields common = common_fields(op);
+    sqe.flags = common.link == Link::soft ? AIOD_SQE_LINK : common.link == Link::hard ? AIOD_SQE_HARDLINK : 0;
+    sqe.user_data = make_user_data(slot, p.generation);
+    p.userdata = common.userdata;
+    p.out_error = common.out_error;
+    std::memcpy(&sq_[sq_tail_ & (info_.sq_entries - 1)], &sqe, sizeof(sqe));
+    ++sq_tail_;
+  }
+  owner.outstanding += ops.size();
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const CommonFields common = common_fields(ops[i]);
+    if (common.out_id != nullptr) *common.out_id = OpId{make_user_data(taken[i], ops_[taken[i]].generation)};
+    if (common.out_error != nullptr) *common.out_error = {};
+  }
+  return {};
+}
+
+void Connection::submit() {
+  if (sq_tail_ == sq_published_ || dead_) return;
+  sq_published_ = sq_tail_;
+  // Release: the descriptors are written before the tail that covers them.
+  store_release(hdr_->sq_tail, sq_published_);
+  // Full fence: the tail store is visible before we read the daemon's flag,
+  // which it sets before re-reading our tail (Dekker).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (load_relaxed(hdr_->daemon_flags) & AIOD_DAEMON_NEED_WAKEUP) ring_doorbell();
+}
+
+void Connection::ring_doorbell() {
+  const std::uint64_t one = 1;
+  (void)!::write(submit_efd_.get(), &one, sizeof(one));
+}
+
+bool Connection::completions_ready() const { return load_acquire(hdr_->cq_tail) != cq_head_; }
+
+void Connection::complete_op(std::uint32_t slot, int res) {
+  PendingOp& p = ops_[slot];
+  if (res >= 0) {
+    if (p.out_size != nullptr) *p.out_size = static_cast<std::size_t>(res);
+    if (p.out_handle != nullptr) *p.out_handle = Handle{static_cast<std::uint32_t>(res)};
+    if (p.copy_back != nullptr) {
+      const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(res), p.copy_back_len);
+      std::memcpy(p.copy_back, arena_ + p.copy_back_offset, n);
+    }
+  }
+  if (p.out_error != nullptr) *p.out_error = result_error(res);
+  Batch* owner = p.owner;
+  const OpId id{make_user_data(slot, p.generation)};
+  const std::uint64_t userdata = p.userdata;
+  release(p);
+  if (owner != nullptr) {
+    --owner->outstanding;
+    ++owner->completed;
+    if (res < 0) ++owner->errors;
+    if (owner->callback) owner->callback(id, userdata, res < 0);
+  }
+}
+
+std::size_t Connection::reap() {
+  const std::uint32_t tail = load_acquire(hdr_->cq_tail);
+  std::size_t n = 0;
+  const std::uint32_t mask = info_.cq_entries - 1;
+  while (cq_head_ != tail) {
+    const aiod_cqe cqe = cq_[cq_head_ & mask];
+    ++cq_head_;
+    const auto slot = static_cast<std::uint32_t>(cqe.user_data);
+    const auto generation = static_cast<std::uint32_t>(cqe.user_data >> 32);
+    // A completion for no op of ours would be a daemon bug; never act on it.
+    if (slot >= ops_.size() || !ops_[slot].in_use || ops_[slot].generation != generation) continue;
+    complete_op(slot, cqe.res);
+    ++n;
+  }
+  // Release: we are done with these entries before the daemon may reuse them.
+  if (n > 0 || load_relaxed(hdr_->cq_head) != cq_head_) store_release(hdr_->cq_head, cq_head_);
+  return n;
+}
+
+bool Connection::peer_closed() {
+  char byte;
+  const ssize_t n = ::recv(sock_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+void Connection::fail_everything() {
+  dead_ = true;
+  for (std::uint32_t slot = 0; slot < ops_.size(); ++slot) {
+    if (!ops_[slot].in_use) continue;
+    PendingOp& p = ops_[slot];
+    if (p.out_error != nullptr) *p.out_error = make_error_code(errc::daemon_gone);
+    Batch* owner = p.owner;
+    const OpId id{make_user_data(slot, p.generation)};
+    const std::uint64_t userdata = p.userdata;
+    release(p);
+    if (owner != nullptr) {
+      --owner->outstanding;
+      ++owner->completed;
+      ++owner->errors;
+      if (owner->callback) owner->callback(id, userdata, true);
+    }
+  }
+}
+
+std::error_code Connection::wait(const std::function<bool()>& pred) {
+  for (;;) {
+    reap();
+    if (pred()) return {};
+    if (dead_) {
+      fail_everything();
+      return errc::daemon_gone;
+    }
+    // Spin first: the daemon usually answers within microseconds.
+    const auto deadline = std::chrono::steady_clock::now() + spin_;
+    while (!completions_ready() && std::chrono::steady_clock::now() < deadline) __builtin_ia32_pause();
+    if (completions_ready()) continue;
+
+    // About to sleep: say so, then look once more (Dekker with the daemon's
+    // publish: it stores its tail, fences, then reads our flag).
+    store_relaxed(hdr_->client_flags, AIOD_CLIENT_NEED_WAKEUP);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!completions_ready()) {
+      // A daemon that went to sleep with our descriptors unconsumed (its ring
+      // room was full) needs the doorbell to look again.
+      if (sq_published_ != load_acquire(hdr_->sq_head) &&
+          (load_relaxed(hdr_->daemon_flags) & AIOD_DAEMON_NEED_WAKEUP)) {
+        ring_doorbell();
+      }
+      // Waiting on the control socket too: the daemon's death wakes us.
+      pollfd fds[2] = {{complete_efd_.get(), POLLIN, 0}, {sock_.get(), POLLIN | POLLRDHUP, 0}};
+      const int ready = ::poll(fds, 2, -1);
+      if (ready > 0 && (fds[0].revents & POLLIN)) {
+        std::uint64_t value;
+        (void)!::read(complete_efd_.get(), &value, sizeof(value));
+      }
+      if (ready > 0 && fds[1].revents != 0 && peer_closed()) {
+        store_relaxed(hdr_->client_flags, 0);
+        reap();  // completions posted before the daemon went away still count
+        dead_ = true;
+        continue;
+      }
+    }
+    store_relaxed(hdr_->client_flags, 0);
+  }
+}
+
+}  // namespace aiod::detail
