@@ -25,6 +25,7 @@ struct Config {
   std::chrono::microseconds poll = std::chrono::microseconds(50);  // spin before sleeping
   unsigned backend_entries = 4096;
   std::string log_level = "info";
+  int ready_fd = -1;  // written "1\n" and closed once the daemon accepts connections
   Limits limits;
 };
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -62,6 +63,11 @@ int Daemon::run() {
     return 1;
   }
   started_ = std::chrono::steady_clock::now();
+  if (config_.ready_fd >= 0) {
+    // Readiness for whoever started us (tests, scripts): the socket accepts now.
+    (void)!::write(config_.ready_fd, "1\n", 2);
+    ::close(config_.ready_fd);
+  }
   spdlog::info("aiod {} listening on {} ({} shard{}, io_uring backend, poll {} us)", kVersion,
                config_.socket_path, config_.threads, config_.threads == 1 ? "" : "s", config_.poll.count());
 

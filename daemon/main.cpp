@@ -2,6 +2,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -47,6 +49,9 @@ int parse_command_line(int argc, char** argv, Config& config) {
   app.add_option("--max-in-flight", config.limits.max_in_flight,
                  "per-session in-flight cap (0: the completion ring's size)")
       ->check(CLI::Range(0u, 65536u));
+  app.add_option("--ready-fd", config.ready_fd,
+                 "descriptor to write \"1\\n\" to (and close) once connections are accepted")
+      ->check(CLI::Range(3, 1'000'000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,6 +82,9 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e aiod[%P] %l: %v");
+  // Files are created with each client's umask, applied by the daemon; its own
+  // must not mask them further.
+  ::umask(0);
   aiod::daemon::Daemon daemon(std::move(config));
   return daemon.run();
 }

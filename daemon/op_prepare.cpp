@@ -75,7 +75,7 @@ int prepare_open_at(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec)
   // O_CLOEXEC: the daemon's descriptors never leak into a child. O_NOCTTY: a
   // terminal a client opens must not become the daemon's controlling terminal.
   rec.how.flags = flags | O_CLOEXEC | O_NOCTTY;
-  rec.how.mode = creates ? (s.mode & 07777) : 0;
+  rec.how.mode = creates ? (s.mode & 07777 & ~ctx.umask) : 0;
   int dirfd;
   if (rec.path.front() == '/') {
     // Absolute paths resolve inside the client's root, whatever the daemon's is.

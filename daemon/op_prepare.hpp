@@ -26,6 +26,7 @@ struct PrepareContext {
   int cwd_fd = -1;   // relative paths resolve here
   int root_fd = -1;  // absolute paths resolve here (RESOLVE_IN_ROOT)
   std::uint16_t personality = 0;
+  std::uint32_t umask = 022;  // the client's; the daemon itself runs with umask 0
   const Backend* backend = nullptr;
 };
 

@@ -150,6 +150,7 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   prepare_ctx_.cwd_fd = cwd_.get();
   prepare_ctx_.root_fd = root_.get();
   prepare_ctx_.personality = personality_;
+  prepare_ctx_.umask = hello.umask() & 0777;
   prepare_ctx_.backend = &shard_.backend();
 
   flatbuffers::FlatBufferBuilder b(512);

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "socket_path.hpp"
@@ -18,6 +19,19 @@ namespace aiod::detail {
 namespace {
 
 constexpr int kReplyTimeoutMs = 10'000;
+
+// The process's umask, read without changing it (umask(2) would race with
+// other threads): /proc/self/status has it since Linux 4.7.
+std::uint32_t current_umask() {
+  UniqueFd fd(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+  char buf[4096];
+  const ssize_t n = fd ? ::read(fd.get(), buf, sizeof(buf) - 1) : -1;
+  if (n > 0) {
+    buf[n] = '\0';
+    if (const char* line = std::strstr(buf, "\nUmask:")) return static_cast<std::uint32_t>(std::strtoul(line + 7, nullptr, 8));
+  }
+  return 022;
+}
 
 }  // namespace
 
@@ -61,7 +75,7 @@ std::error_code Connection::handshake(const ClientOptions& options, std::string&
 
   flatbuffers::FlatBufferBuilder b(256);
   const auto hello = wire::CreateHelloDirect(b, AIOD_PROTOCOL_VERSION, wire::SessionKind::Io, options.sq_entries,
-                                             options.arena_bytes, options.name.c_str());
+                                             options.arena_bytes, options.name.c_str(), current_umask());
   b.Finish(wire::CreateMessage(b, next_request_id(), wire::Body::Hello, hello.Union()), wire::MessageIdentifier());
   const int fds[] = {cwd.get(), root.get()};
   auto reply = request(b, fds);

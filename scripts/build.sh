@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds aiod into build/ (or $AIOD_BUILD_DIR). Extra arguments
+# go to CMake, e.g. -DAIOD_SANITIZE=address,undefined.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${AIOD_BUILD_DIR:-$root/build}
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIOD_WERROR=ON "$@" > /dev/null
+cmake --build "$build" -j "$(nproc)"

@@ -1,0 +1,61 @@
+// raw_session.hpp — a session driven by hand, below libaiod: the test writes
+// descriptors (valid or not) straight into the submission ring and reads the
+// completion ring itself. For the hostile-client tests.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aiod_shm.h"
+#include "unique_fd.hpp"
+
+namespace aiod::test {
+
+class RawSession {
+ public:
+  // Connects and completes the handshake; on failure `error()` says why.
+  explicit RawSession(const std::string& socket_path, std::uint32_t sq_entries = 64);
+  RawSession(const RawSession&) = delete;
+  RawSession& operator=(const RawSession&) = delete;
+  ~RawSession();
+
+  [[nodiscard]] bool ok() const noexcept { return hdr_ != nullptr; }
+  [[nodiscard]] const std::string& error() const noexcept { return error_; }
+
+  [[nodiscard]] aiod_shm_header* header() const noexcept { return hdr_; }
+  [[nodiscard]] std::byte* arena() const noexcept { return arena_; }
+  [[nodiscard]] std::uint64_t arena_size() const noexcept { return arena_size_; }
+  [[nodiscard]] std::uint32_t sq_entries() const noexcept { return sq_entries_; }
+  [[nodiscard]] std::uint32_t cq_entries() const noexcept { return cq_entries_; }
+
+  // Writes a descriptor at the private tail (not yet visible).
+  void push(const aiod_sqe& sqe);
+  // Publishes the private tail and rings the doorbell.
+  void publish();
+  // Stores an arbitrary value as the published tail (ring corruption).
+  void publish_raw_tail(std::uint32_t tail);
+  // Waits up to `timeout` for `n` completions; returns what arrived.
+  std::vector<aiod_cqe> wait(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // True once the daemon has closed the control socket, waiting up to `timeout`.
+  bool disconnected(std::chrono::milliseconds timeout);
+  // Registers a descriptor; returns the handle.
+  std::optional<std::uint32_t> register_fd(int fd);
+
+ private:
+  UniqueFd sock_, region_fd_, submit_efd_, complete_efd_;
+  std::byte* region_ = nullptr;
+  std::size_t region_size_ = 0;
+  aiod_shm_header* hdr_ = nullptr;
+  aiod_sqe* sq_ = nullptr;
+  aiod_cqe* cq_ = nullptr;
+  std::byte* arena_ = nullptr;
+  std::uint64_t arena_size_ = 0;
+  std::uint32_t sq_entries_ = 0, cq_entries_ = 0;
+  std::uint32_t sq_tail_ = 0, cq_head_ = 0;
+  std::string error_;
+};
+
+}  // namespace aiod::test
