@@ -26,6 +26,14 @@ struct Config {
   unsigned backend_entries = 4096;
   std::string log_level = "info";
   int ready_fd = -1;  // written "1\n" and closed once the daemon accepts connections
+  // An already listening socket to serve instead of binding socket_path
+  // (socket activation); the Daemon takes ownership. -1: bind socket_path.
+  int listen_fd = -1;
+  // systemd's WatchdogSec (WATCHDOG_USEC); zero: no watchdog.
+  std::chrono::microseconds watchdog{0};
+  // When nonzero, an idle shard wakes at least this often so that its
+  // heartbeat advances (set by the Daemon from `watchdog`).
+  std::chrono::nanoseconds shard_wake{0};
   Limits limits;
 };
 

@@ -18,7 +18,17 @@
 
 namespace aiod::daemon {
 
-Daemon::Daemon(Config config) : config_(std::move(config)), identity_(own_creds()) {}
+Daemon::Daemon(Config config, Notifier notifier)
+    : config_(std::move(config)),
+      notifier_(std::move(notifier)),
+      watchdog_(config_.watchdog),
+      identity_(own_creds()) {
+  config_.shard_wake = watchdog_.shard_wake();  // before the shards copy config_
+  if (config_.listen_fd >= 0) {
+    socket_activated_ = true;
+    listener_.adopt(UniqueFd(std::exchange(config_.listen_fd, -1)));
+  }
+}
 
 Daemon::~Daemon() { stop(); }
 
@@ -29,6 +39,7 @@ int Daemon::start(std::string& error) {
     if (const int err = shard->start(error); err < 0) return err;
     shards_.push_back(std::move(shard));
   }
+  if (socket_activated_) return 0;  // systemd bound the socket and owns its path
   return listener_.bind(config_.socket_path, config_.socket_mode, error);
 }
 
@@ -57,8 +68,9 @@ int Daemon::run() {
   }
 
   std::string error;
-  if (start(error) < 0) {
+  if (const int err = start(error); err < 0) {
     spdlog::critical("aiod cannot start: {}", error);
+    tell_manager("STATUS=cannot start: " + error + "\nERRNO=" + std::to_string(-err));
     stop();
     return 1;
   }
@@ -68,17 +80,23 @@ int Daemon::run() {
     (void)!::write(config_.ready_fd, "1\n", 2);
     ::close(config_.ready_fd);
   }
-  spdlog::info("aiod {} listening on {} ({} shard{}, io_uring backend, poll {} us)", kVersion,
-               config_.socket_path, config_.threads, config_.threads == 1 ? "" : "s", config_.poll.count());
+  spdlog::info("aiod {} listening on {}{} ({} shard{}, io_uring backend, poll {} us)", kVersion,
+               config_.socket_path, socket_activated_ ? " (socket-activated)" : "", config_.threads,
+               config_.threads == 1 ? "" : "s", config_.poll.count());
+  // Rings and socket are up: connections are served from now on.
+  tell_manager("READY=1\nSTATUS=" + serving_status());
+  watchdog_.start(std::chrono::steady_clock::now(), heartbeats());
 
   UniqueFd spare(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   for (;;) {
     pollfd fds[2] = {{listener_.fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    // With a watchdog the wait ends in time for the next heartbeat check.
+    if (::poll(fds, 2, watchdog_.poll_timeout_ms(std::chrono::steady_clock::now())) < 0) {
       if (errno == EINTR) continue;
       spdlog::critical("poll: {}", std::strerror(errno));
       break;
     }
+    watchdog_tick();
     if (fds[1].revents & POLLIN) {
       signalfd_siginfo info{};
       bool quit = false;
@@ -115,9 +133,55 @@ int Daemon::run() {
       }
     }
   }
+  tell_manager("STOPPING=1\nSTATUS=Stopping: cancelling in-flight operations");
   stop();
   spdlog::info("aiod stopped");
   return 0;
+}
+
+std::vector<std::uint64_t> Daemon::heartbeats() const {
+  std::vector<std::uint64_t> beats;
+  beats.reserve(shards_.size());
+  for (const auto& shard : shards_) beats.push_back(shard->heartbeat());
+  return beats;
+}
+
+void Daemon::watchdog_tick() {
+  switch (watchdog_.check(std::chrono::steady_clock::now(), heartbeats())) {
+    case ShardWatchdog::Verdict::not_due:
+      return;
+    case ShardWatchdog::Verdict::alive:
+      if (stall_reported_) {
+        stall_reported_ = false;
+        spdlog::warn("every shard makes progress again");
+        tell_manager("WATCHDOG=1\nSTATUS=" + serving_status());
+      } else {
+        tell_manager("WATCHDOG=1");
+      }
+      return;
+    case ShardWatchdog::Verdict::stalled:
+      // No ping: if the shard stays stuck, systemd restarts the daemon.
+      if (!stall_reported_) {
+        stall_reported_ = true;
+        const std::string what = "shard " + std::to_string(watchdog_.stalled_shard()) +
+                                 " has made no progress for half the watchdog interval";
+        spdlog::error("{}; withholding the watchdog ping", what);
+        tell_manager("STATUS=" + what);
+      }
+      return;
+  }
+}
+
+std::string Daemon::serving_status() const {
+  return "Serving on " + config_.socket_path + " with " + std::to_string(config_.threads) +
+         (config_.threads == 1 ? " shard" : " shards");
+}
+
+void Daemon::tell_manager(const std::string& state) {
+  if (const int err = notifier_.notify(state); err < 0) {
+    spdlog::warn("cannot notify the service manager ({}): {}", state.substr(0, state.find('\n')),
+                 std::strerror(-err));
+  }
 }
 
 void Daemon::accept_connection(UniqueFd conn) {

@@ -4,6 +4,9 @@
 // and deals them to the least loaded shard; shards do everything else.
 // SIGINT/SIGTERM: stop accepting, let every shard cancel and reap its sessions'
 // operations (clients receive those completions), close the sessions, exit 0.
+// Under systemd it reports READY=1, STATUS= and STOPPING=1 through the
+// Notifier, and sends WATCHDOG=1 only while every shard's loop is turning
+// (see watchdog.hpp).
 //
 // Thread-safety: collect_stats(), identity(), backend_name() and
 // session_ended() may be called from shard threads.
@@ -19,6 +22,8 @@
 #include "listener.hpp"
 #include "peer_creds.hpp"
 #include "stats.hpp"
+#include "systemd_notify.hpp"
+#include "watchdog.hpp"
 
 namespace aiod::daemon {
 
@@ -26,7 +31,9 @@ class Shard;
 
 class Daemon {
  public:
-  explicit Daemon(Config config);
+  // Takes ownership of config.listen_fd, if any. `notifier` reports to the
+  // service manager (a disabled one outside systemd).
+  explicit Daemon(Config config, Notifier notifier = {});
   ~Daemon();
 
   // Runs until a stop signal. Returns the process exit code.
@@ -42,10 +49,19 @@ class Daemon {
   void accept_connection(UniqueFd conn);
   void reject(int fd, int code, const std::string& message);
   void stop();
+  void watchdog_tick();
+  // Sends `state` to the service manager (no-op outside systemd); logs failures.
+  void tell_manager(const std::string& state);
+  [[nodiscard]] std::string serving_status() const;
+  [[nodiscard]] std::vector<std::uint64_t> heartbeats() const;
 
   Config config_;
+  Notifier notifier_;
+  ShardWatchdog watchdog_;
   PeerCreds identity_;
   Listener listener_;
+  bool socket_activated_ = false;
+  bool stall_reported_ = false;  // main thread only
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<std::uint32_t> sessions_active_{0};
   std::atomic<std::uint64_t> next_session_id_{1};

@@ -5,11 +5,14 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 
 #include "config.hpp"
 #include "daemon.hpp"
+#include "socket_activation.hpp"
 #include "socket_path.hpp"
+#include "systemd_notify.hpp"
 #include "version.hpp"
 
 using aiod::daemon::Config;
@@ -65,6 +68,7 @@ int parse_command_line(int argc, char** argv, Config& config) {
   if (config.limits.layout.default_arena_bytes > config.limits.layout.max_arena_bytes) {
     config.limits.layout.default_arena_bytes = config.limits.layout.max_arena_bytes;
   }
+  if (config.listen_fd >= 0) return -1;  // socket-activated: no path to choose
   if (config.socket_path.empty()) config.socket_path = aiod::default_socket_path();
   if (config.socket_path.empty()) {
     std::fprintf(stderr, "aiod: no socket path: pass --socket PATH or set XDG_RUNTIME_DIR\n");
@@ -77,7 +81,27 @@ int parse_command_line(int argc, char** argv, Config& config) {
 
 int main(int argc, char** argv) {
   Config config;
+  // Under systemd the listening socket may be handed over (aiod.socket), and
+  // the unit may want notifications and a watchdog. All three arrive in the
+  // environment, which is read (and cleared) here, before any thread starts.
+  std::string activation_error;
+  aiod::daemon::ActivatedSocket activated;
+  const int activation = aiod::daemon::take_activated_socket(activated, activation_error);
+  if (activation < 0 && activation != -ENOENT) {
+    std::fprintf(stderr, "aiod: socket activation: %s\n", activation_error.c_str());
+    return 1;
+  }
+  if (activation == 0) config.listen_fd = activated.fd.release();  // the Daemon takes it
+  std::string notify_error;
+  aiod::daemon::Notifier notifier = aiod::daemon::take_notifier(notify_error);
+  std::string watchdog_error;
+  config.watchdog = aiod::daemon::take_watchdog_interval(watchdog_error);
+
   if (const int code = parse_command_line(argc, argv, config); code >= 0) return code;
+  if (config.listen_fd >= 0) {
+    // --socket does not apply to a socket systemd bound; messages name the real one.
+    config.socket_path = activated.path.empty() ? "the socket-activated socket" : activated.path;
+  }
   auto logger = spdlog::stderr_color_mt("aiod");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
@@ -85,6 +109,8 @@ int main(int argc, char** argv) {
   // Files are created with each client's umask, applied by the daemon; its own
   // must not mask them further.
   ::umask(0);
-  aiod::daemon::Daemon daemon(std::move(config));
+  if (!notify_error.empty()) spdlog::warn("{}; not notifying the service manager", notify_error);
+  if (!watchdog_error.empty()) spdlog::warn("{}; no watchdog", watchdog_error);
+  aiod::daemon::Daemon daemon(std::move(config), std::move(notifier));
   return daemon.run();
 }

@@ -274,7 +274,12 @@ void Shard::thread_main() {
 void Shard::loop() {
   const std::uint64_t poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
   std::uint64_t last_work = now_ns();
+  // With a watchdog, sleep at most shard_wake so the heartbeat keeps moving.
+  std::optional<std::chrono::nanoseconds> max_sleep;
+  if (config_.shard_wake.count() > 0) max_sleep = config_.shard_wake;
   for (;;) {
+    // Single writer: a plain increment, no locked read-modify-write.
+    heartbeat_.store(heartbeat_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) begin_stop();
     bool worked = sched_.run_ready() > 0;
     backend_->flush();
@@ -296,7 +301,7 @@ void Shard::loop() {
     prepare_to_sleep();
     if (poll_parked()) continue;
     if (!inbox_reader_.armed && !stopping_) inbox_reader_.arm();
-    backend_->wait(std::nullopt);
+    backend_->wait(max_sleep);
     for (Session* s = parked_.front(); s != nullptr; s = IntrusiveList<Session>::next(*s)) {
       s->rings().set_need_wakeup(false);
     }

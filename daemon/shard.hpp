@@ -53,6 +53,9 @@ class Shard {
   [[nodiscard]] std::size_t session_count() const;
   // Adds this shard's numbers to `into`.
   void collect(StatsSnapshot& into, bool include_sessions) const;
+  // Proof of life for the watchdog: grows by one every turn of the loop. An
+  // idle shard wakes every config.shard_wake (when set) to keep it growing.
+  [[nodiscard]] std::uint64_t heartbeat() const noexcept { return heartbeat_.load(std::memory_order_relaxed); }
 
   // --- shard thread only -------------------------------------------------------
   [[nodiscard]] unsigned index() const noexcept { return index_; }
@@ -125,6 +128,7 @@ class Shard {
   SessionCounters retired_;  // counters of sessions that have ended
   Counter sessions_total_;
   std::atomic<std::uint64_t> syscalls_{0};
+  std::atomic<std::uint64_t> heartbeat_{0};  // written by the shard thread only
 
   // --- shard thread only ----------------------------------------------------------
   std::unique_ptr<Backend> backend_;
