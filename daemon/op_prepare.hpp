@@ -27,6 +27,10 @@ struct PrepareContext {
   int root_fd = -1;  // absolute paths resolve here (RESOLVE_IN_ROOT)
   std::uint16_t personality = 0;
   std::uint32_t umask = 022;  // the client's; the daemon itself runs with umask 0
+  // The client's root is not the daemon's (a chroot, a container): paths must
+  // not be resolved against the daemon's root, so only what can be confined
+  // to the client's root (open_at/openat2 with RESOLVE_IN_ROOT) is allowed.
+  bool foreign_root = false;
   const Backend* backend = nullptr;
 };
 

@@ -8,6 +8,8 @@
 
 #include <linux/openat2.h>
 #include <linux/time_types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <string>
@@ -24,8 +26,15 @@ struct Chain;
 enum class Finish : std::uint8_t {
   plain,         // post the backend's result
   new_handle,    // the result is a descriptor: turn it into a handle
+  accept,        // new_handle, and write the peer address to the arena
   timer,         // -ETIME (expiry) is success
+  link_timer,    // -ECANCELED (its op finished first) is success; -ETIME stays
   close_handle,  // the backend ran a placeholder; close the handle now
+  close_socket,  // close_handle, after cancelling the ops pending on it
+  recv_msg,      // write the message's lengths and flags back; fds become handles
+  eventfd_rw,    // 8 bytes moved through an eventfd means success (0)
+  child_exit,    // the pidfd polled readable: the child exited (0)
+  cancel,        // cancel a queued op (done at prepare time) or one in the backend
 };
 
 struct OpRecord final : public Completion {
@@ -40,6 +49,7 @@ struct OpRecord final : public Completion {
   Link link = Link::none;       // link to the next descriptor of the chain
   Finish finish = Finish::plain;
   bool in_backend = false;      // handed to the backend, result pending
+  bool live = false;            // allocated: consumed, completion not posted yet
   std::uint32_t handle = 0;     // handle referenced (released at completion), or 0
   BackendOp op;
 
@@ -47,15 +57,31 @@ struct OpRecord final : public Completion {
   open_how how{};
   __kernel_timespec ts{};
   std::string path;
+  std::string path2;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  msghdr msg{};
+  std::vector<iovec> iov;
+  std::vector<std::uint8_t> control;
+  std::uint64_t value = 0;                  // eventfd counter
+  std::uint32_t handle2 = 0;                // a second handle referenced, or 0
+  std::vector<std::uint32_t> passed;        // handles referenced by SCM_RIGHTS (send)
+  static constexpr std::uint64_t kNoOffset = ~std::uint64_t{0};
+  std::uint64_t out_offset = kNoOffset;     // arena offset of a struct to write back
+  std::uint64_t out_offset2 = kNoOffset;    // recv_msg: arena offset of the control data
+  std::int32_t preset = 0;                  // cancel: the result when no kernel op ran
+  bool cancel_requested = false;            // cancelled before its chain segment started
+  bool close_after = false;                 // child_exit: close the handle when done
 
   OpRecord* next_free = nullptr;
 };
 
-// A linked chain of records, run segment by segment. A segment is a run of ops
-// the backend links natively (one prepare batch); the chain moves to the next
-// segment when every op of the current one has completed. Once an op with a
-// soft link fails, every later op completes with -ECANCELED (io_uring's rule,
-// also across segments).
+// A linked chain of records, run segment by segment: the daemon hands the
+// backend one op (or an op and its link timeout, linked natively) and starts
+// the next segment when every op of the current one has completed. Ops that
+// wait for their turn stay in the daemon, where a cancel can reach them. Once
+// an op with a soft link fails (io_uring's rule: a short transfer counts), or a
+// link timeout expires, every later op completes with -ECANCELED.
 struct Chain {
   std::vector<OpRecord*> ops;
   std::uint32_t next = 0;         // first op not handed to the backend yet

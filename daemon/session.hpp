@@ -92,6 +92,10 @@ class Session : public IntrusiveListNode<Session> {
   void cancel_chain_rest(Chain& chain, std::uint32_t from);
   void fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& errors);
   int finish_result(OpRecord& rec, int res);
+  void write_peer_address(const OpRecord& rec);
+  void write_back_message(OpRecord& rec);
+  void resolve_cancel(OpRecord& cancel, const Chain* chain);
+  OpRecord* find_live(std::uint64_t user_data, const OpRecord* except);
   void post(const OpRecord& rec, int res);
   void release_record(OpRecord& rec);
   OpRecord* alloc_record();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "session.hpp"
 #include "shard.hpp"
@@ -20,7 +21,9 @@ OpRecord* Session::alloc_record() {
   rec->chain = nullptr;
   rec->chain_index = 0;
   rec->in_backend = false;
+  rec->live = true;
   rec->handle = 0;
+  rec->handle2 = 0;
   ++in_flight_;
   counters.ops_in_flight.add();
   return rec;
@@ -28,7 +31,9 @@ OpRecord* Session::alloc_record() {
 
 void Session::free_record(OpRecord& rec) {
   rec.path.clear();
+  rec.path2.clear();
   rec.chain = nullptr;
+  rec.live = false;
   rec.next_free = free_records_;
   free_records_ = &rec;
   --in_flight_;
@@ -37,7 +42,10 @@ void Session::free_record(OpRecord& rec) {
 
 void Session::release_record(OpRecord& rec) {
   if (rec.handle != 0) handles_.release(rec.handle);
-  rec.handle = 0;
+  if (rec.handle2 != 0) handles_.release(rec.handle2);
+  for (std::uint32_t h : rec.passed) handles_.release(h);
+  rec.handle = rec.handle2 = 0;
+  rec.passed.clear();
   free_record(rec);
 }
 
@@ -48,21 +56,100 @@ int Session::finish_result(OpRecord& rec, int res) {
     case Finish::timer:
       if (res == -ETIME) res = 0;  // expiry is the timer's success
       break;
+    case Finish::link_timer:
+      // Cancelled: its op finished first, which is the link timeout's success.
+      if (res == -ECANCELED) res = 0;
+      break;
     case Finish::new_handle:
+    case Finish::accept:
       if (res >= 0) {
         const std::int64_t h = handles_.insert(UniqueFd(res));
         res = static_cast<int>(h);  // a handle (< 2^31) or -EMFILE
+        if (res >= 0 && rec.finish == Finish::accept && rec.out_offset != OpRecord::kNoOffset) write_peer_address(rec);
       }
       break;
+    case Finish::close_socket:
+      // Ops still pending on the socket end with -ECANCELED; their references
+      // keep the descriptor open until they have.
+      if (res >= 0 && shard_.backend().cancel_fd(rec.op.fd) == -EAGAIN) {
+        shard_.backend().flush();
+        (void)shard_.backend().cancel_fd(rec.op.fd);
+      }
+      [[fallthrough]];
     case Finish::close_handle:
       if (res >= 0) res = handles_.close(rec.handle);
       break;
+    case Finish::recv_msg:
+      if (res >= 0) write_back_message(rec);
+      break;
+    case Finish::eventfd_rw:
+      if (res == sizeof(std::uint64_t)) res = 0;
+      break;
+    case Finish::child_exit:
+      if (res >= 0) res = 0;
+      if (rec.close_after) handles_.close(rec.handle);
+      break;
+    case Finish::cancel:
+      if (rec.op.opcode == BackendOpcode::nop && res >= 0) res = rec.preset;
+      break;
   }
   if (res > 0) {
-    if (rec.opcode == AIOD_OP_READ) counters.bytes_in.add(static_cast<std::uint64_t>(res));
-    if (rec.opcode == AIOD_OP_WRITE) counters.bytes_out.add(static_cast<std::uint64_t>(res));
+    switch (rec.opcode) {
+      case AIOD_OP_READ:
+      case AIOD_OP_READ_TTY:
+      case AIOD_OP_READV:
+      case AIOD_OP_RECV:
+      case AIOD_OP_RECV_MSG:
+        counters.bytes_in.add(static_cast<std::uint64_t>(res));
+        break;
+      case AIOD_OP_WRITE:
+      case AIOD_OP_WRITEV:
+      case AIOD_OP_SEND:
+      case AIOD_OP_SEND_MSG:
+      case AIOD_OP_SPLICE:
+        counters.bytes_out.add(static_cast<std::uint64_t>(res));
+        break;
+      default:
+        break;
+    }
   }
   return res;
+}
+
+void Session::write_peer_address(const OpRecord& rec) {
+  aiod_sockaddr_out out{};
+  out.len = rec.addr_len;
+  std::memcpy(out.addr, &rec.addr, std::min<std::size_t>(rec.addr_len, sizeof(out.addr)));
+  std::memcpy(prepare_ctx_.arena.data() + rec.out_offset, &out, sizeof(out));
+}
+
+// After RECV_MSG: descriptors that arrived become handles of this session (the
+// daemon's descriptor numbers mean nothing to the client), then the message's
+// lengths, flags and control data are written back to the arena.
+void Session::write_back_message(OpRecord& rec) {
+  msghdr& m = rec.msg;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < n; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+      const std::int64_t h = handles_.insert(UniqueFd(fd));
+      const std::uint32_t value = h < 0 ? AIOD_HANDLE_INVALID : static_cast<std::uint32_t>(h);
+      if (h < 0) m.msg_flags |= MSG_CTRUNC;
+      std::memcpy(CMSG_DATA(c) + i * sizeof(int), &value, sizeof(value));
+    }
+  }
+  std::byte* arena = prepare_ctx_.arena.data();
+  if (m.msg_controllen > 0 && rec.out_offset2 != OpRecord::kNoOffset) {
+    std::memcpy(arena + rec.out_offset2, rec.control.data(), m.msg_controllen);
+  }
+  aiod_msghdr h;
+  std::memcpy(&h, arena + rec.out_offset, sizeof(h));
+  h.name_len = m.msg_namelen;
+  h.flags = static_cast<std::uint32_t>(m.msg_flags);
+  h.control_len = m.msg_controllen;
+  std::memcpy(arena + rec.out_offset, &h, sizeof(h));
 }
 
 void Session::post(const OpRecord& rec, int res) {
@@ -80,8 +167,10 @@ void Session::post(const OpRecord& rec, int res) {
   }
 }
 
-// io_uring breaks a soft-linked chain on any unexpected result, a short
-// transfer included; the chain logic applies the same rule between segments.
+// io_uring breaks a soft-linked chain on any failure — a short transfer
+// included, an expired timer or a link timeout whose op won excluded — and the
+// chain logic applies the same rule between segments. `res` is the result the
+// client sees.
 static bool breaks_soft_link(const OpRecord& rec, int res) {
   if (res < 0) return true;
   const bool transfer = rec.op.opcode == BackendOpcode::read || rec.op.opcode == BackendOpcode::write;
@@ -90,11 +179,12 @@ static bool breaks_soft_link(const OpRecord& rec, int res) {
 
 void Session::on_record_complete(OpRecord& rec, int res) {
   rec.in_backend = false;
-  const int backend_res = res;
   res = finish_result(rec, res);
   post(rec, res);
   Chain* chain = rec.chain;
-  const bool breaks = rec.link == Link::soft && breaks_soft_link(rec, backend_res);
+  // An expired link timeout cancels what follows whatever its own link says.
+  const bool breaks = (rec.link == Link::soft && breaks_soft_link(rec, res)) ||
+                      (rec.finish == Finish::link_timer && res < 0);
   const bool in_segment = chain != nullptr && rec.chain_index < chain->segment_end;
   release_record(rec);
   if (chain != nullptr) {

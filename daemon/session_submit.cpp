@@ -1,5 +1,6 @@
 // session_submit.cpp — the submission side: draining the client's ring into
 // backend operations, chain by chain.
+#include <algorithm>
 #include <cerrno>
 
 #include "session.hpp"
@@ -99,6 +100,10 @@ void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
     OpRecord* rec = alloc_record();
     rec->start_ns = now;
     errors[i] = prepare_record(descs[i], prepare_ctx_, *rec);
+    // A link timeout guards the op linked right before it: it cannot start a chain.
+    if (errors[i] == 0 && descs[i].opcode == AIOD_OP_LINK_TIMEOUT && (i == 0 || recs[i - 1]->link == Link::none)) {
+      errors[i] = -EINVAL;
+    }
     invalid |= errors[i] < 0;
     recs.push_back(rec);
   }
@@ -108,18 +113,52 @@ void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
     fail_chain(recs, errors);
     return;
   }
-  if (count == 1) {
+  Chain* chain = nullptr;
+  if (count > 1) {
+    chain = new Chain;
+    chain->ops = std::move(recs);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      chain->ops[i]->chain = chain;
+      chain->ops[i]->chain_index = i;
+    }
+  }
+  OpRecord* const* ops = chain != nullptr ? chain->ops.data() : recs.data();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (ops[i]->finish == Finish::cancel) resolve_cancel(*ops[i], chain);
+  }
+  if (chain == nullptr) {
     submit_single(*recs.front());
     return;
   }
-  auto* chain = new Chain;
-  chain->ops = std::move(recs);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    chain->ops[i]->chain = chain;
-    chain->ops[i]->chain_index = i;
-  }
   submit_next_segment(*chain);
   if (chain->completed == count) delete chain;
+}
+
+OpRecord* Session::find_live(std::uint64_t user_data, const OpRecord* except) {
+  for (OpRecord& r : records_) {
+    if (r.live && &r != except && r.user_data == user_data && r.finish != Finish::cancel) return &r;
+  }
+  return nullptr;
+}
+
+// Decides, when a CANCEL is consumed, what it will do: ask the kernel to
+// cancel a target it holds; mark a target that waits for its chain segment
+// (it then completes with -ECANCELED instead of starting); or report -ENOENT.
+void Session::resolve_cancel(OpRecord& cancel, const Chain* chain) {
+  OpRecord* target = find_live(cancel.value, &cancel);
+  const bool earlier_in_chain = target != nullptr && chain != nullptr && target->chain == chain &&
+                                target->chain_index < cancel.chain_index;
+  if (target == nullptr || earlier_in_chain) {
+    // An earlier op of the same chain has completed by the time the cancel runs.
+    cancel.op.opcode = BackendOpcode::nop;
+    cancel.preset = -ENOENT;
+  } else if (target->in_backend) {
+    cancel.op.cancel_target = target;
+  } else {
+    target->cancel_requested = true;
+    cancel.op.opcode = BackendOpcode::nop;
+    cancel.preset = 0;
+  }
 }
 
 // A chain with an invalid descriptor never starts: each invalid op completes
@@ -147,28 +186,41 @@ void Session::submit_single(OpRecord& rec) {
 }
 
 // Hands the chain's next segment to the backend. Never completes a record
-// through on_record_complete() (no re-entry): ops that cannot be prepared are
-// posted here directly.
+// through on_record_complete() (no re-entry): ops that do not go to the
+// backend (cancelled while queued, or refused by it) are posted here directly.
 void Session::submit_next_segment(Chain& chain) {
   Backend& backend = shard_.backend();
   const auto size = static_cast<std::uint32_t>(chain.ops.size());
+  auto settle = [&](OpRecord& rec, int res) {  // completes an op that never reached the backend
+    post(rec, res);
+    chain.broken |= rec.link == Link::soft;
+    ++chain.completed;
+    release_record(rec);
+  };
   while (chain.next < size) {
     if (chain.broken || closing_) {
       cancel_chain_rest(chain, chain.next);
       return;
     }
+    if (chain.ops[chain.next]->cancel_requested) {
+      settle(*chain.ops[chain.next++], -ECANCELED);
+      continue;
+    }
     const std::uint32_t start = chain.next;
-    std::uint32_t want = backend.info().native_links ? size - start : 1;
-    if (backend.space() < want) backend.flush();
-    std::uint32_t len = want < backend.space() ? want : backend.space();
-    if (len == 0) len = 1;  // prepare() reports the failure below
-    chain.segment_end = start + len;
-    chain.outstanding = len;
-    chain.next = chain.segment_end;
-    for (std::uint32_t i = start; i < chain.segment_end; ++i) {
+    // One op at a time, so that an op waiting for its turn is still the
+    // daemon's: a cancel reaches it, and a failure before it is seen before it
+    // starts. Only a link timeout travels with the op it guards, linked in
+    // the kernel (it must start with that op).
+    std::uint32_t end = start + 1;
+    if (end < size && chain.ops[end]->opcode == AIOD_OP_LINK_TIMEOUT && backend.info().native_links) ++end;
+    if (backend.space() < end - start) backend.flush();
+    chain.segment_end = end;
+    chain.outstanding = end - start;
+    chain.next = end;
+    for (std::uint32_t i = start; i < end; ++i) {
       OpRecord& rec = *chain.ops[i];
       BackendOp op = rec.op;
-      op.link = i + 1 < chain.segment_end ? rec.link : Link::none;
+      op.link = i + 1 < end ? rec.link : Link::none;
       const int ret = backend.prepare(op, &rec);
       if (ret == 0) {
         rec.in_backend = true;
@@ -178,13 +230,9 @@ void Session::submit_next_segment(Chain& chain) {
       // (maybe another session's) is not linked behind ours; fail the rest of
       // the segment.
       backend.flush();
-      for (std::uint32_t j = i; j < chain.segment_end; ++j) {
-        OpRecord& failed = *chain.ops[j];
-        post(failed, ret);
-        chain.broken |= failed.link == Link::soft;
-        ++chain.completed;
+      for (std::uint32_t j = i; j < end; ++j) {
+        settle(*chain.ops[j], ret);
         --chain.outstanding;
-        release_record(failed);
       }
       break;
     }

@@ -61,18 +61,60 @@ extern "C" {
 /* ------------------------------------------------------------------------- */
 
 /*
- * Opcode numbers are part of the protocol and never change meaning. Fields not
- * listed for an opcode must be zero (the daemon completes the op with -EINVAL
- * otherwise). docs/operations.md has the full reference.
+ * Opcode numbers are part of the protocol and never change meaning. The table
+ * says which descriptor fields each opcode uses; every other field must be zero
+ * (the daemon completes the op with -EINVAL otherwise). "path" fields are
+ * (arena offset, byte length without NUL). Results are >= 0 on success.
+ * docs/operations.md is the full reference.
+ *
+ *   opcode               fields                                         result
+ *   NOP                  -                                              0
+ *   READ, WRITE          handle, addr/len buffer, off                   bytes
+ *   FSYNC                handle, op_flags AIOD_FSYNC_*                  0
+ *   TIMEOUT              off = nanoseconds                              0 (expired)
+ *   OPEN_AT              handle = dir, addr/len path, op_flags O_*,     handle
+ *                        mode
+ *   CLOSE_FILE, CLOSE_DIR, CLOSE_EVENT_SOURCE   handle                  0
+ *   POLL                 handle, op_flags = poll events                 revents
+ *   READ_TTY             handle, addr/len buffer                        bytes
+ *   READV, WRITEV        handle, addr = aiod_iovec[], len = count, off  bytes
+ *   ACCEPT               handle, op_flags SOCK_NONBLOCK,                handle
+ *                        addr2/len2 = aiod_sockaddr_out (optional)
+ *   CONNECT, BIND        handle, addr/len sockaddr                      0
+ *   LISTEN               handle, op_flags = backlog                     0
+ *   RECV, SEND           handle, addr/len buffer, op_flags MSG_*        bytes
+ *   RECV_MSG, SEND_MSG   handle, addr/len = aiod_msghdr, op_flags MSG_* bytes
+ *   SHUTDOWN             handle, op_flags = SHUT_*                      0
+ *   LINK_TIMEOUT         off = nanoseconds (follows a linked op)        0, or -ETIME
+ *   CANCEL               off = user_data of the op to cancel            0, -ENOENT, -EALREADY
+ *   RENAME_AT            handle = old dir, addr/len old path,           0
+ *                        off = new dir handle, addr2/len2 new path,
+ *                        op_flags RENAME_*
+ *   UNLINK_AT            handle = dir, addr/len path, op_flags AT_REMOVEDIR  0
+ *   MKDIR_AT             handle = dir, addr/len path, mode              0
+ *   SYMLINK_AT           addr/len target, handle = dir, addr2/len2 link path  0
+ *   CHILD_EXIT           handle = pidfd, op_flags AIOD_CHILD_EXIT_*     0 (exited)
+ *   SOCKET               off = domain, op_flags = type | SOCK_*, mode = protocol  handle
+ *   CLOSE_SOCKET         handle (its pending ops are cancelled first)   0
+ *   NOTIFY_EVENT_SOURCE, WAIT_EVENT_SOURCE   handle of an eventfd       0
+ *   SPLICE               handle = in, off = in offset, mode = out handle,  bytes
+ *                        addr2 = out offset, len, op_flags SPLICE_F_*
+ *   OPENAT2              as OPEN_AT, off = RESOLVE_* flags              handle
+ *   STATX                handle = dir, addr/len path, op_flags AT_*,    0
+ *                        mode = STATX_* mask, addr2/len2 struct statx
+ *   FALLOCATE            handle, off, addr2 = length, op_flags = mode   0
+ *   FADVISE              handle, off, len, op_flags = advice            0
+ *   FTRUNCATE            handle, off = length                           0
+ *   SYNC_FILE_RANGE      handle, off, len, op_flags                     0
  */
 enum aiod_opcode {
-    AIOD_OP_NOP = 0,             /* -                                                */
-    AIOD_OP_READ = 1,            /* handle, addr/len buffer, off                     */
-    AIOD_OP_WRITE = 2,           /* handle, addr/len buffer, off                     */
-    AIOD_OP_FSYNC = 3,           /* handle, op_flags = AIOD_FSYNC_*                  */
-    AIOD_OP_TIMEOUT = 4,         /* off = nanoseconds                                */
-    AIOD_OP_OPEN_AT = 5,         /* handle = dir, addr/len path, op_flags = O_*, mode */
-    AIOD_OP_CLOSE_FILE = 6,      /* handle                                           */
+    AIOD_OP_NOP = 0,
+    AIOD_OP_READ = 1,
+    AIOD_OP_WRITE = 2,
+    AIOD_OP_FSYNC = 3,
+    AIOD_OP_TIMEOUT = 4,
+    AIOD_OP_OPEN_AT = 5,
+    AIOD_OP_CLOSE_FILE = 6,
     AIOD_OP_POLL = 7,
     AIOD_OP_READ_TTY = 8,
     AIOD_OP_READV = 9,
@@ -118,6 +160,45 @@ enum aiod_opcode {
 
 /* aiod_sqe.op_flags for AIOD_OP_FSYNC */
 #define AIOD_FSYNC_DATASYNC (1u << 0)
+
+/* aiod_sqe.op_flags for AIOD_OP_CHILD_EXIT */
+#define AIOD_CHILD_EXIT_CLOSE (1u << 0) /* close the pidfd handle once the child exited */
+
+/* Most entries an aiod_iovec array may have (the kernel's IOV_MAX). */
+#define AIOD_IOV_MAX 1024u
+
+/* A buffer inside the arena, for READV / WRITEV and message IO. */
+struct aiod_iovec {
+    uint64_t offset; /* arena offset */
+    uint64_t len;    /* bytes        */
+};
+
+/*
+ * Where ACCEPT puts the peer's address. The daemon writes both fields when the
+ * op succeeds; at most sizeof(addr) bytes of the address are kept.
+ */
+struct aiod_sockaddr_out {
+    uint32_t len;      /* written: the address's full length */
+    uint32_t reserved;
+    uint8_t addr[128]; /* written: struct sockaddr_*          */
+};
+
+/*
+ * A message for RECV_MSG / SEND_MSG, in the arena. The daemon copies it out,
+ * checks every range, and (RECV_MSG) writes back name_len, flags and
+ * control_len. SCM_RIGHTS control messages carry handles, not descriptors, in
+ * both directions: descriptors received become handles of the session.
+ */
+struct aiod_msghdr {
+    uint64_t name;        /* arena offset of the address, or 0 with name_len 0     */
+    uint32_t name_len;    /* in: bytes (send) or room (recv); out: address length  */
+    uint32_t flags;       /* out (RECV_MSG): the received message's MSG_* flags     */
+    uint64_t iov;         /* arena offset of struct aiod_iovec[iov_count]           */
+    uint32_t iov_count;   /* at most AIOD_IOV_MAX                                   */
+    uint32_t reserved;    /* must be 0                                              */
+    uint64_t control;     /* arena offset of the control data, or 0                 */
+    uint64_t control_len; /* in: bytes (send) or room (recv); out: bytes received   */
+};
 
 /*
  * One operation descriptor: 64 bytes, written by the client into the submission
@@ -200,10 +281,16 @@ struct aiod_shm_header {
 static_assert(sizeof(struct aiod_sqe) == AIOD_SQE_SIZE, "aiod_sqe must be 64 bytes");
 static_assert(sizeof(struct aiod_cqe) == AIOD_CQE_SIZE, "aiod_cqe must be 16 bytes");
 static_assert(sizeof(struct aiod_shm_header) == 7 * AIOD_CACHELINE, "header layout changed");
+static_assert(sizeof(struct aiod_iovec) == 16, "aiod_iovec layout changed");
+static_assert(sizeof(struct aiod_sockaddr_out) == 136, "aiod_sockaddr_out layout changed");
+static_assert(sizeof(struct aiod_msghdr) == 48, "aiod_msghdr layout changed");
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 _Static_assert(sizeof(struct aiod_sqe) == AIOD_SQE_SIZE, "aiod_sqe must be 64 bytes");
 _Static_assert(sizeof(struct aiod_cqe) == AIOD_CQE_SIZE, "aiod_cqe must be 16 bytes");
 _Static_assert(sizeof(struct aiod_shm_header) == 7 * AIOD_CACHELINE, "header layout changed");
+_Static_assert(sizeof(struct aiod_iovec) == 16, "aiod_iovec layout changed");
+_Static_assert(sizeof(struct aiod_sockaddr_out) == 136, "aiod_sockaddr_out layout changed");
+_Static_assert(sizeof(struct aiod_msghdr) == 48, "aiod_msghdr layout changed");
 #endif
 
 #ifdef __cplusplus

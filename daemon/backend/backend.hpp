@@ -43,6 +43,27 @@ enum class BackendOpcode : std::uint8_t {
   sendmsg,
   accept,
   poll_add,
+  readv,
+  writev,
+  connect,
+  bind,
+  listen,
+  recv,
+  send,
+  shutdown,
+  link_timeout,
+  cancel,  // cancel the op whose Completion is `cancel_target`
+  renameat,
+  unlinkat,
+  mkdirat,
+  symlinkat,
+  socket,
+  splice,
+  statx,
+  fallocate,
+  fadvise,
+  ftruncate,
+  sync_file_range,
   count,  // not an opcode
 };
 
@@ -54,19 +75,50 @@ enum class Link : std::uint8_t {
 
 // A fully validated operation. Pointers refer to daemon-owned memory or to a
 // session's mapped arena; they stay valid until the op's Completion runs.
+//
+// Field use by opcode (anything else is ignored):
+//   read/write        fd, addr (buffer), len, offset ((uint64_t)-1: file position)
+//   readv/writev      fd, addr (iovec[]), len (count), offset
+//   fsync             fd, op_flags (IORING_FSYNC_*)
+//   timeout           ts (relative); link_timeout: the same, linked behind its target
+//   openat2           fd (dir), path, how
+//   close             fd
+//   recvmsg/sendmsg   fd, addr (msghdr*), op_flags (MSG_*)
+//   recv/send         fd, addr (buffer), len, op_flags (MSG_*)
+//   accept            fd, addr (sockaddr*), addr2 (socklen_t*), op_flags (SOCK_*)
+//   connect/bind      fd, addr (sockaddr*), len (socklen)
+//   listen            fd, len (backlog)
+//   shutdown          fd, len (how)
+//   poll_add          fd, op_flags (poll events)
+//   cancel            cancel_target
+//   renameat          fd (old dir), path, fd2 (new dir), path2, op_flags (RENAME_*)
+//   unlinkat          fd, path, op_flags (AT_REMOVEDIR)
+//   mkdirat           fd, path, len (mode)
+//   symlinkat         path (target), fd (dir), path2 (link path)
+//   socket            len (domain), op_flags (type), offset (protocol)
+//   splice            fd2 (in), offset2 (in offset), fd (out), offset (out offset), len, op_flags
+//   statx             fd, path, op_flags (AT_*), len (mask), addr (struct statx*)
+//   fallocate         fd, op_flags (mode), offset, offset2 (length)
+//   fadvise           fd, offset, len, op_flags (advice)
+//   ftruncate         fd, offset (length)
+//   sync_file_range   fd, offset, len, op_flags
 struct BackendOp {
   BackendOpcode opcode = BackendOpcode::nop;
   Link link = Link::none;
   std::uint16_t personality = 0;  // 0: the daemon's own credentials
   int fd = -1;
-  void* addr = nullptr;   // buffer; recvmsg/sendmsg: msghdr*; accept: sockaddr*
-  void* addr2 = nullptr;  // accept: socklen_t*
+  int fd2 = -1;
+  void* addr = nullptr;
+  void* addr2 = nullptr;
   std::uint32_t len = 0;
-  std::uint32_t op_flags = 0;  // fsync: IORING_FSYNC_*; recvmsg/sendmsg: MSG_*; poll: events
-  std::uint64_t offset = 0;    // read/write offset; (uint64_t)-1 = file position
-  const char* path = nullptr;  // openat2
+  std::uint32_t op_flags = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t offset2 = 0;
+  const char* path = nullptr;
+  const char* path2 = nullptr;
   const open_how* how = nullptr;
-  const __kernel_timespec* ts = nullptr;  // timeout
+  const __kernel_timespec* ts = nullptr;
+  Completion* cancel_target = nullptr;
 };
 
 // Kernel features a backend reports, for the handshake and for `aioctl stats`.
@@ -95,6 +147,8 @@ class Backend {
   // still completes exactly once (with -ECANCELED if the cancel won the race).
   // Never blocks. Returns 0 or -EAGAIN (no space).
   [[nodiscard]] virtual int cancel(Completion* target) = 0;
+  // Likewise for every op pending on descriptor `fd`.
+  [[nodiscard]] virtual int cancel_fd(int fd) = 0;
 
   // Hands prepared operations to the kernel. Never blocks. Returns the number
   // handed over or -errno.

@@ -5,6 +5,7 @@
 // and then to a plain ring. Every SQE's user_data is the Completion* to notify;
 // cancel SQEs and their own results go to a completion that ignores them.
 #include <liburing.h>
+#include <sys/stat.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -24,6 +25,12 @@ class IgnoredCompletion final : public Completion {
 };
 IgnoredCompletion g_ignored;
 
+// Opcodes newer than liburing 2.3's header, from the kernel's uapi (their
+// numbers never change). Whether this kernel has them is probed at start.
+constexpr auto kOpFtruncate = static_cast<io_uring_op>(55);  // Linux 6.9
+constexpr auto kOpBind = static_cast<io_uring_op>(56);       // Linux 6.11
+constexpr auto kOpListen = static_cast<io_uring_op>(57);     // Linux 6.11
+
 constexpr std::array<std::pair<BackendOpcode, io_uring_op>, static_cast<size_t>(BackendOpcode::count)>
     kKernelOpcode{{
         {BackendOpcode::nop, IORING_OP_NOP},
@@ -37,6 +44,27 @@ constexpr std::array<std::pair<BackendOpcode, io_uring_op>, static_cast<size_t>(
         {BackendOpcode::sendmsg, IORING_OP_SENDMSG},
         {BackendOpcode::accept, IORING_OP_ACCEPT},
         {BackendOpcode::poll_add, IORING_OP_POLL_ADD},
+        {BackendOpcode::readv, IORING_OP_READV},
+        {BackendOpcode::writev, IORING_OP_WRITEV},
+        {BackendOpcode::connect, IORING_OP_CONNECT},
+        {BackendOpcode::bind, kOpBind},
+        {BackendOpcode::listen, kOpListen},
+        {BackendOpcode::recv, IORING_OP_RECV},
+        {BackendOpcode::send, IORING_OP_SEND},
+        {BackendOpcode::shutdown, IORING_OP_SHUTDOWN},
+        {BackendOpcode::link_timeout, IORING_OP_LINK_TIMEOUT},
+        {BackendOpcode::cancel, IORING_OP_ASYNC_CANCEL},
+        {BackendOpcode::renameat, IORING_OP_RENAMEAT},
+        {BackendOpcode::unlinkat, IORING_OP_UNLINKAT},
+        {BackendOpcode::mkdirat, IORING_OP_MKDIRAT},
+        {BackendOpcode::symlinkat, IORING_OP_SYMLINKAT},
+        {BackendOpcode::socket, IORING_OP_SOCKET},
+        {BackendOpcode::splice, IORING_OP_SPLICE},
+        {BackendOpcode::statx, IORING_OP_STATX},
+        {BackendOpcode::fallocate, IORING_OP_FALLOCATE},
+        {BackendOpcode::fadvise, IORING_OP_FADVISE},
+        {BackendOpcode::ftruncate, kOpFtruncate},
+        {BackendOpcode::sync_file_range, IORING_OP_SYNC_FILE_RANGE},
     }};
 
 class UringBackend final : public Backend {
@@ -119,7 +147,8 @@ class UringBackend final : public Backend {
         io_uring_prep_fsync(sqe, op.fd, op.op_flags);
         break;
       case BackendOpcode::timeout:
-        io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(op.ts), 0, 0);
+        // ETIME_SUCCESS (5.16): an expired timer does not break its chain.
+        io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(op.ts), 0, IORING_TIMEOUT_ETIME_SUCCESS);
         break;
       case BackendOpcode::openat2:
         io_uring_prep_openat2(sqe, op.fd, op.path, const_cast<open_how*>(op.how));
@@ -140,6 +169,74 @@ class UringBackend final : public Backend {
       case BackendOpcode::poll_add:
         io_uring_prep_poll_add(sqe, op.fd, op.op_flags);
         break;
+      case BackendOpcode::readv:
+        io_uring_prep_readv(sqe, op.fd, static_cast<const iovec*>(op.addr), op.len, op.offset);
+        break;
+      case BackendOpcode::writev:
+        io_uring_prep_writev(sqe, op.fd, static_cast<const iovec*>(op.addr), op.len, op.offset);
+        break;
+      case BackendOpcode::connect:
+        io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.addr), op.len);
+        break;
+      case BackendOpcode::bind:  // io_uring_prep_bind() is newer than liburing 2.3
+        io_uring_prep_rw(kOpBind, sqe, op.fd, op.addr, 0, op.len);
+        break;
+      case BackendOpcode::listen:
+        io_uring_prep_rw(kOpListen, sqe, op.fd, nullptr, op.len, 0);
+        break;
+      case BackendOpcode::recv:
+        io_uring_prep_recv(sqe, op.fd, op.addr, op.len, static_cast<int>(op.op_flags));
+        break;
+      case BackendOpcode::send:
+        io_uring_prep_send(sqe, op.fd, op.addr, op.len, static_cast<int>(op.op_flags));
+        break;
+      case BackendOpcode::shutdown:
+        io_uring_prep_shutdown(sqe, op.fd, static_cast<int>(op.len));
+        break;
+      case BackendOpcode::link_timeout:
+        io_uring_prep_link_timeout(sqe, const_cast<__kernel_timespec*>(op.ts), 0);
+        break;
+      case BackendOpcode::cancel:
+        io_uring_prep_cancel(sqe, op.cancel_target, 0);
+        break;
+      case BackendOpcode::renameat:
+        io_uring_prep_renameat(sqe, op.fd, op.path, op.fd2, op.path2, op.op_flags);
+        break;
+      case BackendOpcode::unlinkat:
+        io_uring_prep_unlinkat(sqe, op.fd, op.path, static_cast<int>(op.op_flags));
+        break;
+      case BackendOpcode::mkdirat:
+        io_uring_prep_mkdirat(sqe, op.fd, op.path, op.len);
+        break;
+      case BackendOpcode::symlinkat:
+        io_uring_prep_symlinkat(sqe, op.path, op.fd, op.path2);
+        break;
+      case BackendOpcode::socket:
+        io_uring_prep_socket(sqe, static_cast<int>(op.len), static_cast<int>(op.op_flags),
+                             static_cast<int>(op.offset), 0);
+        break;
+      case BackendOpcode::splice:
+        io_uring_prep_splice(sqe, op.fd2, static_cast<std::int64_t>(op.offset2), op.fd,
+                             static_cast<std::int64_t>(op.offset), op.len, op.op_flags);
+        break;
+      case BackendOpcode::statx:
+        io_uring_prep_statx(sqe, op.fd, op.path, static_cast<int>(op.op_flags), op.len,
+                            static_cast<struct statx*>(op.addr));
+        break;
+      case BackendOpcode::fallocate:
+        io_uring_prep_fallocate(sqe, op.fd, static_cast<int>(op.op_flags), static_cast<off_t>(op.offset),
+                                static_cast<off_t>(op.offset2));
+        break;
+      case BackendOpcode::fadvise:
+        io_uring_prep_fadvise(sqe, op.fd, static_cast<off_t>(op.offset), static_cast<off_t>(op.len),
+                              static_cast<int>(op.op_flags));
+        break;
+      case BackendOpcode::ftruncate:  // no liburing 2.3 helper
+        io_uring_prep_rw(kOpFtruncate, sqe, op.fd, nullptr, 0, op.offset);
+        break;
+      case BackendOpcode::sync_file_range:
+        io_uring_prep_sync_file_range(sqe, op.fd, op.len, op.offset, static_cast<int>(op.op_flags));
+        break;
       case BackendOpcode::count:
         return -EINVAL;
     }
@@ -154,6 +251,14 @@ class UringBackend final : public Backend {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) return -EAGAIN;
     io_uring_prep_cancel(sqe, target, 0);
+    io_uring_sqe_set_data(sqe, &g_ignored);
+    return 0;
+  }
+
+  int cancel_fd(int fd) override {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) return -EAGAIN;
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data(sqe, &g_ignored);
     return 0;
   }
