@@ -27,20 +27,7 @@ Result<std::vector<Handle>> Client::register_fds(std::span<const int> fds) {
   if (fds.empty() || fds.size() > wire::kMaxFdsPerMessage) {
     return {std::make_error_code(std::errc::invalid_argument), "pass 1 to 16 descriptors at a time"};
   }
-  flatbuffers::FlatBufferBuilder b(128);
-  const auto body = wire::CreateRegisterFds(b, static_cast<std::uint32_t>(fds.size()));
-  b.Finish(wire::CreateMessage(b, impl_->next_request_id(), wire::Body::RegisterFds, body.Union()),
-           wire::MessageIdentifier());
-  auto reply = impl_->request(b, fds);
-  if (!reply) return {reply.error(), reply.detail()};
-  const wire::Message* msg = wire::verify(reply->bytes);
-  const wire::RegisterFdsReply* r = msg != nullptr ? msg->body_as_RegisterFdsReply() : nullptr;
-  if (r == nullptr || r->handles() == nullptr || r->handles()->size() != fds.size()) {
-    return {errc::protocol_error, "expected a RegisterFdsReply"};
-  }
-  std::vector<Handle> handles;
-  for (std::uint32_t h : *r->handles()) handles.push_back(Handle{h});
-  return handles;
+  return impl_->register_fds(fds);
 }
 
 Result<Handle> Client::register_fd(int fd) {

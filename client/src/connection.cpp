@@ -145,6 +145,22 @@ std::error_code Connection::handshake(const ClientOptions& options, std::string&
   return {};
 }
 
+Result<std::vector<Handle>> Connection::register_fds(std::span<const int> fds) {
+  flatbuffers::FlatBufferBuilder b(128);
+  const auto body = wire::CreateRegisterFds(b, static_cast<std::uint32_t>(fds.size()));
+  b.Finish(wire::CreateMessage(b, next_request_id(), wire::Body::RegisterFds, body.Union()), wire::MessageIdentifier());
+  auto reply = request(b, fds);
+  if (!reply) return {reply.error(), reply.detail()};
+  const wire::Message* msg = wire::verify(reply->bytes);
+  const wire::RegisterFdsReply* r = msg != nullptr ? msg->body_as_RegisterFdsReply() : nullptr;
+  if (r == nullptr || r->handles() == nullptr || r->handles()->size() != fds.size()) {
+    return {errc::protocol_error, "expected a RegisterFdsReply"};
+  }
+  std::vector<Handle> handles;
+  for (std::uint32_t h : *r->handles()) handles.push_back(Handle{h});
+  return handles;
+}
+
 Result<wire::ReceivedMessage> Connection::request(flatbuffers::FlatBufferBuilder& b, std::span<const int> fds) {
   if (dead_) return errc::daemon_gone;
   if (const int err = wire::send_message(sock_.get(), wire::view(b), fds); err < 0) {

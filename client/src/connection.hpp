@@ -43,19 +43,43 @@ struct ArenaBlock {
   std::uint64_t size = 0;
 };
 
-// The client's record of one op between queue() and its completion.
+// Bytes to copy out of the arena into the caller's memory when the op
+// completes: the first `res` bytes spread over the entries in order, or the
+// whole entry when `whole`.
+struct CopyBack {
+  void* dst = nullptr;
+  std::uint64_t offset = 0;
+  std::size_t len = 0;
+  bool whole = false;
+};
+
+// What to do with a successful result besides copying bytes back.
+enum class Post : std::uint8_t {
+  none,
+  size,        // *out = (std::size_t)res
+  handle,      // *out = Handle{res}
+  events,      // *out = (std::uint32_t)res
+  accept,      // handle; peer address (aiod_sockaddr_out at aux[0]) to out2, its length to out3
+  recv_msg,    // the msghdr at out, from the aiod_msghdr at aux[0]
+  child_exit,  // reap the child through the pidfd in owned_fd
+};
+
+// The client's record of one op between queue() and its completion. Vectors
+// keep their capacity across reuse, so steady-state queueing does not allocate.
 struct PendingOp {
   Batch* owner = nullptr;
   std::uint32_t generation = 0;
   bool in_use = false;
   std::uint64_t userdata = 0;
   std::error_code* out_error = nullptr;
-  std::size_t* out_size = nullptr;  // bytes transferred
-  Handle* out_handle = nullptr;     // a new handle
-  void* copy_back = nullptr;        // read into the arena, then copied here
-  std::uint64_t copy_back_offset = 0;
-  std::size_t copy_back_len = 0;
-  ArenaBlock blocks[2];
+  Post post = Post::none;
+  void* out = nullptr;
+  void* out2 = nullptr;
+  void* out3 = nullptr;
+  std::uint64_t aux[3] = {};
+  int owned_fd = -1;  // closed when the op completes or is abandoned
+  std::vector<ArenaBlock> blocks;
+  std::vector<CopyBack> copy_backs;
   std::uint32_t next_free = 0;
 };
 
@@ -91,8 +115,17 @@ class Connection {
   // bytes in place when they already are in the arena, else of a new block
   // (filled from `data` if `copy_in`). Returns false when the arena is full.
   bool place(const void* data, std::size_t size, bool copy_in, PendingOp& op, std::uint64_t& offset);
+  // A fresh arena block for `op` (freed when it completes), or false.
+  bool scratch(std::size_t size, PendingOp& op, std::uint64_t& offset);
+  // Whether `data` lies inside the arena.
+  [[nodiscard]] bool in_arena(const void* data) const noexcept {
+    const auto* p = static_cast<const std::byte*>(data);
+    return p >= arena_ && p < arena_ + arena_size_;
+  }
 
   // --- control messages --------------------------------------------------------
+  // Registers descriptors (copies are sent); returns their handles in order.
+  Result<std::vector<Handle>> register_fds(std::span<const int> fds);
   // Sends a request and returns the reply; an Error reply becomes errc::rejected.
   Result<wire::ReceivedMessage> request(flatbuffers::FlatBufferBuilder& b, std::span<const int> fds = {});
   [[nodiscard]] std::uint64_t next_request_id() noexcept { return ++request_id_; }
@@ -103,6 +136,7 @@ class Connection {
   Connection() = default;
   std::error_code handshake(const ClientOptions& options, std::string& detail);
   void complete_op(std::uint32_t slot, int res);
+  int apply_result(PendingOp& op, int res);
   void release(PendingOp& op);
   void fail_everything();
   bool peer_closed();

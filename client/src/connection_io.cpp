@@ -35,30 +35,34 @@ constexpr std::uint64_t make_user_data(std::uint32_t slot, std::uint32_t generat
 
 bool Connection::place(const void* data, std::size_t size, bool copy_in, PendingOp& op, std::uint64_t& offset) {
   const auto* p = static_cast<const std::byte*>(data);
-  if (p >= arena_ && p < arena_ + arena_size_ && size <= static_cast<std::size_t>(arena_ + arena_size_ - p)) {
+  if (in_arena(p) && size <= static_cast<std::size_t>(arena_ + arena_size_ - p)) {
     offset = static_cast<std::uint64_t>(p - arena_);  // already shared: no copy
     return true;
   }
-  ArenaBlock* slot = op.blocks[0].size == 0 ? &op.blocks[0] : &op.blocks[1];
+  if (!scratch(size, op, offset)) return false;
+  if (copy_in && size > 0) std::memcpy(arena_ + offset, data, size);
+  return true;
+}
+
+bool Connection::scratch(std::size_t size, PendingOp& op, std::uint64_t& offset) {
   const auto got = arena_alloc_.allocate(size);
   if (!got) return false;
-  *slot = {*got, size == 0 ? 1 : size};
-  if (copy_in && size > 0) std::memcpy(arena_ + *got, data, size);
+  op.blocks.push_back({*got, size == 0 ? 1 : size});
   offset = *got;
   return true;
 }
 
 void Connection::release(PendingOp& op) {
-  for (ArenaBlock& b : op.blocks) {
-    if (b.size != 0) arena_alloc_.free(b.offset, b.size);
-    b = {};
-  }
+  for (const ArenaBlock& b : op.blocks) arena_alloc_.free(b.offset, b.size);
+  op.blocks.clear();
+  op.copy_backs.clear();
+  if (op.owned_fd >= 0) ::close(op.owned_fd);
+  op.owned_fd = -1;
   op.in_use = false;
   op.owner = nullptr;
   op.out_error = nullptr;
-  op.out_size = nullptr;
-  op.out_handle = nullptr;
-  op.copy_back = nullptr;
+  op.post = Post::none;
+  op.out = op.out2 = op.out3 = nullptr;
   ++op.generation;
   const auto index = static_cast<std::uint32_t>(&op - ops_.data());
   op.next_free = free_head_;
@@ -130,14 +134,7 @@ bool Connection::completions_ready() const { return load_acquire(hdr_->cq_tail) 
 
 void Connection::complete_op(std::uint32_t slot, int res) {
   PendingOp& p = ops_[slot];
-  if (res >= 0) {
-    if (p.out_size != nullptr) *p.out_size = static_cast<std::size_t>(res);
-    if (p.out_handle != nullptr) *p.out_handle = Handle{static_cast<std::uint32_t>(res)};
-    if (p.copy_back != nullptr) {
-      const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(res), p.copy_back_len);
-      std::memcpy(p.copy_back, arena_ + p.copy_back_offset, n);
-    }
-  }
+  res = apply_result(p, res);
   if (p.out_error != nullptr) *p.out_error = result_error(res);
   Batch* owner = p.owner;
   const OpId id{make_user_data(slot, p.generation)};
