@@ -60,6 +60,10 @@ void Client::arena_free(std::span<std::byte> block) {
 
 int Client::completion_fd() const noexcept { return impl_->completion_fd(); }
 
+bool Client::arm_completion_fd() { return impl_->arm_completion_fd(); }
+
+void Client::wake() const noexcept { impl_->wake(); }
+
 const SessionInfo& Client::info() const noexcept { return impl_->info(); }
 
 std::error_code Client::ping() {

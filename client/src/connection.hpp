@@ -131,6 +131,9 @@ class Connection {
   [[nodiscard]] std::uint64_t next_request_id() noexcept { return ++request_id_; }
 
   [[nodiscard]] int completion_fd() const noexcept { return complete_efd_.get(); }
+  // See Client::arm_completion_fd() and Client::wake().
+  [[nodiscard]] bool arm_completion_fd();
+  void wake() const noexcept;
 
  private:
   Connection() = default;
@@ -141,6 +144,9 @@ class Connection {
   void fail_everything();
   bool peer_closed();
   void ring_doorbell();
+  // Before sleeping: a daemon that went to sleep with descriptors of ours
+  // unconsumed (its ring room was full) needs the doorbell to look again.
+  void nudge_if_stalled();
   [[nodiscard]] bool completions_ready() const;
 
   UniqueFd sock_;

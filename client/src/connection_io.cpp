@@ -130,6 +130,29 @@ void Connection::ring_doorbell() {
   (void)!::write(submit_efd_.get(), &one, sizeof(one));
 }
 
+void Connection::nudge_if_stalled() {
+  if (sq_published_ != load_acquire(hdr_->sq_head) && (load_relaxed(hdr_->daemon_flags) & AIOD_DAEMON_NEED_WAKEUP)) {
+    ring_doorbell();
+  }
+}
+
+bool Connection::arm_completion_fd() {
+  std::uint64_t stale;
+  (void)!::read(complete_efd_.get(), &stale, sizeof(stale));  // non-blocking eventfd
+  store_relaxed(hdr_->client_flags, AIOD_CLIENT_NEED_WAKEUP);
+  // Full fence: the flag is visible before we look at the daemon's tail, which
+  // it publishes before looking at our flag (Dekker, as in wait()).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (completions_ready() || dead_) return true;
+  nudge_if_stalled();
+  return false;
+}
+
+void Connection::wake() const noexcept {
+  const std::uint64_t one = 1;
+  (void)!::write(complete_efd_.get(), &one, sizeof(one));
+}
+
 bool Connection::completions_ready() const { return load_acquire(hdr_->cq_tail) != cq_head_; }
 
 void Connection::complete_op(std::uint32_t slot, int res) {
@@ -210,12 +233,7 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
     store_relaxed(hdr_->client_flags, AIOD_CLIENT_NEED_WAKEUP);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!completions_ready()) {
-      // A daemon that went to sleep with our descriptors unconsumed (its ring
-      // room was full) needs the doorbell to look again.
-      if (sq_published_ != load_acquire(hdr_->sq_head) &&
-          (load_relaxed(hdr_->daemon_flags) & AIOD_DAEMON_NEED_WAKEUP)) {
-        ring_doorbell();
-      }
+      nudge_if_stalled();
       // Waiting on the control socket too: the daemon's death wakes us.
       pollfd fds[2] = {{complete_efd_.get(), POLLIN, 0}, {sock_.get(), POLLIN | POLLRDHUP, 0}};
       const int ready = ::poll(fds, 2, -1);

@@ -108,9 +108,17 @@ class Client {
   void arena_free(std::span<std::byte> block);
 
   // --- event-loop integration ------------------------------------------------------
-  // A descriptor that becomes readable when completions may be waiting; poll it
-  // in an existing loop, then reap with Dynamic::complete(nonblocking).
+  // A descriptor that becomes readable when completions may be waiting. Use:
+  //   if (!client.arm_completion_fd()) poll(client.completion_fd(), POLLIN...);
+  //   queue.complete(CompletionMode::nonblocking);
   [[nodiscard]] int completion_fd() const noexcept;
+  // Asks the daemon to signal completion_fd() for the next completions (and
+  // clears a stale signal). Returns true when completions, or the daemon's
+  // death, are already there to reap: do not block then.
+  [[nodiscard]] bool arm_completion_fd();
+  // Wakes a thread blocked in this client's wait (complete(blocking), a
+  // coroutine tick): it re-checks what it waits for. The one thread-safe call.
+  void wake() const noexcept;
 
   [[nodiscard]] const SessionInfo& info() const noexcept;
   // A round trip over the control socket.
