@@ -1,10 +1,13 @@
-// config.hpp — the daemon's tunables, from the command line (and, later, a
-// config file). Plain data; validated once by the code that parses it.
+// config.hpp — the daemon's configuration: tunables from the command line and
+// the config file (settings.hpp parses and validates them), plus what the
+// environment hands over (socket activation, watchdog). Plain data.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "layout.hpp"
 
@@ -16,6 +19,8 @@ struct Limits {
   std::uint32_t max_in_flight = 0;      // per session; 0 = the completion ring's size
   std::uint32_t max_handles = 65536;    // per session
   std::uint32_t drain_budget = 256;     // descriptors one session may submit per turn
+  // A connection that has not completed its handshake by then is closed.
+  std::chrono::milliseconds handshake_timeout{5000};
 };
 
 struct Config {
@@ -35,6 +40,9 @@ struct Config {
   // heartbeat advances (set by the Daemon from `watchdog`).
   std::chrono::nanoseconds shard_wake{0};
   Limits limits;
+  // Where the tunables came from, to rebuild them on SIGHUP.
+  std::string config_file;
+  std::vector<std::pair<std::string, std::string>> overrides;  // command line: name, value
 };
 
 }  // namespace aiod::daemon

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "settings.hpp"
 #include "shard.hpp"
 #include "version.hpp"
 #include "wire.hpp"
@@ -102,7 +103,7 @@ int Daemon::run() {
       bool quit = false;
       while (::read(sigfd.get(), &info, sizeof(info)) == sizeof(info)) {
         if (info.ssi_signo == SIGHUP) {
-          spdlog::info("SIGHUP: nothing to reload (no --config file)");
+          reload();
           continue;
         }
         spdlog::info("{}: stopping", strsignal(static_cast<int>(info.ssi_signo)));
@@ -137,6 +138,35 @@ int Daemon::run() {
   stop();
   spdlog::info("aiod stopped");
   return 0;
+}
+
+void Daemon::reload() {
+  if (config_.config_file.empty()) {
+    spdlog::info("SIGHUP: no --config file, nothing to reload");
+    return;
+  }
+  Config next;
+  std::string error;
+  if (build_config(config_, config_.config_file, config_.overrides, next, error) < 0) {
+    spdlog::error("SIGHUP: config rejected, keeping the current settings: {}", error);
+    reload_failures_.fetch_add(1, std::memory_order_relaxed);
+    tell_manager("STATUS=config reload rejected: " + error);
+    return;
+  }
+  if (next.socket_path.empty()) next.socket_path = config_.socket_path;  // the default was resolved at start
+  if (!socket_activated_ && (next.socket_path != config_.socket_path || next.socket_mode != config_.socket_mode)) {
+    spdlog::warn("SIGHUP: socket and socket-mode changes take effect at the next start");
+  }
+  if (next.threads != config_.threads) spdlog::warn("SIGHUP: a threads change takes effect at the next start");
+  config_.poll = next.poll;
+  config_.log_level = next.log_level;
+  config_.limits = next.limits;
+  spdlog::set_level(spdlog::level::from_str(config_.log_level));
+  for (auto& shard : shards_) shard->update_config(config_);
+  reloads_.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("SIGHUP: reloaded {} (log level {}, max sessions {}, poll {} us)", config_.config_file,
+               config_.log_level, config_.limits.max_sessions, config_.poll.count());
+  tell_manager("STATUS=" + serving_status());
 }
 
 std::vector<std::uint64_t> Daemon::heartbeats() const {
@@ -185,12 +215,12 @@ void Daemon::tell_manager(const std::string& state) {
 }
 
 void Daemon::accept_connection(UniqueFd conn) {
+  std::string refusal;
   if (sessions_active_.load(std::memory_order_relaxed) >= config_.limits.max_sessions) {
-    reject(conn.get(), EUSERS,
-           "too many sessions (max-sessions is " + std::to_string(config_.limits.max_sessions) + ")");
-    return;
+    refusal = "too many sessions (max-sessions is " + std::to_string(config_.limits.max_sessions) + ")";
+  } else {
+    sessions_active_.fetch_add(1, std::memory_order_relaxed);
   }
-  sessions_active_.fetch_add(1, std::memory_order_relaxed);
   Shard* target = shards_.front().get();
   std::size_t least = target->session_count();
   for (auto& shard : shards_) {
@@ -200,7 +230,7 @@ void Daemon::accept_connection(UniqueFd conn) {
       target = shard.get();
     }
   }
-  target->adopt(std::move(conn), next_session_id_.fetch_add(1, std::memory_order_relaxed));
+  target->adopt(std::move(conn), next_session_id_.fetch_add(1, std::memory_order_relaxed), std::move(refusal));
 }
 
 void Daemon::reject(int fd, int code, const std::string& message) {
@@ -217,6 +247,8 @@ StatsSnapshot Daemon::collect_stats(bool include_sessions) const {
   snap.shards = static_cast<unsigned>(shards_.size());
   snap.sessions_active = sessions_active_.load(std::memory_order_relaxed);
   for (const auto& shard : shards_) shard->collect(snap, include_sessions);
+  snap.config_reloads = reloads_.load(std::memory_order_relaxed);
+  snap.config_reload_failures = reload_failures_.load(std::memory_order_relaxed);
   return snap;
 }
 

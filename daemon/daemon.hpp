@@ -49,6 +49,9 @@ class Daemon {
   void accept_connection(UniqueFd conn);
   void reject(int fd, int code, const std::string& message);
   void stop();
+  // SIGHUP: rebuilds the settings from the config file and the command line;
+  // a bad file is rejected (with its line and reason) and the old settings stay.
+  void reload();
   void watchdog_tick();
   // Sends `state` to the service manager (no-op outside systemd); logs failures.
   void tell_manager(const std::string& state);
@@ -65,6 +68,8 @@ class Daemon {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<std::uint32_t> sessions_active_{0};
   std::atomic<std::uint64_t> next_session_id_{1};
+  std::atomic<std::uint64_t> reloads_{0};
+  std::atomic<std::uint64_t> reload_failures_{0};
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -10,6 +10,7 @@
 
 #include "config.hpp"
 #include "daemon.hpp"
+#include "settings.hpp"
 #include "socket_activation.hpp"
 #include "socket_path.hpp"
 #include "systemd_notify.hpp"
@@ -20,38 +21,21 @@ using aiod::daemon::Config;
 namespace {
 
 // Parses the command line into `config`. Returns -1 to go on, or an exit code.
+// Every setting is a string here and is validated once, by apply_setting(),
+// whether it comes from the command line or the config file.
 int parse_command_line(int argc, char** argv, Config& config) {
   CLI::App app{"aiod: asynchronous IO daemon serving clients over shared-memory rings"};
   app.set_version_flag("--version", std::string("aiod ") + aiod::daemon::kVersion);
-  std::string socket_mode = "0660";
-  unsigned poll_us = static_cast<unsigned>(config.poll.count());
-  app.add_option("--socket", config.socket_path,
-                 "listening socket path (default: $AIOD_SOCKET, /run/aiod.sock as root, "
-                 "else $XDG_RUNTIME_DIR/aiod.sock)");
-  app.add_option("--socket-mode", socket_mode, "permissions of the socket file, octal")
-      ->check([](const std::string& s) -> std::string {
-        if (s.empty() || s.size() > 4 || s.find_first_not_of("01234567") != std::string::npos) {
-          return "must be an octal mode such as 0660";
-        }
-        return {};
-      });
-  app.add_option("--threads", config.threads, "shards: threads, each with its own io_uring")
-      ->check(CLI::Range(1u, 256u));
-  app.add_option("--poll-us", poll_us, "microseconds a shard spins after its last work before sleeping")
-      ->check(CLI::Range(0u, 1'000'000u));
-  app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  app.add_option("--max-sessions", config.limits.max_sessions, "most concurrent sessions")
-      ->check(CLI::Range(1u, 1'000'000u));
-  app.add_option("--max-sq-entries", config.limits.layout.max_sq_entries,
-                 "largest submission ring a session may ask for")
-      ->check(CLI::Range(1u, 32768u));
-  app.add_option("--max-arena-bytes", config.limits.layout.max_arena_bytes,
-                 "largest buffer arena a session may ask for")
-      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 32));
-  app.add_option("--max-in-flight", config.limits.max_in_flight,
-                 "per-session in-flight cap (0: the completion ring's size)")
-      ->check(CLI::Range(0u, 65536u));
+  std::vector<std::pair<const char*, std::string>> given;
+  given.reserve(aiod::daemon::settings().size());
+  for (const aiod::daemon::SettingInfo& s : aiod::daemon::settings()) {
+    given.emplace_back(s.name, std::string());
+    app.add_option(std::string("--") + s.name, given.back().second,
+                   std::string(s.help) + (s.reloadable ? "" : " [restart to change]"));
+  }
+  app.add_option("--config", config.config_file,
+                 "config file of 'name = value' lines (the settings above; see aiod.conf(5)); "
+                 "reloaded on SIGHUP");
   app.add_option("--ready-fd", config.ready_fd,
                  "descriptor to write \"1\\n\" to (and close) once connections are accepted")
       ->check(CLI::Range(3, 1'000'000));
@@ -60,13 +44,13 @@ int parse_command_line(int argc, char** argv, Config& config) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);  // prints the message; 0 for --help/--version, else non-zero
   }
-  config.socket_mode = static_cast<unsigned>(std::stoul(socket_mode, nullptr, 8));
-  config.poll = std::chrono::microseconds(poll_us);
-  if (config.limits.layout.default_sq_entries > config.limits.layout.max_sq_entries) {
-    config.limits.layout.default_sq_entries = config.limits.layout.max_sq_entries;
+  for (const auto& [name, value] : given) {
+    if (app.count(std::string("--") + name) > 0) config.overrides.emplace_back(name, value);
   }
-  if (config.limits.layout.default_arena_bytes > config.limits.layout.max_arena_bytes) {
-    config.limits.layout.default_arena_bytes = config.limits.layout.max_arena_bytes;
+  std::string error;
+  if (aiod::daemon::build_config(config, config.config_file, config.overrides, config, error) < 0) {
+    std::fprintf(stderr, "aiod: %s\n", error.c_str());
+    return 2;
   }
   if (config.listen_fd >= 0) return -1;  // socket-activated: no path to choose
   if (config.socket_path.empty()) config.socket_path = aiod::default_socket_path();

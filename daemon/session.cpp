@@ -10,20 +10,21 @@
 
 namespace aiod::daemon {
 
-DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id) {
-  auto session = std::make_unique<Session>(shard, std::move(sock), id);
+DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal) {
+  auto session = std::make_unique<Session>(shard, std::move(sock), id, std::move(refusal));
   shard.add_session(*session);
   if (co_await session->handshake() == 0) co_await session->serve_control();
   co_await session->shutdown();
   shard.remove_session(*session);
 }
 
-Session::Session(Shard& shard, UniqueFd sock, std::uint64_t id)
+Session::Session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal)
     : shard_(shard),
       id_(id),
       sock_(std::move(sock)),
       handles_(shard.config().limits.max_handles),
-      quiet_(shard.scheduler()) {}
+      quiet_(shard.scheduler()),
+      refusal_(std::move(refusal)) {}
 
 Session::~Session() {
   if (personality_ != 0) shard_.release_personality(personality_);
@@ -59,7 +60,7 @@ Task<> Session::shutdown() {
   co_await quiet_;
   // Nothing refers to the region, the handles or this object any more.
   if (is_io_) publish_completions();
-  spdlog::info("session {} (pid {}, uid {}{}{}) closed: {}", id_, creds_.pid, creds_.uid,
+  spdlog::log(is_io_ ? spdlog::level::info : spdlog::level::debug, "session {} (pid {}, uid {}{}{}) closed: {}", id_, creds_.pid, creds_.uid,
                name_.empty() ? "" : ", ", name_, close_reason_);
 }
 

@@ -38,11 +38,12 @@ namespace aiod::daemon {
 class Shard;
 
 // Starts serving a freshly accepted connection on `shard`. Owns the session.
-DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id);
+// With a `refusal`, only answers the client's hello with that error.
+DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal = {});
 
 class Session : public IntrusiveListNode<Session> {
  public:
-  Session(Shard& shard, UniqueFd sock, std::uint64_t id);
+  Session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal = {});
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   ~Session();
@@ -52,6 +53,8 @@ class Session : public IntrusiveListNode<Session> {
   [[nodiscard]] const PeerCreds& creds() const noexcept { return creds_; }
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] bool is_io() const noexcept { return is_io_; }
+  // Whether it counts against max-sessions (a refused connection does not).
+  [[nodiscard]] bool counted() const noexcept { return refusal_.empty(); }
 
   // Readable from any thread.
   SessionCounters counters;
@@ -104,7 +107,8 @@ class Session : public IntrusiveListNode<Session> {
   void arm_doorbell();
   void maybe_quiet();
 
-  Task<int> receive(wire::ReceivedMessage& out);
+  // Receives one control message; with a limit, gives -ECANCELED after it.
+  Task<int> receive(wire::ReceivedMessage& out, std::chrono::nanoseconds limit = {});
   void handle_message(const wire::Message& msg, wire::ReceivedMessage& in);
   int setup_io(const wire::Message& hello_msg, wire::ReceivedMessage& in);
   int reply(std::span<const std::uint8_t> bytes, std::span<const int> fds = {});
@@ -153,6 +157,7 @@ class Session : public IntrusiveListNode<Session> {
   bool pump_running_ = false;
   bool dirty_ = false;  // has unpublished completions (queued on the shard)
   std::string close_reason_;
+  std::string refusal_;  // non-empty: answer the hello with this error and close
 
   friend class Shard;
 };

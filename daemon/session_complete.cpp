@@ -155,10 +155,18 @@ void Session::write_back_message(OpRecord& rec) {
 void Session::post(const OpRecord& rec, int res) {
   rings_.post(rec.user_data, res);
   counters.ops_completed.add();
-  shard_.opcode_counters.count[rec.opcode < AIOD_OP_LAST ? rec.opcode : 0].add();
+  // An unknown opcode counts in neither table, only as a failed op.
+  const bool known = rec.opcode < AIOD_OP_LAST;
+  if (known) {
+    shard_.opcode_counters.count[rec.opcode].add();
+    counters.opcode_count[rec.opcode].add();
+  }
   if (res < 0) {
     counters.ops_failed.add();
-    if (rec.opcode < AIOD_OP_LAST) shard_.opcode_counters.errors[rec.opcode].add();
+    if (known) {
+      shard_.opcode_counters.errors[rec.opcode].add();
+      counters.opcode_errors[rec.opcode].add();
+    }
   }
   shard_.latency.record(shard_.now_ns() - rec.start_ns);
   if (!dirty_) {

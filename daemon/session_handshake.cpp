@@ -34,7 +34,7 @@ std::string sanitise_name(const flatbuffers::String* raw) {
 
 }  // namespace
 
-Task<int> Session::receive(wire::ReceivedMessage& out) {
+Task<int> Session::receive(wire::ReceivedMessage& out, std::chrono::nanoseconds limit) {
   if (!recv_buf_) recv_buf_ = std::make_unique<wire::RecvBuffer>();
   recv_buf_->prepare();
   BackendOp op;
@@ -42,18 +42,33 @@ Task<int> Session::receive(wire::ReceivedMessage& out) {
   op.fd = sock_.get();
   op.addr = &recv_buf_->hdr;
   op.op_flags = MSG_CMSG_CLOEXEC;
-  const int n = co_await BackendCall(shard_.backend(), shard_.scheduler(), op, &control_calls_);
+  int n;
+  if (limit.count() > 0) {
+    n = co_await BackendCall(shard_.backend(), shard_.scheduler(), op, &control_calls_, limit);
+  } else {
+    n = co_await BackendCall(shard_.backend(), shard_.scheduler(), op, &control_calls_);
+  }
   co_return recv_buf_->finish(n, out);
 }
 
 Task<int> Session::handshake() {
   wire::ReceivedMessage in;
-  const int n = co_await receive(in);
+  // A connection that never says hello must not hold a session for ever.
+  const int n = co_await receive(in, shard_.config().limits.handshake_timeout);
   if (n <= 0) {
-    request_close(n == 0 ? "client left before its hello" : std::string("receiving hello: ") + std::strerror(-n));
+    request_close(n == 0            ? "client left before its hello"
+                  : n == -ECANCELED ? "no hello within the handshake timeout"
+                                    : std::string("receiving hello: ") + std::strerror(-n));
     co_return n == 0 ? -ECONNRESET : n;
   }
   const wire::Message* msg = wire::verify(in.bytes);
+  if (!refusal_.empty()) {
+    // Answered only now, after reading the hello: closing a socket with its
+    // hello unread would reset the connection and lose the explanation.
+    reply_error(msg != nullptr ? msg->id() : 0, EUSERS, refusal_);
+    request_close("refused: " + refusal_);
+    co_return -EUSERS;
+  }
   const wire::Hello* hello = msg != nullptr ? msg->body_as_Hello() : nullptr;
   if (hello == nullptr) {
     reply_error(msg != nullptr ? msg->id() : 0, EPROTO, "the first message must be a valid Hello");

@@ -13,9 +13,8 @@ bool has_link(const aiod_sqe& d) { return (d.flags & (AIOD_SQE_LINK | AIOD_SQE_H
 
 DetachedTask Session::pump() {
   pump_running_ = true;
-  const std::uint32_t budget = shard_.config().limits.drain_budget;
   while (!closing_) {
-    switch (drain(budget)) {
+    switch (drain(shard_.config().limits.drain_budget)) {
       case DrainResult::corrupt:
         request_close("the client corrupted its ring indices");
         break;

@@ -68,6 +68,16 @@ int Shard::start(std::string& error) {
   return 0;
 }
 
+void Shard::update_config(const Config& config) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_config_ = std::make_unique<Config>(config);
+  }
+  config_pending_.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  (void)!::write(inbox_efd_.get(), &one, sizeof(one));  // wake it to take them
+}
+
 void Shard::request_stop() {
   stop_requested_.store(true, std::memory_order_release);
   const std::uint64_t one = 1;
@@ -78,10 +88,10 @@ void Shard::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Shard::adopt(UniqueFd conn, std::uint64_t session_id) {
+void Shard::adopt(UniqueFd conn, std::uint64_t session_id, std::string refusal) {
   {
     std::lock_guard lock(mutex_);
-    inbox_.emplace_back(std::move(conn), session_id);
+    inbox_.push_back({std::move(conn), session_id, std::move(refusal)});
   }
   const std::uint64_t one = 1;
   (void)::write(inbox_efd_.get(), &one, sizeof(one));
@@ -107,6 +117,10 @@ void Shard::collect(StatsSnapshot& into, bool include_sessions) const {
       snap.name = s->name();
       snap.shard = index_;
       snap.counters = c;
+      for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
+        snap.opcode_count[op] = s->counters.opcode_count[op].get();
+        snap.opcode_errors[op] = s->counters.opcode_errors[op].get();
+      }
       into.sessions.push_back(std::move(snap));
     }
   }
@@ -144,7 +158,7 @@ void Shard::remove_session(Session& s) {
     retired_.wakeups_sent.add(c.wakeups_sent);
     retired_.wakeups_received.add(c.wakeups_received);
   }
-  daemon_.session_ended();
+  if (s.counted()) daemon_.session_ended();
 }
 
 void Shard::ParkAwaiter::await_suspend(std::coroutine_handle<> h) {
@@ -218,17 +232,17 @@ void Shard::InboxReader::complete(int) {
 }
 
 void Shard::take_inbox() {
-  std::vector<std::pair<UniqueFd, std::uint64_t>> conns;
+  std::vector<Incoming> conns;
   {
     std::lock_guard lock(mutex_);
     conns.swap(inbox_);
   }
-  for (auto& [fd, id] : conns) {
+  for (Incoming& in : conns) {
     if (stopping_) {
-      daemon_.session_ended();
+      if (in.refusal.empty()) daemon_.session_ended();
       continue;  // closes the connection: the daemon is going away
     }
-    run_session(*this, std::move(fd), id);
+    run_session(*this, std::move(in.conn), in.id, std::move(in.refusal));
   }
 }
 
@@ -272,7 +286,7 @@ void Shard::thread_main() {
 }
 
 void Shard::loop() {
-  const std::uint64_t poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
+  std::uint64_t poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
   std::uint64_t last_work = now_ns();
   // With a watchdog, sleep at most shard_wake so the heartbeat keeps moving.
   std::optional<std::chrono::nanoseconds> max_sleep;
@@ -281,6 +295,11 @@ void Shard::loop() {
     // Single writer: a plain increment, no locked read-modify-write.
     heartbeat_.store(heartbeat_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) begin_stop();
+    if (config_pending_.exchange(false, std::memory_order_acquire)) {
+      std::lock_guard lock(mutex_);
+      if (pending_config_) config_ = std::move(*std::exchange(pending_config_, nullptr));
+      poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
+    }
     bool worked = sched_.run_ready() > 0;
     backend_->flush();
     worked |= backend_->drain() > 0;

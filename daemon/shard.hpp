@@ -48,8 +48,14 @@ class Shard {
   void request_stop();
   void join();
 
-  // Hands an accepted connection to this shard.
-  void adopt(UniqueFd conn, std::uint64_t session_id);
+  // New settings (a reload): the shard takes them at its next loop turn.
+  // Sessions keep the quotas they were given at their handshake.
+  void update_config(const Config& config);
+
+  // Hands an accepted connection to this shard. With a `refusal`, the shard
+  // only reads the client's hello and answers it with that error (so the
+  // client learns why), without counting it as a session.
+  void adopt(UniqueFd conn, std::uint64_t session_id, std::string refusal = {});
   [[nodiscard]] std::size_t session_count() const;
   // Adds this shard's numbers to `into`.
   void collect(StatsSnapshot& into, bool include_sessions) const;
@@ -116,14 +122,21 @@ class Shard {
 
   Daemon& daemon_;
   const unsigned index_;
-  const Config config_;
+  Config config_;  // shard thread; replaced from pending_config_ on reload
   std::thread thread_;
 
   // --- shared with other threads ------------------------------------------------
   mutable std::mutex mutex_;  // guards inbox_ and sessions_ (membership, not contents)
-  std::vector<std::pair<UniqueFd, std::uint64_t>> inbox_;
+  struct Incoming {
+    UniqueFd conn;
+    std::uint64_t id;
+    std::string refusal;
+  };
+  std::vector<Incoming> inbox_;
   std::vector<Session*> sessions_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> config_pending_{false};
+  std::unique_ptr<Config> pending_config_;  // guarded by mutex_
   UniqueFd inbox_efd_;
   SessionCounters retired_;  // counters of sessions that have ended
   Counter sessions_total_;

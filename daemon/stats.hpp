@@ -57,6 +57,8 @@ struct SessionCounters {
   Counter ring_full_events;
   Counter wakeups_sent;
   Counter wakeups_received;
+  std::array<Counter, AIOD_OP_LAST> opcode_count;
+  std::array<Counter, AIOD_OP_LAST> opcode_errors;
 
   [[nodiscard]] CountersSnapshot snapshot() const;
 };
@@ -100,6 +102,8 @@ struct SessionSnapshot {
   std::string name;
   unsigned shard = 0;
   CountersSnapshot counters;
+  std::array<std::uint64_t, AIOD_OP_LAST> opcode_count{};
+  std::array<std::uint64_t, AIOD_OP_LAST> opcode_errors{};
 };
 
 struct StatsSnapshot {
@@ -112,6 +116,8 @@ struct StatsSnapshot {
   std::array<std::uint64_t, AIOD_OP_LAST> opcode_errors{};
   LatencyHistogram::Snapshot latency;
   std::uint64_t daemon_syscalls = 0;
+  std::uint64_t config_reloads = 0;
+  std::uint64_t config_reload_failures = 0;
   std::vector<SessionSnapshot> sessions;
 };
 

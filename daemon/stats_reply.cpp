@@ -11,27 +11,36 @@ flatbuffers::Offset<wire::Counters> counters(flatbuffers::FlatBufferBuilder& b, 
                               c.wakeups_sent, c.wakeups_received);
 }
 
+// Only opcodes that were used, to keep replies small.
+std::vector<flatbuffers::Offset<wire::OpcodeCount>> opcode_counts(
+    flatbuffers::FlatBufferBuilder& b, const std::array<std::uint64_t, AIOD_OP_LAST>& count,
+    const std::array<std::uint64_t, AIOD_OP_LAST>& errors) {
+  std::vector<flatbuffers::Offset<wire::OpcodeCount>> out;
+  for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
+    if (count[op] == 0 && errors[op] == 0) continue;
+    out.push_back(wire::CreateOpcodeCountDirect(b, static_cast<std::uint8_t>(op), opcode_name(op), count[op], errors[op]));
+  }
+  return out;
+}
+
 }  // namespace
 
 void build_stats_reply(flatbuffers::FlatBufferBuilder& b, std::uint64_t request_id,
                        const StatsSnapshot& snap, std::string_view backend) {
-  std::vector<flatbuffers::Offset<wire::OpcodeCount>> opcodes;
-  for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
-    if (snap.opcode_count[op] == 0 && snap.opcode_errors[op] == 0) continue;
-    opcodes.push_back(wire::CreateOpcodeCountDirect(b, static_cast<std::uint8_t>(op), opcode_name(op),
-                                                    snap.opcode_count[op], snap.opcode_errors[op]));
-  }
+  const auto opcodes = opcode_counts(b, snap.opcode_count, snap.opcode_errors);
   const auto latency = wire::CreateHistogramDirect(b, &snap.latency.bounds_ns, &snap.latency.counts,
                                                    snap.latency.sum_ns, snap.latency.count);
   std::vector<flatbuffers::Offset<wire::SessionStats>> sessions;
   for (const SessionSnapshot& s : snap.sessions) {
+    const auto per_opcode = opcode_counts(b, s.opcode_count, s.opcode_errors);
     sessions.push_back(wire::CreateSessionStatsDirect(b, s.id, s.pid, s.uid, s.gid, s.name.c_str(), s.shard,
-                                                      counters(b, s.counters)));
+                                                      counters(b, s.counters), &per_opcode));
   }
   const auto totals = counters(b, snap.totals);
   const auto reply = wire::CreateStatsReplyDirect(
       b, 1, kVersion, std::string(backend).c_str(), snap.uptime_ns, snap.shards, snap.sessions_active,
-      snap.sessions_total, totals, &opcodes, latency, &sessions, snap.daemon_syscalls);
+      snap.sessions_total, totals, &opcodes, latency, &sessions, snap.daemon_syscalls, snap.config_reloads,
+      snap.config_reload_failures);
   b.Finish(wire::CreateMessage(b, request_id, wire::Body::StatsReply, reply.Union()),
            wire::MessageIdentifier());
 }

@@ -28,11 +28,27 @@ std::size_t Scheduler::run_ready() {
   return n;
 }
 
+namespace {
+// The link timeout's own result is of no interest: its op reports -ECANCELED.
+class IgnoredResult final : public Completion {
+ public:
+  void complete(int) override {}
+};
+IgnoredResult g_ignored;
+}  // namespace
+
 bool BackendCall::await_suspend(std::coroutine_handle<> h) {
-  int ret = backend_.prepare(op_, this);
-  if (ret == -EAGAIN) {
-    backend_.flush();
-    ret = backend_.prepare(op_, this);
+  const unsigned need = has_limit_ ? 2 : 1;
+  if (backend_.space() < need) backend_.flush();
+  BackendOp op = op_;
+  if (has_limit_) op.link = Link::soft;
+  int ret = backend_.space() < need ? -EAGAIN : backend_.prepare(op, this);
+  if (ret == 0 && has_limit_) {
+    BackendOp timer;
+    timer.opcode = BackendOpcode::link_timeout;
+    timer.ts = &limit_;
+    ret = backend_.prepare(timer, &g_ignored);
+    if (ret < 0) backend_.flush();  // never leave the op linked to a stranger
   }
   if (ret < 0) {
     result_ = ret;

@@ -10,6 +10,7 @@
 // waits for its tasks.
 #pragma once
 
+#include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <deque>
@@ -92,6 +93,14 @@ class BackendCall final : public Completion, public IntrusiveListNode<BackendCal
  public:
   BackendCall(Backend& backend, Scheduler& sched, const BackendOp& op, CancelScope* scope = nullptr)
       : backend_(backend), sched_(sched), op_(op), scope_(scope) {}
+  // With a time limit: the op is cancelled (-ECANCELED) if it has not
+  // finished by then.
+  BackendCall(Backend& backend, Scheduler& sched, const BackendOp& op, CancelScope* scope,
+              std::chrono::nanoseconds limit)
+      : backend_(backend), sched_(sched), op_(op), scope_(scope), has_limit_(true) {
+    limit_.tv_sec = limit.count() / 1'000'000'000;
+    limit_.tv_nsec = limit.count() % 1'000'000'000;
+  }
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h);
@@ -106,6 +115,8 @@ class BackendCall final : public Completion, public IntrusiveListNode<BackendCal
   Scheduler& sched_;
   BackendOp op_;
   CancelScope* scope_;
+  bool has_limit_ = false;
+  __kernel_timespec limit_{};
   std::coroutine_handle<> waiter_;
   int result_ = 0;
 };

@@ -2,6 +2,7 @@
 // 3 daemon not running.
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 
 #include "control_session.hpp"
@@ -50,22 +51,41 @@ int cmd_ping(const std::string& path) {
   return kExitOk;
 }
 
-int cmd_stats(const std::string& path, bool json, bool sessions_table) {
+enum class Format { table, json, prometheus, clients };
+
+struct StatsOptions {
+  Format format = Format::table;
+  bool watch = false;
+  double interval_s = 1.0;
+  unsigned count = 0;  // with watch: 0 = until interrupted
+};
+
+int cmd_stats(const std::string& path, const StatsOptions& opts) {
   aiod::ctl::ControlSession session;
   if (const int rc = connect(session, path); rc != kExitOk) return rc;
-  flatbuffers::FlatBufferBuilder b(64);
-  const auto req = aiod::wire::CreateStatsRequest(b, json || sessions_table);
-  b.Finish(aiod::wire::CreateMessage(b, session.next_id(), aiod::wire::Body::StatsRequest, req.Union()),
-           aiod::wire::MessageIdentifier());
-  std::string error;
-  const aiod::wire::Message* reply = session.request(b, error);
-  const aiod::wire::StatsReply* stats = reply != nullptr ? reply->body_as_StatsReply() : nullptr;
-  if (stats == nullptr) return fail(error.empty() ? "expected a StatsReply" : error);
-  const aiod::ctl::DaemonStats s = aiod::ctl::from_reply(*stats);
-  const std::string out = sessions_table ? aiod::ctl::format_clients(s)
-                          : json        ? aiod::ctl::format_json(s)
-                                        : aiod::ctl::format_table(s);
-  std::fputs(out.c_str(), stdout);
+  const unsigned rounds = opts.watch ? opts.count : 1;
+  for (unsigned i = 0; rounds == 0 || i < rounds; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::duration<double>(opts.interval_s));
+    flatbuffers::FlatBufferBuilder b(64);
+    const auto req = aiod::wire::CreateStatsRequest(b, opts.format != Format::table);
+    b.Finish(aiod::wire::CreateMessage(b, session.next_id(), aiod::wire::Body::StatsRequest, req.Union()),
+             aiod::wire::MessageIdentifier());
+    std::string error;
+    const aiod::wire::Message* reply = session.request(b, error);
+    const aiod::wire::StatsReply* stats = reply != nullptr ? reply->body_as_StatsReply() : nullptr;
+    if (stats == nullptr) return fail(error.empty() ? "expected a StatsReply" : error);
+    const aiod::ctl::DaemonStats s = aiod::ctl::from_reply(*stats);
+    std::string out;
+    switch (opts.format) {
+      case Format::table: out = aiod::ctl::format_table(s); break;
+      case Format::json: out = aiod::ctl::format_json(s); break;
+      case Format::prometheus: out = aiod::ctl::format_prometheus(s); break;
+      case Format::clients: out = aiod::ctl::format_clients(s); break;
+    }
+    if (opts.watch && opts.format == Format::table) out += "\n";
+    std::fputs(out.c_str(), stdout);
+    std::fflush(stdout);
+  }
   return kExitOk;
 }
 
@@ -80,8 +100,15 @@ int main(int argc, char** argv) {
                  "daemon socket (default: $AIOD_SOCKET, /run/aiod.sock as root, else $XDG_RUNTIME_DIR/aiod.sock)");
   auto* ping = app.add_subcommand("ping", "check that the daemon answers");
   auto* stats = app.add_subcommand("stats", "show the daemon's counters");
-  bool json = false;
-  stats->add_flag("--json", json, "print JSON instead of a table");
+  StatsOptions stats_opts;
+  bool json = false, prometheus = false;
+  auto* json_flag = stats->add_flag("--json", json, "print JSON (stable snake_case keys, a version field)");
+  stats->add_flag("--prometheus", prometheus, "print the Prometheus text format")->excludes(json_flag);
+  auto* watch = stats->add_flag("--watch", stats_opts.watch, "print again every --interval seconds");
+  stats->add_option("--interval", stats_opts.interval_s, "seconds between prints with --watch (default 1)")
+      ->check(CLI::Range(0.01, 86400.0))
+      ->needs(watch);
+  stats->add_option("--count", stats_opts.count, "prints with --watch (default 0: until interrupted)")->needs(watch);
   auto* clients = app.add_subcommand("clients", "list the sessions");
   try {
     app.parse(argc, argv);
@@ -92,7 +119,14 @@ int main(int argc, char** argv) {
   if (socket_path.empty()) socket_path = aiod::default_socket_path();
   if (socket_path.empty()) return fail("no socket path: pass --socket or set AIOD_SOCKET", kExitUsage);
   if (ping->parsed()) return cmd_ping(socket_path);
-  if (stats->parsed()) return cmd_stats(socket_path, json, false);
-  if (clients->parsed()) return cmd_stats(socket_path, false, true);
+  if (stats->parsed()) {
+    stats_opts.format = json ? Format::json : prometheus ? Format::prometheus : Format::table;
+    return cmd_stats(socket_path, stats_opts);
+  }
+  if (clients->parsed()) {
+    StatsOptions o;
+    o.format = Format::clients;
+    return cmd_stats(socket_path, o);
+  }
   return kExitUsage;
 }

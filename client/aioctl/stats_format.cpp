@@ -24,6 +24,17 @@ Counters counters(const wire::Counters* c) {
 
 std::string str(const flatbuffers::String* s) { return s != nullptr ? s->str() : std::string(); }
 
+std::vector<OpcodeStat> opcodes(const flatbuffers::Vector<flatbuffers::Offset<wire::OpcodeCount>>* v) {
+  std::vector<OpcodeStat> out;
+  if (v == nullptr) return out;
+  for (const wire::OpcodeCount* oc : *v) {
+    if (oc != nullptr) out.push_back({str(oc->name()), oc->count(), oc->errors()});
+  }
+  return out;
+}
+
+void json_opcodes(std::ostringstream& o, const std::vector<OpcodeStat>& ops);
+
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -52,6 +63,29 @@ void json_counters(std::ostringstream& o, const Counters& c) {
     << ",\"wakeups_sent\":" << c.wakeups_sent << ",\"wakeups_received\":" << c.wakeups_received << "}";
 }
 
+void json_opcodes(std::ostringstream& o, const std::vector<OpcodeStat>& ops) {
+  o << "{";
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    o << (i ? "," : "") << json_string(ops[i].name) << ":{\"count\":" << ops[i].count
+      << ",\"errors\":" << ops[i].errors << "}";
+  }
+  o << "}";
+}
+
+// A label value with \, " and newlines escaped, as the exposition format requires.
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 DaemonStats from_reply(const wire::StatsReply& r) {
@@ -64,12 +98,10 @@ DaemonStats from_reply(const wire::StatsReply& r) {
   s.sessions_active = r.sessions_active();
   s.sessions_total = r.sessions_total();
   s.daemon_syscalls = r.daemon_syscalls();
+  s.config_reloads = r.config_reloads();
+  s.config_reload_failures = r.config_reload_failures();
   s.totals = counters(r.totals());
-  if (r.per_opcode() != nullptr) {
-    for (const wire::OpcodeCount* oc : *r.per_opcode()) {
-      if (oc != nullptr) s.opcodes.push_back({str(oc->name()), oc->count(), oc->errors()});
-    }
-  }
+  s.opcodes = opcodes(r.per_opcode());
   if (const wire::Histogram* h = r.latency()) {
     if (h->bounds_ns() != nullptr) s.latency_bounds_ns.assign(h->bounds_ns()->begin(), h->bounds_ns()->end());
     if (h->counts() != nullptr) s.latency_counts.assign(h->counts()->begin(), h->counts()->end());
@@ -80,7 +112,7 @@ DaemonStats from_reply(const wire::StatsReply& r) {
     for (const wire::SessionStats* ss : *r.sessions()) {
       if (ss == nullptr) continue;
       s.sessions.push_back({ss->session_id(), ss->pid(), ss->uid(), ss->gid(), ss->shard(), str(ss->name()),
-                            counters(ss->counters())});
+                            counters(ss->counters()), opcodes(ss->per_opcode())});
     }
   }
   return s;
@@ -131,14 +163,12 @@ std::string format_json(const DaemonStats& s) {
   o << "{\"version\":" << s.stats_version << ",\"daemon_version\":" << json_string(s.daemon_version)
     << ",\"backend\":" << json_string(s.backend) << ",\"uptime_ns\":" << s.uptime_ns << ",\"shards\":" << s.shards
     << ",\"sessions_active\":" << s.sessions_active << ",\"sessions_total\":" << s.sessions_total
-    << ",\"daemon_syscalls\":" << s.daemon_syscalls << ",\"totals\":";
+    << ",\"daemon_syscalls\":" << s.daemon_syscalls << ",\"config_reloads\":" << s.config_reloads
+    << ",\"config_reload_failures\":" << s.config_reload_failures << ",\"totals\":";
   json_counters(o, s.totals);
-  o << ",\"opcodes\":{";
-  for (std::size_t i = 0; i < s.opcodes.size(); ++i) {
-    o << (i ? "," : "") << json_string(s.opcodes[i].name) << ":{\"count\":" << s.opcodes[i].count
-      << ",\"errors\":" << s.opcodes[i].errors << "}";
-  }
-  o << "},\"latency_ns\":{\"bounds\":[";
+  o << ",\"opcodes\":";
+  json_opcodes(o, s.opcodes);
+  o << ",\"latency_ns\":{\"bounds\":[";
   for (std::size_t i = 0; i < s.latency_bounds_ns.size(); ++i) o << (i ? "," : "") << s.latency_bounds_ns[i];
   o << "],\"counts\":[";
   for (std::size_t i = 0; i < s.latency_counts.size(); ++i) o << (i ? "," : "") << s.latency_counts[i];
@@ -149,6 +179,8 @@ std::string format_json(const DaemonStats& s) {
       << ",\"gid\":" << ss.gid << ",\"shard\":" << ss.shard << ",\"name\":" << json_string(ss.name)
       << ",\"counters\":";
     json_counters(o, ss.counters);
+    o << ",\"opcodes\":";
+    json_opcodes(o, ss.opcodes);
     o << "}";
   }
   o << "]}\n";
@@ -168,6 +200,73 @@ std::string format_clients(const DaemonStats& s) {
                   static_cast<unsigned long long>(ss.counters.ops_submitted),
                   static_cast<unsigned long long>(ss.counters.ops_completed), ss.name.c_str());
     o << line;
+  }
+  return o.str();
+}
+
+}  // namespace aiod::ctl
+
+namespace aiod::ctl {
+
+std::string format_prometheus(const DaemonStats& s) {
+  std::ostringstream o;
+  auto metric = [&](const char* name, const char* type, const char* help, std::uint64_t value) {
+    o << "# HELP aiod_" << name << " " << help << "\n# TYPE aiod_" << name << " " << type << "\naiod_" << name
+      << " " << value << "\n";
+  };
+  const Counters& t = s.totals;
+  metric("ops_submitted_total", "counter", "Descriptors consumed from submission rings.", t.ops_submitted);
+  metric("ops_completed_total", "counter", "Completions posted.", t.ops_completed);
+  metric("ops_failed_total", "counter", "Completions posted with an error.", t.ops_failed);
+  metric("ops_in_flight", "gauge", "Operations consumed and not yet completed.", t.ops_in_flight);
+  metric("invalid_descriptors_total", "counter", "Descriptors rejected by validation.", t.invalid_descriptors);
+  metric("bytes_in_total", "counter", "Bytes read or received by completed operations.", t.bytes_in);
+  metric("bytes_out_total", "counter", "Bytes written or sent by completed operations.", t.bytes_out);
+  metric("ring_full_events_total", "counter", "Times a session's submissions waited for completion space.",
+         t.ring_full_events);
+  metric("wakeups_sent_total", "counter", "Completion eventfd writes to sleeping clients.", t.wakeups_sent);
+  metric("wakeups_received_total", "counter", "Doorbells rung by clients.", t.wakeups_received);
+  metric("daemon_syscalls_total", "counter", "System calls made by the shards' backends.", s.daemon_syscalls);
+  metric("sessions_active", "gauge", "Connected sessions.", s.sessions_active);
+  metric("sessions_total", "counter", "Sessions accepted since start.", s.sessions_total);
+  metric("shards", "gauge", "Shard threads.", s.shards);
+  metric("config_reloads_total", "counter", "Config reloads applied (SIGHUP).", s.config_reloads);
+  metric("config_reload_failures_total", "counter", "Config reloads refused (SIGHUP).", s.config_reload_failures);
+  o << "# HELP aiod_uptime_seconds Seconds since the daemon started.\n# TYPE aiod_uptime_seconds gauge\n"
+    << "aiod_uptime_seconds " << static_cast<double>(s.uptime_ns) / 1e9 << "\n";
+
+  o << "# HELP aiod_opcode_ops_total Completed operations by opcode.\n# TYPE aiod_opcode_ops_total counter\n";
+  for (const OpcodeStat& op : s.opcodes) o << "aiod_opcode_ops_total{opcode=\"" << label(op.name) << "\"} " << op.count << "\n";
+  o << "# HELP aiod_opcode_errors_total Failed operations by opcode.\n# TYPE aiod_opcode_errors_total counter\n";
+  for (const OpcodeStat& op : s.opcodes) {
+    o << "aiod_opcode_errors_total{opcode=\"" << label(op.name) << "\"} " << op.errors << "\n";
+  }
+
+  o << "# HELP aiod_op_latency_seconds Submission-to-completion latency.\n# TYPE aiod_op_latency_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < s.latency_bounds_ns.size() && i < s.latency_counts.size(); ++i) {
+    cumulative += s.latency_counts[i];
+    o << "aiod_op_latency_seconds_bucket{le=\"" << static_cast<double>(s.latency_bounds_ns[i]) / 1e9 << "\"} "
+      << cumulative << "\n";
+  }
+  if (s.latency_counts.size() > s.latency_bounds_ns.size()) cumulative += s.latency_counts.back();
+  o << "aiod_op_latency_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n";
+  o << "aiod_op_latency_seconds_sum " << static_cast<double>(s.latency_sum_ns) / 1e9 << "\n";
+  o << "aiod_op_latency_seconds_count " << s.latency_count << "\n";
+
+  if (!s.sessions.empty()) {
+    o << "# HELP aiod_session_ops_completed_total Completions posted, by session.\n"
+         "# TYPE aiod_session_ops_completed_total counter\n";
+    for (const SessionStat& ss : s.sessions) {
+      o << "aiod_session_ops_completed_total{session=\"" << ss.id << "\",pid=\"" << ss.pid << "\",uid=\"" << ss.uid
+        << "\",name=\"" << label(ss.name) << "\"} " << ss.counters.ops_completed << "\n";
+    }
+    o << "# HELP aiod_session_ops_in_flight Operations in flight, by session.\n"
+         "# TYPE aiod_session_ops_in_flight gauge\n";
+    for (const SessionStat& ss : s.sessions) {
+      o << "aiod_session_ops_in_flight{session=\"" << ss.id << "\",pid=\"" << ss.pid << "\",uid=\"" << ss.uid
+        << "\",name=\"" << label(ss.name) << "\"} " << ss.counters.ops_in_flight << "\n";
+    }
   }
   return o.str();
 }

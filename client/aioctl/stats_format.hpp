@@ -1,5 +1,6 @@
 // stats_format.hpp — a StatsReply as plain data, and its renderings: a table
-// for people and JSON for programs (stable snake_case keys, "version": 1).
+// for people, JSON for programs (stable snake_case keys, "version": 1) and the
+// Prometheus text format for monitoring.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ struct SessionStat {
   std::uint32_t uid = 0, gid = 0, shard = 0;
   std::string name;
   Counters counters;
+  std::vector<OpcodeStat> opcodes;
 };
 
 struct DaemonStats {
@@ -36,6 +38,7 @@ struct DaemonStats {
   std::uint64_t uptime_ns = 0;
   std::uint32_t shards = 0, sessions_active = 0;
   std::uint64_t sessions_total = 0, daemon_syscalls = 0;
+  std::uint64_t config_reloads = 0, config_reload_failures = 0;
   Counters totals;
   std::vector<OpcodeStat> opcodes;
   std::vector<std::uint64_t> latency_bounds_ns, latency_counts;
@@ -47,5 +50,9 @@ struct DaemonStats {
 [[nodiscard]] std::string format_table(const DaemonStats& s);
 [[nodiscard]] std::string format_json(const DaemonStats& s);
 [[nodiscard]] std::string format_clients(const DaemonStats& s);
+// Prometheus text exposition format (version 0.0.4): aiod_ prefix, _total
+// counters, gauges, and a latency histogram with cumulative buckets, +Inf,
+// _sum and _count (in seconds).
+[[nodiscard]] std::string format_prometheus(const DaemonStats& s);
 
 }  // namespace aiod::ctl

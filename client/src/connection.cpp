@@ -163,22 +163,22 @@ Result<std::vector<Handle>> Connection::register_fds(std::span<const int> fds) {
 
 Result<wire::ReceivedMessage> Connection::request(flatbuffers::FlatBufferBuilder& b, std::span<const int> fds) {
   if (dead_) return errc::daemon_gone;
-  if (const int err = wire::send_message(sock_.get(), wire::view(b), fds); err < 0) {
-    if (err == -EPIPE || err == -ECONNRESET) {
-      dead_ = true;
-      return errc::daemon_gone;
-    }
-    return std::error_code(-err, std::system_category());
+  const int sent = wire::send_message(sock_.get(), wire::view(b), fds);
+  if (sent < 0 && sent != -EPIPE && sent != -ECONNRESET) return std::error_code(-sent, std::system_category());
+  if (sent == 0) {
+    pollfd p{sock_.get(), POLLIN, 0};
+    int ready;
+    do {
+      ready = ::poll(&p, 1, kReplyTimeoutMs);
+    } while (ready < 0 && errno == EINTR);
+    if (ready == 0) return errc::timed_out;
   }
-  pollfd p{sock_.get(), POLLIN, 0};
-  int ready;
-  do {
-    ready = ::poll(&p, 1, kReplyTimeoutMs);
-  } while (ready < 0 && errno == EINTR);
-  if (ready == 0) return errc::timed_out;
+  // A daemon that refuses a connection (too many sessions) sends its reason
+  // and closes at once, possibly before our request went out: the reason may
+  // still be waiting to be read even when the send failed.
   wire::ReceivedMessage in;
-  const int n = wire::recv_message(sock_.get(), in);
-  if (n == 0 || n == -ECONNRESET) {
+  const int n = wire::recv_message(sock_.get(), in, sent < 0 ? MSG_DONTWAIT : 0);
+  if (n == 0 || n == -ECONNRESET || n == -EAGAIN) {
     dead_ = true;
     return errc::daemon_gone;
   }
@@ -188,7 +188,12 @@ Result<wire::ReceivedMessage> Connection::request(flatbuffers::FlatBufferBuilder
   if (const wire::Error* e = msg->body_as_Error()) {
     std::string text = e->message() != nullptr ? e->message()->str() : "";
     if (e->code() > 0) text += " (" + std::string(std::strerror(e->code())) + ")";
+    if (sent < 0) dead_ = true;
     return {errc::rejected, text};
+  }
+  if (sent < 0) {
+    dead_ = true;
+    return errc::daemon_gone;
   }
   return in;
 }

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 namespace aiod::test {
 namespace {
@@ -20,13 +21,14 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
 
 // fork + exec with `stdout_fd` as the child's stdout (or -1 to inherit) and
 // `ready_fd` passed as descriptor 3 (or -1 for none).
-pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int ready_fd) {
+pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int ready_fd, bool merge_stderr = false) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (stdout_fd >= 0) ::dup2(stdout_fd, STDOUT_FILENO);
+    if (stdout_fd >= 0 && merge_stderr) ::dup2(stdout_fd, STDERR_FILENO);
     if (ready_fd >= 0) {
       ::dup2(ready_fd, 3);  // dup2 clears close-on-exec on the copy
     }
@@ -115,11 +117,11 @@ int DaemonProcess::stop() {
   return -WTERMSIG(*status);
 }
 
-CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, bool merge_stderr) {
   CommandResult result;
   int out[2];
   if (::pipe2(out, O_CLOEXEC) < 0) return result;
-  const pid_t pid = spawn(argv, out[1], -1);
+  const pid_t pid = spawn(argv, out[1], -1, merge_stderr);
   ::close(out[1]);
   const int pidfd = pidfd_open(pid);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -143,6 +145,21 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   ::close(pidfd);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+ProcessUsage process_usage(pid_t pid) {
+  ProcessUsage u;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++u.fds;
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) u.rss_kib = std::stoul(line.substr(6));
+  }
+  return u;
 }
 
 }  // namespace aiod::test

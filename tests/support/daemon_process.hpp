@@ -46,12 +46,20 @@ class DaemonProcess {
   int pidfd_ = -1;
 };
 
-// Runs a command line; returns its exit code and what it printed on stdout.
+// Runs a command line; returns its exit code and what it printed on stdout
+// (and, with merge_stderr, on stderr too).
 struct CommandResult {
   int exit_code = -1;
   std::string out;
 };
-CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout =
-                                                                    std::chrono::seconds(20));
+CommandResult run_command(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(20), bool merge_stderr = false);
+
+// The daemon's open descriptors and resident memory, from /proc.
+struct ProcessUsage {
+  std::size_t fds = 0;
+  std::size_t rss_kib = 0;
+};
+ProcessUsage process_usage(pid_t pid);
 
 }  // namespace aiod::test

@@ -1,0 +1,169 @@
+#include "settings.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace aiod::daemon {
+namespace {
+
+constexpr SettingInfo kSettings[] = {
+    {"socket", "listening socket path (default: $AIOD_SOCKET, /run/aiod.sock as root, else "
+               "$XDG_RUNTIME_DIR/aiod.sock)", false},
+    {"socket-mode", "permissions of the socket file, octal (default 0660)", false},
+    {"threads", "shards: threads, each with its own io_uring (default 1)", false},
+    {"poll-us", "microseconds a shard spins after its last work before sleeping (default 50)", true},
+    {"log-level", "trace, debug, info, warn, error, critical or off (default info)", true},
+    {"max-sessions", "most concurrent sessions (default 1024)", true},
+    {"max-sq-entries", "largest submission ring a session may ask for (default 4096)", true},
+    {"max-arena-bytes", "largest buffer arena a session may ask for (default 64 MiB)", true},
+    {"max-in-flight", "per-session in-flight cap; 0: the completion ring's size (default 0)", true},
+    {"max-handles", "most open handles per session (default 65536)", true},
+    {"drain-budget", "descriptors one session may submit per turn before others go (default 256)", true},
+    {"handshake-timeout-ms", "how long a new connection may take to say hello (default 5000)", true},
+};
+
+std::string_view trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+template <class T>
+bool parse_uint(std::string_view v, T lo, T hi, T& out, std::string& error, int base = 10) {
+  unsigned long long value = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), value, base);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || value < lo || value > hi) {
+    error = "must be " + std::string(base == 8 ? "an octal number" : "an integer") + " from " +
+            std::to_string(lo) + " to " + std::to_string(hi) + ", not '" + std::string(v) + "'";
+    return false;
+  }
+  out = static_cast<T>(value);
+  return true;
+}
+
+}  // namespace
+
+std::span<const SettingInfo> settings() { return kSettings; }
+
+int apply_setting(Config& c, std::string_view name, std::string_view value, std::string& error) {
+  bool ok = false;
+  if (name == "socket") {
+    ok = !value.empty();
+    if (ok) c.socket_path = std::string(value);
+    else error = "must not be empty";
+  } else if (name == "socket-mode") {
+    ok = parse_uint<unsigned>(value, 0, 07777, c.socket_mode, error, 8);
+  } else if (name == "threads") {
+    ok = parse_uint<unsigned>(value, 1, 256, c.threads, error);
+  } else if (name == "poll-us") {
+    unsigned us = 0;
+    ok = parse_uint<unsigned>(value, 0, 1'000'000, us, error);
+    if (ok) c.poll = std::chrono::microseconds(us);
+  } else if (name == "log-level") {
+    static const std::set<std::string_view> kLevels = {"trace", "debug", "info", "warn",
+                                                       "error", "critical", "off"};
+    ok = kLevels.contains(value);
+    if (ok) c.log_level = std::string(value);
+    else error = "must be one of trace, debug, info, warn, error, critical, off; not '" + std::string(value) + "'";
+  } else if (name == "max-sessions") {
+    ok = parse_uint<std::uint32_t>(value, 1, 1'000'000, c.limits.max_sessions, error);
+  } else if (name == "max-sq-entries") {
+    ok = parse_uint<std::uint32_t>(value, 1, 32768, c.limits.layout.max_sq_entries, error);
+  } else if (name == "max-arena-bytes") {
+    ok = parse_uint<std::uint64_t>(value, 4096, std::uint64_t{1} << 32, c.limits.layout.max_arena_bytes, error);
+  } else if (name == "max-in-flight") {
+    ok = parse_uint<std::uint32_t>(value, 0, 65536, c.limits.max_in_flight, error);
+  } else if (name == "max-handles") {
+    ok = parse_uint<std::uint32_t>(value, 16, (1u << 20) - 1, c.limits.max_handles, error);
+  } else if (name == "drain-budget") {
+    ok = parse_uint<std::uint32_t>(value, 1, 65536, c.limits.drain_budget, error);
+  } else if (name == "handshake-timeout-ms") {
+    std::uint32_t ms = 0;
+    ok = parse_uint<std::uint32_t>(value, 1, 3'600'000, ms, error);
+    if (ok) c.limits.handshake_timeout = std::chrono::milliseconds(ms);
+  } else {
+    error = "unknown setting '" + std::string(name) + "'";
+    return -EINVAL;
+  }
+  if (!ok) return -EINVAL;
+  // Defaults never exceed the maxima they are clamped by.
+  LayoutLimits& l = c.limits.layout;
+  l.default_sq_entries = std::min(l.default_sq_entries, l.max_sq_entries);
+  l.default_arena_bytes = std::min(l.default_arena_bytes, l.max_arena_bytes);
+  return 0;
+}
+
+int apply_config_text(std::string_view text, std::string_view origin, Config& config, std::string& error) {
+  Config staged = config;  // all or nothing
+  std::set<std::string, std::less<>> seen;
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t nl = text.find('\n', pos);
+    const std::string_view raw = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
+    ++line_no;
+    const std::string_view line = trim(raw);
+    auto fail = [&](const std::string& why) {
+      error = std::string(origin) + ":" + std::to_string(line_no) + ": " + why;
+      return -EINVAL;
+    };
+    if (line.empty() || line.front() == '#') continue;
+    const std::size_t eq = line.find('=');
+    if (eq == std::string_view::npos) return fail("expected 'name = value'");
+    const std::string_view name = trim(line.substr(0, eq));
+    const std::string_view value = trim(line.substr(eq + 1));
+    if (name.empty()) return fail("missing setting name before '='");
+    if (!seen.insert(std::string(name)).second) return fail("'" + std::string(name) + "' is set twice");
+    std::string why;
+    if (apply_setting(staged, name, value, why) < 0) return fail(std::string(name) + ": " + why);
+  }
+  config = std::move(staged);
+  return 0;
+}
+
+int load_config_file(const std::string& path, Config& config, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    const int err = errno != 0 ? errno : ENOENT;
+    error = path + ": " + std::strerror(err);
+    return -err;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return apply_config_text(text.str(), path, config, error);
+}
+
+int build_config(const Config& base, const std::string& file,
+                 const std::vector<std::pair<std::string, std::string>>& overrides, Config& out, std::string& error) {
+  Config c = base;
+  const Config defaults;
+  // Reset every setting to its default: a line removed from the file on reload
+  // must not leave its old value behind.
+  c.socket_path = defaults.socket_path;
+  c.socket_mode = defaults.socket_mode;
+  c.threads = defaults.threads;
+  c.poll = defaults.poll;
+  c.log_level = defaults.log_level;
+  c.limits = defaults.limits;
+  if (!file.empty()) {
+    if (const int err = load_config_file(file, c, error); err < 0) return err;
+  }
+  for (const auto& [name, value] : overrides) {
+    std::string why;
+    if (apply_setting(c, name, value, why) < 0) {
+      error = "--" + name + ": " + why;
+      return -EINVAL;
+    }
+  }
+  out = std::move(c);
+  return 0;
+}
+
+}  // namespace aiod::daemon
