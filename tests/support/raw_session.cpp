@@ -92,6 +92,14 @@ std::vector<aiod_cqe> RawSession::wait(std::size_t n, std::chrono::milliseconds 
     }
     std::atomic_ref<std::uint32_t>(hdr_->cq_head).store(cq_head_, std::memory_order_release);
     if (out.size() >= n) break;
+    // The protocol's rule for a client that frees completion space while the
+    // daemon sleeps with descriptors of ours unconsumed: ring the doorbell.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (std::atomic_ref<std::uint32_t>(hdr_->sq_head).load(std::memory_order_acquire) != sq_tail_ &&
+        (std::atomic_ref<std::uint32_t>(hdr_->daemon_flags).load(std::memory_order_relaxed) & AIOD_DAEMON_NEED_WAKEUP)) {
+      const std::uint64_t one = 1;
+      (void)!::write(submit_efd_.get(), &one, sizeof(one));
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     // Ask to be woken, re-check, then sleep on the completion eventfd.
