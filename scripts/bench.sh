@@ -9,7 +9,9 @@
 #   scripts/bench.sh --only nops,fs   some benchmarks only
 #
 # Options: --runs N, --out DIR (results, default $build/bench-results),
-# --no-deps (skip scripts/deps.sh), --no-build. The build directory is
+# --nice N (run the programs and their daemons at this nice level: -10 keeps
+# other work on a shared machine from disturbing the numbers as much; needs
+# root), --no-deps (skip scripts/deps.sh), --no-build. The build directory is
 # $AIOD_BENCH_BUILD_DIR, default build-bench/ in the repository.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +21,7 @@ runs=""
 quick=0
 deps=1
 do_build=1
+nice_level=""
 only="nops,coro_nops,fs,ping_pongs,scaling,idle,syscalls"
 while (($#)); do
   case $1 in
@@ -26,9 +29,10 @@ while (($#)); do
     --runs) runs=$2; shift ;;
     --out) out=$2; shift ;;
     --only) only=$2; shift ;;
+    --nice) nice_level=$2; shift ;;
     --no-deps) deps=0 ;;
     --no-build) do_build=0 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -58,6 +62,7 @@ poll_us=$(sed -n 's/.*poll = std::chrono::microseconds(\([0-9]*\)).*/\1/p' "$roo
   echo "kernel:     $(uname -r)"
   echo "aiod:       private daemon per program, default --poll-us (${poll_us:-?} us), 1 shard; client spin 20 us (default)"
   echo "runs:       $runs per mode, median reported$([[ $quick == 1 ]] && echo '; --quick counts')"
+  echo "priority:   nice ${nice_level:-0}"
   echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) (before)"
 } | tee "$out/machine.txt"
 
@@ -67,7 +72,7 @@ run() {
   shift
   [[ ",$only," == *",$name,"* ]] || return 0
   echo "== $name" >&2
-  "$bin/bench_$name" --runs "$runs" "$@" | tee -a "$out/raw.txt" | grep '^RESULT' >> "$results" || {
+  nice -n "${nice_level:-0}" "$bin/bench_$name" --runs "$runs" "$@" | tee -a "$out/raw.txt" | grep '^RESULT' >> "$results" || {
     echo "bench.sh: bench_$name failed" >&2
     return 1
   }
