@@ -168,7 +168,9 @@ void Session::post(const OpRecord& rec, int res) {
       counters.opcode_errors[rec.opcode].add();
     }
   }
-  shard_.latency.record(shard_.now_ns() - rec.start_ns);
+  const std::uint64_t latency = shard_.now_ns() - rec.start_ns;
+  shard_.latency.record(latency);
+  counters.latency.record(latency);
   if (!dirty_) {
     dirty_ = true;
     shard_.mark_dirty(*this);

@@ -121,6 +121,7 @@ void Shard::collect(StatsSnapshot& into, bool include_sessions) const {
         snap.opcode_count[op] = s->counters.opcode_count[op].get();
         snap.opcode_errors[op] = s->counters.opcode_errors[op].get();
       }
+      snap.latency = s->counters.latency.snapshot();
       into.sessions.push_back(std::move(snap));
     }
   }

@@ -46,23 +46,6 @@ struct CountersSnapshot {
   CountersSnapshot& operator+=(const CountersSnapshot& o);
 };
 
-struct SessionCounters {
-  Counter ops_submitted;
-  Counter ops_completed;
-  Counter ops_failed;
-  Counter ops_in_flight;
-  Counter bytes_in;
-  Counter bytes_out;
-  Counter invalid_descriptors;
-  Counter ring_full_events;
-  Counter wakeups_sent;
-  Counter wakeups_received;
-  std::array<Counter, AIOD_OP_LAST> opcode_count;
-  std::array<Counter, AIOD_OP_LAST> opcode_errors;
-
-  [[nodiscard]] CountersSnapshot snapshot() const;
-};
-
 // Submission-to-completion latency in power-of-two buckets from 1 us to ~1 s.
 class LatencyHistogram {
  public:
@@ -86,6 +69,24 @@ class LatencyHistogram {
   Counter count_;
 };
 
+struct SessionCounters {
+  Counter ops_submitted;
+  Counter ops_completed;
+  Counter ops_failed;
+  Counter ops_in_flight;
+  Counter bytes_in;
+  Counter bytes_out;
+  Counter invalid_descriptors;
+  Counter ring_full_events;
+  Counter wakeups_sent;
+  Counter wakeups_received;
+  std::array<Counter, AIOD_OP_LAST> opcode_count;
+  std::array<Counter, AIOD_OP_LAST> opcode_errors;
+  LatencyHistogram latency;
+
+  [[nodiscard]] CountersSnapshot snapshot() const;
+};
+
 struct OpcodeCounters {
   std::array<Counter, AIOD_OP_LAST> count;
   std::array<Counter, AIOD_OP_LAST> errors;
@@ -104,6 +105,7 @@ struct SessionSnapshot {
   CountersSnapshot counters;
   std::array<std::uint64_t, AIOD_OP_LAST> opcode_count{};
   std::array<std::uint64_t, AIOD_OP_LAST> opcode_errors{};
+  LatencyHistogram::Snapshot latency;
 };
 
 struct StatsSnapshot {

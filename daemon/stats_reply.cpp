@@ -33,8 +33,10 @@ void build_stats_reply(flatbuffers::FlatBufferBuilder& b, std::uint64_t request_
   std::vector<flatbuffers::Offset<wire::SessionStats>> sessions;
   for (const SessionSnapshot& s : snap.sessions) {
     const auto per_opcode = opcode_counts(b, s.opcode_count, s.opcode_errors);
+    const auto session_latency =
+        wire::CreateHistogramDirect(b, &s.latency.bounds_ns, &s.latency.counts, s.latency.sum_ns, s.latency.count);
     sessions.push_back(wire::CreateSessionStatsDirect(b, s.id, s.pid, s.uid, s.gid, s.name.c_str(), s.shard,
-                                                      counters(b, s.counters), &per_opcode));
+                                                      counters(b, s.counters), &per_opcode, session_latency));
   }
   const auto totals = counters(b, snap.totals);
   const auto reply = wire::CreateStatsReplyDirect(

@@ -111,8 +111,14 @@ DaemonStats from_reply(const wire::StatsReply& r) {
   if (r.sessions() != nullptr) {
     for (const wire::SessionStats* ss : *r.sessions()) {
       if (ss == nullptr) continue;
-      s.sessions.push_back({ss->session_id(), ss->pid(), ss->uid(), ss->gid(), ss->shard(), str(ss->name()),
-                            counters(ss->counters()), opcodes(ss->per_opcode())});
+      SessionStat st{ss->session_id(), ss->pid(), ss->uid(), ss->gid(), ss->shard(), str(ss->name()),
+                     counters(ss->counters()), opcodes(ss->per_opcode()), 0, 0, {}};
+      if (const wire::Histogram* h = ss->latency()) {
+        st.latency_sum_ns = h->sum_ns();
+        st.latency_count = h->count();
+        if (h->counts() != nullptr) st.latency_counts.assign(h->counts()->begin(), h->counts()->end());
+      }
+      s.sessions.push_back(std::move(st));
     }
   }
   return s;
@@ -181,7 +187,9 @@ std::string format_json(const DaemonStats& s) {
     json_counters(o, ss.counters);
     o << ",\"opcodes\":";
     json_opcodes(o, ss.opcodes);
-    o << "}";
+    o << ",\"latency_ns\":{\"counts\":[";
+    for (std::size_t j = 0; j < ss.latency_counts.size(); ++j) o << (j ? "," : "") << ss.latency_counts[j];
+    o << "],\"sum\":" << ss.latency_sum_ns << ",\"count\":" << ss.latency_count << "}}";
   }
   o << "]}\n";
   return o.str();

@@ -30,6 +30,8 @@ struct SessionStat {
   std::string name;
   Counters counters;
   std::vector<OpcodeStat> opcodes;
+  std::uint64_t latency_sum_ns = 0, latency_count = 0;
+  std::vector<std::uint64_t> latency_counts;  // bounds as the daemon's
 };
 
 struct DaemonStats {
