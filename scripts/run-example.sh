@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, starts a private aiod on a
-# temporary socket, runs the file_io example through it, prints the daemon's
-# stats, and stops it.
+# temporary socket, runs the file_io and coro examples through it, prints the
+# daemon's stats, and stops it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/deps.sh"
@@ -27,6 +27,9 @@ exec 4<&-
 
 echo "== examples/file_io through aiod ($AIOD_SOCKET)"
 (cd "$dir" && "$build/examples/file_io")
+echo
+echo "== examples/coro through aiod: zig-aio's coro example, two tasks in one scheduler"
+(cd "$dir" && "$build/examples/coro")
 echo
 echo "== aioctl stats"
 "$build/client/aioctl" stats
