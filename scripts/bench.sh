@@ -4,14 +4,14 @@
 # ratio to in-process liburing measured in the same run. Installs what is
 # missing and builds a Release tree first. docs/benchmarks.md explains it all.
 #
-#   scripts/bench.sh              the full suite (5 runs each, about 8 minutes on 2 cores)
-#   scripts/bench.sh --quick      smaller counts and 3 runs, for a first look (about 2 minutes)
+#   scripts/bench.sh              the full suite (5 runs each; ~10 minutes on 2 free cores)
+#   scripts/bench.sh --quick      smaller counts and 3 runs, for a first look
 #   scripts/bench.sh --only nops,fs   some benchmarks only
 #
 # Options: --runs N, --out DIR (results, default $build/bench-results),
-# --nice N (run the programs and their daemons at this nice level: -10 keeps
-# other work on a shared machine from disturbing the numbers as much; needs
-# root), --no-deps (skip scripts/deps.sh), --no-build. The build directory is
+# --nice N (run the programs and their daemons at this nice level, e.g. -10 on
+# a shared machine; needs root; see docs/benchmarks.md for what it changes),
+# --no-deps (skip scripts/deps.sh), --no-build. The build directory is
 # $AIOD_BENCH_BUILD_DIR, default build-bench/ in the repository.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +32,7 @@ while (($#)); do
     --nice) nice_level=$2; shift ;;
     --no-deps) deps=0 ;;
     --no-build) do_build=0 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
