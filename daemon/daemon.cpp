@@ -240,13 +240,13 @@ void Daemon::reject(int fd, int code, const std::string& message) {
   (void)wire::send_message(fd, wire::view(b));
 }
 
-StatsSnapshot Daemon::collect_stats(bool include_sessions) const {
+StatsSnapshot Daemon::collect_stats(bool include_sessions, uid_t visible_uid) const {
   StatsSnapshot snap;
   snap.uptime_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_).count());
   snap.shards = static_cast<unsigned>(shards_.size());
   snap.sessions_active = sessions_active_.load(std::memory_order_relaxed);
-  for (const auto& shard : shards_) shard->collect(snap, include_sessions);
+  for (const auto& shard : shards_) shard->collect(snap, include_sessions, visible_uid);
   snap.config_reloads = reloads_.load(std::memory_order_relaxed);
   snap.config_reload_failures = reload_failures_.load(std::memory_order_relaxed);
   return snap;

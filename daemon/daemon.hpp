@@ -39,7 +39,9 @@ class Daemon {
   // Runs until a stop signal. Returns the process exit code.
   int run();
 
-  [[nodiscard]] StatsSnapshot collect_stats(bool include_sessions) const;
+  // Sessions are listed only if `include_sessions`, and only those of
+  // `visible_uid` unless that is root.
+  [[nodiscard]] StatsSnapshot collect_stats(bool include_sessions, uid_t visible_uid) const;
   [[nodiscard]] const PeerCreds& identity() const noexcept { return identity_; }
   [[nodiscard]] std::string_view backend_name() const noexcept { return "io_uring"; }
   void session_ended() { sessions_active_.fetch_sub(1, std::memory_order_relaxed); }

@@ -54,6 +54,13 @@ HandleTable::Entry* HandleTable::find(std::uint32_t handle) {
   return &e;
 }
 
+bool HandleTable::is_open(std::uint32_t handle) const {
+  const std::uint32_t low = handle & kSlotMask;
+  if (low == 0 || low > entries_.size()) return false;
+  const Entry& e = entries_[low - 1];
+  return e.generation == (handle >> kSlotBits) && e.fd >= 0 && e.open;
+}
+
 int HandleTable::acquire(std::uint32_t handle) {
   Entry* e = find(handle);
   if (e == nullptr || !e->open) return -EBADF;

@@ -24,7 +24,7 @@ namespace aiod::daemon {
 
 class HandleTable {
  public:
-  // `capacity` is the most handles open at once (at most 2^20 - 2).
+  // `capacity` is the most handles open at once (at most 2^20 - 1).
   explicit HandleTable(std::uint32_t capacity);
   HandleTable(const HandleTable&) = delete;
   HandleTable& operator=(const HandleTable&) = delete;
@@ -40,6 +40,9 @@ class HandleTable {
   [[nodiscard]] int acquire(std::uint32_t handle);
   // Drops a reference taken by acquire().
   void release(std::uint32_t handle);
+
+  // Whether `handle` is open.
+  [[nodiscard]] bool is_open(std::uint32_t handle) const;
 
   // Closes the handle: acquire() fails from now on; the descriptor is closed
   // once the last reference is released. Returns 0 or -EBADF.

@@ -122,6 +122,7 @@ int prepare_record(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) 
   rec.cancel_requested = false;
   rec.close_after = false;
   rec.passed.clear();
+  rec.expected = 0;
 
   if ((s.flags & ~AIOD_SQE_VALID_FLAGS) != 0 || s.reserved0 != 0 || s.reserved1 != 0) return -EINVAL;
   if ((s.flags & AIOD_SQE_LINK) && (s.flags & AIOD_SQE_HARDLINK)) return -EINVAL;

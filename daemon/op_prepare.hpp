@@ -36,8 +36,10 @@ struct PrepareContext {
 
 // Fills `rec` from `sqe`. Returns 0, or -errno: EINVAL (malformed), EFAULT (a
 // buffer outside the arena), EBADF (a handle this session does not have),
-// ENAMETOOLONG, EOPNOTSUPP (an op this kernel or daemon cannot run). On success
-// the record holds a reference on the handle it names, if any.
+// ENOENT (an empty path), ENAMETOOLONG, EXDEV (a path a foreign-root session
+// may not use, or absolute with RESOLVE_BENEATH), EPERM (SCM_CREDENTIALS),
+// EOPNOTSUPP (an op this kernel cannot run). On success the record holds a
+// reference on every handle it names.
 [[nodiscard]] int prepare_record(const aiod_sqe& sqe, const PrepareContext& ctx, OpRecord& rec);
 
 // Overflow-safe bounds check of (offset, length) inside an arena of `size`.

@@ -32,6 +32,9 @@ int prepare_open(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, st
   rec.how.mode = creates ? (s.mode & 07777 & ~ctx.umask) : 0;
   rec.how.resolve = resolve;
   int dirfd;
+  if (rec.path.front() == '/' && (resolve & RESOLVE_BENEATH)) {
+    return -EXDEV;  // what openat2 says of an absolute path it may not leave the directory for
+  }
   if (rec.path.front() == '/') {
     // Absolute paths resolve inside the client's root, whatever the daemon's is.
     dirfd = ctx.root_fd;
@@ -130,7 +133,8 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if (int err = copy_path(ctx, s.addr, s.len, rec.path, empty_ok); err < 0) return err;
       int dir;
       if (rec.path.empty()) {
-        dir = acquire(ctx, rec, s.handle);  // statx of the handle itself
+        // statx of the directory handle itself (or of the cwd).
+        dir = s.handle == AIOD_HANDLE_CWD ? ctx.cwd_fd : acquire(ctx, rec, s.handle);
       } else if (rec.path.front() == '/' && !ctx.foreign_root) {
         dir = ctx.root_fd;  // ignored by the kernel for absolute paths
       } else {

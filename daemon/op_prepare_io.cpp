@@ -22,6 +22,7 @@ int prepare_rw(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, Back
   rec.op.fd = fd;
   rec.op.addr = buf;
   rec.op.len = s.len;
+  rec.expected = s.len;
   // AIOD_OFFSET_CURRENT is io_uring's -1 ("the file position") as well.
   rec.op.offset = offset ? s.off : AIOD_OFFSET_CURRENT;
   return 0;
@@ -41,6 +42,7 @@ int prepare_vectored(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec
     std::byte* p = arena_ptr(ctx, v.offset, v.len);
     if (p == nullptr) return -EFAULT;
     rec.iov[i] = {p, static_cast<std::size_t>(v.len)};
+    rec.expected += v.len;
   }
   const int fd = acquire(ctx, rec, s.handle);
   if (fd < 0) return fd;

@@ -45,7 +45,11 @@ int translate_send_control(const PrepareContext& ctx, OpRecord& rec) {
   m.msg_control = rec.control.data();
   m.msg_controllen = rec.control.size();
   for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
-    if (c->cmsg_len < CMSG_LEN(0)) return -EINVAL;
+    // The client wrote these lengths: each header must lie inside the buffer
+    // before its data is touched (CMSG_NXTHDR only checks the next header).
+    const std::size_t room = rec.control.size() - static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(c) -
+                                                                          rec.control.data());
+    if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > room) return -EINVAL;
     if (c->cmsg_level != SOL_SOCKET) continue;
     if (c->cmsg_type == SCM_CREDENTIALS) return -EPERM;
     if (c->cmsg_type != SCM_RIGHTS) continue;
@@ -167,6 +171,10 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       }
       rec.op.addr = &rec.addr;
       rec.op.len = rec.addr_len;
+      const auto& un = reinterpret_cast<const sockaddr_un&>(rec.addr);
+      if (s.opcode == AIOD_OP_BIND && rec.addr.ss_family == AF_UNIX && un.sun_path[0] == '/') {
+        rec.finish = Finish::bind_unix;
+      }
       return 0;
     }
     case AIOD_OP_LISTEN:

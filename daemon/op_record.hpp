@@ -34,7 +34,8 @@ enum class Finish : std::uint8_t {
   recv_msg,      // write the message's lengths and flags back; fds become handles
   eventfd_rw,    // 8 bytes moved through an eventfd means success (0)
   child_exit,    // the pidfd polled readable: the child exited (0)
-  cancel,        // cancel a queued op (done at prepare time) or one in the backend
+  cancel,        // cancel a queued op (decided when its turn comes) or one in the backend
+  bind_unix,     // a socket file was created: give it the client's umask
 };
 
 struct OpRecord final : public Completion {
@@ -70,6 +71,7 @@ struct OpRecord final : public Completion {
   std::uint64_t out_offset = kNoOffset;     // arena offset of a struct to write back
   std::uint64_t out_offset2 = kNoOffset;    // recv_msg: arena offset of the control data
   std::int32_t preset = 0;                  // cancel: the result when no kernel op ran
+  std::uint64_t expected = 0;               // read/write ops: bytes asked for (a short one breaks soft links)
   bool cancel_requested = false;            // cancelled before its chain segment started
   bool close_after = false;                 // child_exit: close the handle when done
 

@@ -38,7 +38,7 @@ void Session::request_close(std::string reason) {
 }
 
 void Session::maybe_quiet() {
-  if (closing_ && in_flight_ == 0 && !doorbell_.armed && !pump_running_) quiet_.set();
+  if (closing_ && in_flight_ == 0 && !doorbell_.armed && !pump_running_ && waker_.in_flight == 0) quiet_.set();
 }
 
 Task<> Session::shutdown() {
@@ -57,11 +57,19 @@ Task<> Session::shutdown() {
   if (doorbell_.armed) (void)shard_.backend().cancel(&doorbell_);
   if (parked_pump) shard_.unpark(*this);
   maybe_quiet();
-  co_await quiet_;
-  // Nothing refers to the region, the handles or this object any more.
+  // Completions posted while closing are made visible; a last wake-up may
+  // still go out, and is waited for like everything else.
   if (is_io_) publish_completions();
+  maybe_quiet();
+  co_await quiet_;
+  // Nothing refers to the region, the handles, the eventfds or this object any more.
   spdlog::log(is_io_ ? spdlog::level::info : spdlog::level::debug, "session {} (pid {}, uid {}{}{}) closed: {}", id_, creds_.pid, creds_.uid,
                name_.empty() ? "" : ", ", name_, close_reason_);
+}
+
+void Session::Waker::complete(int) {
+  --in_flight;
+  s_.maybe_quiet();
 }
 
 void Session::Doorbell::complete(int res) {

@@ -96,8 +96,9 @@ class Session : public IntrusiveListNode<Session> {
   void fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& errors);
   int finish_result(OpRecord& rec, int res);
   void write_peer_address(const OpRecord& rec);
+  int apply_umask_to_socket_file(const OpRecord& rec);
   void write_back_message(OpRecord& rec);
-  void resolve_cancel(OpRecord& cancel, const Chain* chain);
+  void resolve_cancel(OpRecord& cancel);
   OpRecord* find_live(std::uint64_t user_data, const OpRecord* except);
   void post(const OpRecord& rec, int res);
   void release_record(OpRecord& rec);
@@ -113,6 +114,19 @@ class Session : public IntrusiveListNode<Session> {
   int setup_io(const wire::Message& hello_msg, wire::ReceivedMessage& in);
   int reply(std::span<const std::uint8_t> bytes, std::span<const int> fds = {});
   int reply_error(std::uint64_t request_id, int code, const std::string& message);
+
+  // Counts the completion-eventfd writes in flight (they share this one
+  // Completion); shutdown waits for them, since the eventfd's number must not
+  // be freed — and reused — while the kernel may still write to it.
+  class Waker final : public Completion {
+   public:
+    explicit Waker(Session& s) : s_(s) {}
+    void complete(int res) override;
+    std::uint32_t in_flight = 0;
+
+   private:
+    Session& s_;
+  };
 
   class Doorbell final : public Completion {
    public:
@@ -148,8 +162,10 @@ class Session : public IntrusiveListNode<Session> {
   OpRecord* free_records_ = nullptr;
   std::uint32_t in_flight_ = 0;    // records allocated: consumed, completion not posted
   std::uint32_t blocked_need_ = 1;  // room the next chain needs before the pump can go on
+  std::uint32_t seen_pending_ = 0;  // unconsumed descriptors the pump already looked at
   std::vector<aiod_sqe> scratch_;  // private copies of one chain's descriptors
   Doorbell doorbell_{*this};
+  Waker waker_{*this};
   std::unique_ptr<wire::RecvBuffer> recv_buf_;
   CancelScope control_calls_;
   Event quiet_;

@@ -2,6 +2,10 @@
 // client's completions, exactly one per consumed descriptor.
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -92,6 +96,9 @@ int Session::finish_result(OpRecord& rec, int res) {
     case Finish::cancel:
       if (rec.op.opcode == BackendOpcode::nop && res >= 0) res = rec.preset;
       break;
+    case Finish::bind_unix:
+      if (res >= 0) res = apply_umask_to_socket_file(rec);
+      break;
   }
   if (res > 0) {
     switch (rec.opcode) {
@@ -116,6 +123,20 @@ int Session::finish_result(OpRecord& rec, int res) {
   return res;
 }
 
+// bind() creates the socket file with mode 0777 less the *daemon's* umask,
+// which is 0; give it the client's umask, as the client's own bind would. The
+// chmod runs under the client's identity: the path may have been swapped for
+// a symlink meanwhile, and then it can only reach what the client could.
+int Session::apply_umask_to_socket_file(const OpRecord& rec) {
+  const auto& un = reinterpret_cast<const sockaddr_un&>(rec.addr);
+  const std::string path(un.sun_path, strnlen(un.sun_path, sizeof(un.sun_path)));
+  const auto mode = static_cast<mode_t>(0777 & ~prepare_ctx_.umask);
+  auto chmod_it = [&] { return ::fchmodat(AT_FDCWD, path.c_str(), mode, 0) == 0 ? 0 : -errno; };
+  const bool as_client = personality_ != 0;
+  const int err = as_client ? with_peer_identity(creds_, chmod_it) : chmod_it();
+  return err < 0 ? err : 0;
+}
+
 void Session::write_peer_address(const OpRecord& rec) {
   aiod_sockaddr_out out{};
   out.len = rec.addr_len;
@@ -128,7 +149,11 @@ void Session::write_peer_address(const OpRecord& rec) {
 // lengths, flags and control data are written back to the arena.
 void Session::write_back_message(OpRecord& rec) {
   msghdr& m = rec.msg;
+  if (m.msg_controllen > rec.control.size()) m.msg_controllen = rec.control.size();
   for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+    const std::size_t room = m.msg_controllen - static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(c) -
+                                                                        rec.control.data());
+    if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > room) break;  // the kernel never writes these; be sure
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (std::size_t i = 0; i < n; ++i) {
@@ -177,14 +202,12 @@ void Session::post(const OpRecord& rec, int res) {
   }
 }
 
-// io_uring breaks a soft-linked chain on any failure — a short transfer
-// included, an expired timer or a link timeout whose op won excluded — and the
-// chain logic applies the same rule between segments. `res` is the result the
-// client sees.
+// io_uring breaks a soft-linked chain on any failure — a short read or write
+// (READ, WRITE, READ_TTY, READV, WRITEV) included, an expired timer or a link
+// timeout whose op won excluded — and the chain logic applies the same rule.
+// `res` is the result the client sees.
 static bool breaks_soft_link(const OpRecord& rec, int res) {
-  if (res < 0) return true;
-  const bool transfer = rec.op.opcode == BackendOpcode::read || rec.op.opcode == BackendOpcode::write;
-  return transfer && static_cast<std::uint32_t>(res) < rec.op.len;
+  return res < 0 || static_cast<std::uint64_t>(res) < rec.expected;
 }
 
 void Session::on_record_complete(OpRecord& rec, int res) {
@@ -209,9 +232,21 @@ void Session::on_record_complete(OpRecord& rec, int res) {
 
 void Session::publish_completions() {
   dirty_ = false;
-  if (rings_.publish()) {
+  if (!rings_.publish()) return;
+  // The client sleeps (or is about to): write its completion eventfd, batched
+  // with the shard's other submissions.
+  static const std::uint64_t kOne = 1;  // only read by the kernel
+  BackendOp op;
+  op.opcode = BackendOpcode::write;
+  op.fd = complete_efd_.get();
+  op.addr = const_cast<std::uint64_t*>(&kOne);
+  op.len = sizeof(kOne);
+  op.offset = AIOD_OFFSET_CURRENT;
+  Backend& backend = shard_.backend();
+  if (backend.space() == 0) backend.flush();
+  if (backend.prepare(op, &waker_) == 0) {
+    ++waker_.in_flight;
     counters.wakeups_sent.add();
-    shard_.wake_client(complete_efd_.get());
   }
 }
 

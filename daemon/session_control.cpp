@@ -57,10 +57,12 @@ void Session::handle_message(const wire::Message& msg, wire::ReceivedMessage& in
       finish(wire::Body::Pong, wire::CreatePong(b, msg.body_as_Ping()->nonce()).Union());
       return;
     case wire::Body::StatsRequest: {
-      const StatsSnapshot snap =
-          shard_.daemon().collect_stats(msg.body_as_StatsRequest()->include_sessions());
+      const auto* req = msg.body_as_StatsRequest();
+      // Who else is connected (pids, users, names) is not everyone's business:
+      // only root sees every session; others see their own user's.
+      const StatsSnapshot snap = shard_.daemon().collect_stats(req->include_sessions(), creds_.uid);
       flatbuffers::FlatBufferBuilder sb(4096);
-      build_stats_reply(sb, msg.id(), snap, shard_.daemon().backend_name());
+      build_stats_reply(sb, msg.id(), snap, shard_.daemon().backend_name(), req->first_session());
       (void)reply(wire::view(sb));
       return;
     }
@@ -90,16 +92,20 @@ void Session::handle_message(const wire::Message& msg, wire::ReceivedMessage& in
       return;
     }
     case wire::Body::UnregisterHandles: {
+      // All or nothing: a request naming an unknown handle closes none.
       const auto* req = msg.body_as_UnregisterHandles();
       std::string bad;
       if (req->handles() != nullptr) {
         for (std::uint32_t h : *req->handles()) {
-          if (handles_.close(h) < 0) bad += (bad.empty() ? "" : ", ") + std::to_string(h);
+          if (!handles_.is_open(h)) bad += (bad.empty() ? "" : ", ") + std::to_string(h);
         }
       }
       if (!bad.empty()) {
-        reply_error(msg.id(), EBADF, "unknown handles: " + bad);
+        reply_error(msg.id(), EBADF, "unknown handles (none closed): " + bad);
         return;
+      }
+      if (req->handles() != nullptr) {
+        for (std::uint32_t h : *req->handles()) handles_.close(h);
       }
       finish(wire::Body::Ack, wire::CreateAck(b).Union());
       return;

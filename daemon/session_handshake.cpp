@@ -88,6 +88,11 @@ Task<int> Session::handshake() {
     request_close("no peer credentials");
     co_return err;
   }
+  if (hello->kind() != wire::SessionKind::Io && hello->kind() != wire::SessionKind::Control) {
+    reply_error(msg->id(), EPROTO, "unknown session kind " + std::to_string(static_cast<int>(hello->kind())));
+    request_close("unknown session kind");
+    co_return -EPROTO;
+  }
   if (hello->kind() == wire::SessionKind::Control) {
     if (!in.fds.empty()) {
       reply_error(msg->id(), EINVAL, "a control Hello carries no descriptors");
@@ -166,6 +171,11 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   prepare_ctx_.root_fd = root_.get();
   prepare_ctx_.personality = personality_;
   prepare_ctx_.umask = hello.umask() & 0777;
+  // A client in a chroot or another mount namespace has a root of its own;
+  // paths must then never be resolved against the daemon's.
+  struct stat daemon_root {}, client_root {};
+  prepare_ctx_.foreign_root = ::stat("/", &daemon_root) != 0 || ::fstat(root_.get(), &client_root) != 0 ||
+                              daemon_root.st_dev != client_root.st_dev || daemon_root.st_ino != client_root.st_ino;
   prepare_ctx_.backend = &shard_.backend();
 
   flatbuffers::FlatBufferBuilder b(512);

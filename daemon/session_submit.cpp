@@ -43,7 +43,9 @@ bool Session::ready_to_drain() {
   if (!rings_.refresh_cq_head()) return true;  // let the pump act on it
   const auto pending = rings_.pending_submissions();
   if (!pending) return true;
-  return *pending > 0 && capacity() >= blocked_need_;
+  // More published than when the pump last stopped (it may be waiting for the
+  // end of a chain), and room for what it needs next.
+  return *pending > seen_pending_ && capacity() >= blocked_need_;
 }
 
 Session::DrainResult Session::drain(std::uint32_t budget) {
@@ -54,6 +56,7 @@ Session::DrainResult Session::drain(std::uint32_t budget) {
   std::uint32_t consumed = 0;
   DrainResult result = DrainResult::idle;
   blocked_need_ = 1;
+  seen_pending_ = 0;
   while (left > 0) {
     // Copy one chain out of shared memory: these copies are all we look at.
     scratch_.clear();
@@ -69,7 +72,10 @@ Session::DrainResult Session::drain(std::uint32_t budget) {
     const auto len = static_cast<std::uint32_t>(scratch_.size());
     // A chain whose end is not published yet waits for it — unless it fills
     // the whole ring, in which case the ring's end ends it.
-    if (!terminated && len < rings_.sq_entries()) break;
+    if (!terminated && len < rings_.sq_entries()) {
+      seen_pending_ = left;  // look again only once more is published
+      break;
+    }
     if (len > capacity()) {
       counters.ring_full_events.add();
       blocked_need_ = len;
@@ -99,8 +105,10 @@ void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
     OpRecord* rec = alloc_record();
     rec->start_ns = now;
     errors[i] = prepare_record(descs[i], prepare_ctx_, *rec);
-    // A link timeout guards the op linked right before it: it cannot start a chain.
-    if (errors[i] == 0 && descs[i].opcode == AIOD_OP_LINK_TIMEOUT && (i == 0 || recs[i - 1]->link == Link::none)) {
+    // A link timeout guards the op linked right before it: it cannot start a
+    // chain, follow an unlinked op, or guard another link timeout.
+    if (errors[i] == 0 && descs[i].opcode == AIOD_OP_LINK_TIMEOUT &&
+        (i == 0 || recs[i - 1]->link == Link::none || recs[i - 1]->opcode == AIOD_OP_LINK_TIMEOUT)) {
       errors[i] = -EINVAL;
     }
     invalid |= errors[i] < 0;
@@ -112,22 +120,15 @@ void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
     fail_chain(recs, errors);
     return;
   }
-  Chain* chain = nullptr;
-  if (count > 1) {
-    chain = new Chain;
-    chain->ops = std::move(recs);
-    for (std::uint32_t i = 0; i < count; ++i) {
-      chain->ops[i]->chain = chain;
-      chain->ops[i]->chain_index = i;
-    }
-  }
-  OpRecord* const* ops = chain != nullptr ? chain->ops.data() : recs.data();
-  for (std::uint32_t i = 0; i < count; ++i) {
-    if (ops[i]->finish == Finish::cancel) resolve_cancel(*ops[i], chain);
-  }
-  if (chain == nullptr) {
+  if (count == 1) {
     submit_single(*recs.front());
     return;
+  }
+  auto* chain = new Chain;
+  chain->ops = std::move(recs);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    chain->ops[i]->chain = chain;
+    chain->ops[i]->chain_index = i;
   }
   submit_next_segment(*chain);
   if (chain->completed == count) delete chain;
@@ -140,15 +141,14 @@ OpRecord* Session::find_live(std::uint64_t user_data, const OpRecord* except) {
   return nullptr;
 }
 
-// Decides, when a CANCEL is consumed, what it will do: ask the kernel to
-// cancel a target it holds; mark a target that waits for its chain segment
-// (it then completes with -ECANCELED instead of starting); or report -ENOENT.
-void Session::resolve_cancel(OpRecord& cancel, const Chain* chain) {
+// Decides what a CANCEL does, when its turn to run has come (not when it was
+// consumed: its target is whatever live op carries that id *now*): ask the
+// kernel to cancel a target the backend holds; mark a target that waits for
+// its turn in a chain (it then completes with -ECANCELED instead of
+// starting); or report -ENOENT.
+void Session::resolve_cancel(OpRecord& cancel) {
   OpRecord* target = find_live(cancel.value, &cancel);
-  const bool earlier_in_chain = target != nullptr && chain != nullptr && target->chain == chain &&
-                                target->chain_index < cancel.chain_index;
-  if (target == nullptr || earlier_in_chain) {
-    // An earlier op of the same chain has completed by the time the cancel runs.
+  if (target == nullptr) {
     cancel.op.opcode = BackendOpcode::nop;
     cancel.preset = -ENOENT;
   } else if (target->in_backend) {
@@ -173,6 +173,7 @@ void Session::fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& e
 
 void Session::submit_single(OpRecord& rec) {
   Backend& backend = shard_.backend();
+  if (rec.finish == Finish::cancel) resolve_cancel(rec);
   BackendOp op = rec.op;
   op.link = Link::none;
   if (backend.space() == 0) backend.flush();
@@ -218,6 +219,7 @@ void Session::submit_next_segment(Chain& chain) {
     chain.next = end;
     for (std::uint32_t i = start; i < end; ++i) {
       OpRecord& rec = *chain.ops[i];
+      if (rec.finish == Finish::cancel) resolve_cancel(rec);
       BackendOp op = rec.op;
       op.link = i + 1 < end ? rec.link : Link::none;
       const int ret = backend.prepare(op, &rec);

@@ -16,15 +16,6 @@
 namespace aiod::daemon {
 namespace {
 
-class IgnoredResult final : public Completion {
- public:
-  void complete(int) override {}
-};
-IgnoredResult g_ignored_result;
-
-// The value every completion-eventfd write adds.
-const std::uint64_t kOne = 1;
-
 void cpu_relax() { __builtin_ia32_pause(); }
 
 }  // namespace
@@ -102,13 +93,13 @@ std::size_t Shard::session_count() const {
   return sessions_.size() + inbox_.size();
 }
 
-void Shard::collect(StatsSnapshot& into, bool include_sessions) const {
+void Shard::collect(StatsSnapshot& into, bool include_sessions, uid_t visible_uid) const {
   std::lock_guard lock(mutex_);
   into.totals += retired_.snapshot();
   for (const Session* s : sessions_) {
     const CountersSnapshot c = s->counters.snapshot();
     into.totals += c;
-    if (include_sessions && s->is_io()) {
+    if (include_sessions && s->is_io() && (visible_uid == 0 || s->creds().uid == visible_uid)) {
       SessionSnapshot snap;
       snap.id = s->id();
       snap.pid = s->creds().pid;
@@ -178,19 +169,6 @@ void Shard::mark_dirty(Session& s) { dirty_.push_back(&s); }
 void Shard::publish_dirty() {
   for (Session* s : dirty_) s->publish_completions();
   dirty_.clear();
-}
-
-void Shard::wake_client(int eventfd) {
-  BackendOp op;
-  op.opcode = BackendOpcode::write;
-  op.fd = eventfd;
-  op.addr = const_cast<std::uint64_t*>(&kOne);  // only read by the kernel
-  op.len = sizeof(kOne);
-  op.offset = AIOD_OFFSET_CURRENT;
-  if (backend_->prepare(op, &g_ignored_result) == -EAGAIN) {
-    backend_->flush();
-    (void)backend_->prepare(op, &g_ignored_result);
-  }
 }
 
 int Shard::acquire_personality(const PeerCreds& creds) {

@@ -58,7 +58,7 @@ class Shard {
   void adopt(UniqueFd conn, std::uint64_t session_id, std::string refusal = {});
   [[nodiscard]] std::size_t session_count() const;
   // Adds this shard's numbers to `into`.
-  void collect(StatsSnapshot& into, bool include_sessions) const;
+  void collect(StatsSnapshot& into, bool include_sessions, uid_t visible_uid) const;
   // Proof of life for the watchdog: grows by one every turn of the loop. An
   // idle shard wakes every config.shard_wake (when set) to keep it growing.
   [[nodiscard]] std::uint64_t heartbeat() const noexcept { return heartbeat_.load(std::memory_order_relaxed); }
@@ -88,8 +88,6 @@ class Shard {
   void remove_session(Session& s);
   // The session has completions to publish at the end of this loop turn.
   void mark_dirty(Session& s);
-  // Queues a write to a client's completion eventfd.
-  void wake_client(int eventfd);
 
   // Personalities are per ring; sessions with the same identity share one.
   // Returns the id (> 0) or -errno.

@@ -2,6 +2,7 @@
 // 3 daemon not running.
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <set>
 #include <thread>
 #include <cstdio>
 
@@ -53,6 +54,34 @@ int cmd_ping(const std::string& path) {
 
 enum class Format { table, json, prometheus, clients };
 
+// One StatsReply, and then the further pages of sessions when they are wanted.
+int fetch_stats(aiod::ctl::ControlSession& session, bool with_sessions, aiod::ctl::DaemonStats& out) {
+  std::uint64_t first = 0;
+  std::set<std::uint64_t> seen;
+  for (int page = 0;; ++page) {
+    flatbuffers::FlatBufferBuilder b(64);
+    const auto req = aiod::wire::CreateStatsRequest(b, with_sessions, first);
+    b.Finish(aiod::wire::CreateMessage(b, session.next_id(), aiod::wire::Body::StatsRequest, req.Union()),
+             aiod::wire::MessageIdentifier());
+    std::string error;
+    const aiod::wire::Message* reply = session.request(b, error);
+    const aiod::wire::StatsReply* stats = reply != nullptr ? reply->body_as_StatsReply() : nullptr;
+    if (stats == nullptr) return fail(error.empty() ? "expected a StatsReply" : error);
+    aiod::ctl::DaemonStats s = aiod::ctl::from_reply(*stats);
+    if (page == 0) {
+      out = std::move(s);
+      for (const auto& ss : out.sessions) seen.insert(ss.id);
+    } else {
+      // Sessions come and go between pages: never list one twice.
+      for (auto& ss : s.sessions) {
+        if (seen.insert(ss.id).second) out.sessions.push_back(std::move(ss));
+      }
+    }
+    first = stats->next_session();
+    if (!with_sessions || first == 0) return kExitOk;
+  }
+}
+
 struct StatsOptions {
   Format format = Format::table;
   bool watch = false;
@@ -66,15 +95,8 @@ int cmd_stats(const std::string& path, const StatsOptions& opts) {
   const unsigned rounds = opts.watch ? opts.count : 1;
   for (unsigned i = 0; rounds == 0 || i < rounds; ++i) {
     if (i > 0) std::this_thread::sleep_for(std::chrono::duration<double>(opts.interval_s));
-    flatbuffers::FlatBufferBuilder b(64);
-    const auto req = aiod::wire::CreateStatsRequest(b, opts.format != Format::table);
-    b.Finish(aiod::wire::CreateMessage(b, session.next_id(), aiod::wire::Body::StatsRequest, req.Union()),
-             aiod::wire::MessageIdentifier());
-    std::string error;
-    const aiod::wire::Message* reply = session.request(b, error);
-    const aiod::wire::StatsReply* stats = reply != nullptr ? reply->body_as_StatsReply() : nullptr;
-    if (stats == nullptr) return fail(error.empty() ? "expected a StatsReply" : error);
-    const aiod::ctl::DaemonStats s = aiod::ctl::from_reply(*stats);
+    aiod::ctl::DaemonStats s;
+    if (const int rc = fetch_stats(session, opts.format != Format::table, s); rc != kExitOk) return rc;
     std::string out;
     switch (opts.format) {
       case Format::table: out = aiod::ctl::format_table(s); break;

@@ -39,12 +39,7 @@ Result<Handle> Client::register_fd(int fd) {
 std::error_code Client::unregister(std::span<const Handle> handles) {
   std::vector<std::uint32_t> values;
   for (Handle h : handles) values.push_back(h.value);
-  flatbuffers::FlatBufferBuilder b(128);
-  const auto body = wire::CreateUnregisterHandlesDirect(b, &values);
-  b.Finish(wire::CreateMessage(b, impl_->next_request_id(), wire::Body::UnregisterHandles, body.Union()),
-           wire::MessageIdentifier());
-  auto reply = impl_->request(b);
-  return reply ? std::error_code() : reply.error();
+  return impl_->unregister(values);
 }
 
 Result<std::span<std::byte>> Client::arena_alloc(std::size_t size) {

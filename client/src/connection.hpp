@@ -78,6 +78,7 @@ struct PendingOp {
   void* out3 = nullptr;
   std::uint64_t aux[3] = {};
   int owned_fd = -1;  // closed when the op completes or is abandoned
+  Handle registered{};  // registered while encoding; dropped if the queue call fails
   std::vector<ArenaBlock> blocks;
   std::vector<CopyBack> copy_backs;
   std::uint32_t next_free = 0;
@@ -104,8 +105,12 @@ class Connection {
   // Reaps until pred() holds. Returns {} or errc::daemon_gone (every op still
   // pending is then completed with that error).
   std::error_code wait(const std::function<bool()>& pred);
-  // Completes every pending op of `owner`... used when a batch must be abandoned.
+  // Descriptors queued and not yet published to the daemon.
   [[nodiscard]] std::size_t queued_unsubmitted() const noexcept { return sq_tail_ - sq_published_; }
+  // Once the daemon is gone, completes every pending op with errc::daemon_gone.
+  void abandon_if_dead() {
+    if (dead_) fail_everything();
+  }
 
   // --- arena -----------------------------------------------------------------
   [[nodiscard]] std::byte* arena_base() const noexcept { return arena_; }
@@ -126,11 +131,13 @@ class Connection {
   // --- control messages --------------------------------------------------------
   // Registers descriptors (copies are sent); returns their handles in order.
   Result<std::vector<Handle>> register_fds(std::span<const int> fds);
+  // Drops handles; all or none.
+  std::error_code unregister(std::span<const std::uint32_t> handles);
   // Sends a request and returns the reply; an Error reply becomes errc::rejected.
   Result<wire::ReceivedMessage> request(flatbuffers::FlatBufferBuilder& b, std::span<const int> fds = {});
   [[nodiscard]] std::uint64_t next_request_id() noexcept { return ++request_id_; }
 
-  [[nodiscard]] int completion_fd() const noexcept { return complete_efd_.get(); }
+  [[nodiscard]] int completion_fd() const noexcept { return notify_fd_.get(); }
   // See Client::arm_completion_fd() and Client::wake().
   [[nodiscard]] bool arm_completion_fd();
   void wake() const noexcept;
@@ -153,6 +160,7 @@ class Connection {
   UniqueFd region_fd_;
   UniqueFd submit_efd_;
   UniqueFd complete_efd_;
+  UniqueFd notify_fd_;  // epoll of complete_efd_ and sock_, for event loops
   std::byte* region_ = nullptr;
   std::size_t region_size_ = 0;
   aiod_shm_header* hdr_ = nullptr;

@@ -63,6 +63,7 @@ void Connection::release(PendingOp& op) {
   op.out_error = nullptr;
   op.post = Post::none;
   op.out = op.out2 = op.out3 = nullptr;
+  op.registered = {};
   ++op.generation;
   const auto index = static_cast<std::uint32_t>(&op - ops_.data());
   op.next_free = free_head_;
@@ -93,8 +94,14 @@ std::error_code Connection::queue(std::span<Op> ops, Batch& owner) {
     p.owner = &owner;
     aiod_sqe sqe{};
     if (const std::error_code ec = encode_op(*this, op, sqe, p)) {
-      for (std::uint32_t t : taken) release(ops_[t]);
+      // Undo the whole call, including handles registered for it (ChildExit).
+      std::vector<std::uint32_t> orphans;
+      for (std::uint32_t t : taken) {
+        if (ops_[t].registered) orphans.push_back(ops_[t].registered.value);
+        release(ops_[t]);
+      }
       sq_tail_ = first_tail;
+      if (!orphans.empty()) unregister(orphans);
       return ec;
     }
     const CommonFields common = common_fields(op);
@@ -144,6 +151,13 @@ bool Connection::arm_completion_fd() {
   // it publishes before looking at our flag (Dekker, as in wait()).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (completions_ready() || dead_) return true;
+  // The daemon's departure must wake an event loop as completions do: the
+  // caller polls completion_fd(), which includes the control socket, and
+  // learns of it here.
+  if (peer_closed()) {
+    dead_ = true;
+    return true;
+  }
   nudge_if_stalled();
   return false;
 }

@@ -21,6 +21,10 @@ Result<CompletionResult> Dynamic::complete(CompletionMode mode) {
   conn.submit();
   if (mode == CompletionMode::nonblocking || batch_->outstanding == 0) {
     conn.reap();
+    conn.abandon_if_dead();
+    if (conn.dead() && batch_->completed == 0 && batch_->outstanding == 0 && batch_->errors == 0) {
+      return make_error_code(errc::daemon_gone);
+    }
   } else if (const std::error_code ec = conn.wait([&] { return batch_->completed > 0; }); ec) {
     // The ops were completed with daemon_gone; report them, then the error.
     if (batch_->completed == 0) return ec;

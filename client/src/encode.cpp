@@ -238,6 +238,7 @@ struct Encoder {
     }
     auto handles = conn.register_fds({&local, 1});
     if (!handles) return handles.error();
+    p.registered = handles->front();
     sqe.opcode = AIOD_OP_CHILD_EXIT;
     sqe.handle = handles->front().value;
     sqe.op_flags = AIOD_CHILD_EXIT_CLOSE;

@@ -68,8 +68,11 @@ TEST(Churn, ThousandKilledClientsLeaveNoTrace) {
 
   for (int i = 0; i < 1000; ++i) ASSERT_NO_FATAL_FAILURE(churn_once(daemon)) << "cycle " << i;
   ASSERT_NO_FATAL_FAILURE(wait_until_idle(daemon));
-  const ProcessUsage after = process_usage(daemon.pid());
-  EXPECT_EQ(after.fds, baseline.fds) << "descriptors leaked";
+  // The last aioctl session may still be closing: allow it to go, boundedly.
+  ProcessUsage after = process_usage(daemon.pid());
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (after.fds > baseline.fds && std::chrono::steady_clock::now() < deadline) after = process_usage(daemon.pid());
+  EXPECT_LE(after.fds, baseline.fds) << "descriptors leaked";
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   // Sanitizers keep freed memory in quarantine: resident size says nothing
   // here, and their leak checker judges the daemon at exit instead.
