@@ -1,0 +1,262 @@
+// Unit tests of daemon/handle_table: the only names a session's operations can
+// use for descriptors. What must hold: handles are never 0 / AIOD_HANDLE_CWD and
+// fit a completion result; a closed handle stays dead when its slot is reused;
+// the descriptor outlives the handle while an operation still uses it, and is
+// closed exactly when the last user lets go; the table never exceeds capacity.
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <set>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "aiod_shm.h"
+#include "handle_table.hpp"
+
+namespace aiod::daemon {
+namespace {
+
+// A fresh descriptor the table can own.
+int new_fd() {
+  const int fd = ::eventfd(0, EFD_CLOEXEC);
+  EXPECT_GE(fd, 0) << "eventfd: " << errno;
+  return fd;
+}
+
+bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+bool fd_closed(int fd) { return ::fcntl(fd, F_GETFD) == -1 && errno == EBADF; }
+
+// insert() for a fresh descriptor; returns the handle and its descriptor.
+struct Inserted {
+  std::uint32_t handle;
+  int fd;
+};
+Inserted insert_new(HandleTable& t) {
+  const int fd = new_fd();
+  const std::int64_t h = t.insert(UniqueFd(fd));
+  EXPECT_GT(h, 0);
+  return {static_cast<std::uint32_t>(h), fd};
+}
+
+void expect_valid_handle_value(std::int64_t h) {
+  EXPECT_GT(h, 0);
+  EXPECT_LT(h, std::int64_t{1} << 31);
+  EXPECT_NE(h, std::int64_t{AIOD_HANDLE_INVALID});
+  EXPECT_NE(h, std::int64_t{AIOD_HANDLE_CWD});
+}
+
+TEST(HandleTable, InsertGivesAHandleThatAcquiresTheDescriptor) {
+  HandleTable t(8);
+  EXPECT_EQ(t.open_count(), 0u);
+  const int fd = new_fd();
+  const std::int64_t h = t.insert(UniqueFd(fd));
+  expect_valid_handle_value(h);
+  EXPECT_EQ(t.open_count(), 1u);
+  const auto handle = static_cast<std::uint32_t>(h);
+  EXPECT_EQ(t.acquire(handle), fd);
+  t.release(handle);
+  EXPECT_TRUE(fd_open(fd));
+}
+
+TEST(HandleTable, HandlesAreDistinctAndInRangeAcrossManySlots) {
+  constexpr std::uint32_t kCount = 500;  // below the default RLIMIT_NOFILE
+  HandleTable t(kCount);
+  std::set<std::int64_t> seen;
+  for (std::uint32_t i = 0; i < kCount; ++i) {
+    const std::int64_t h = t.insert(UniqueFd(new_fd()));
+    expect_valid_handle_value(h);
+    EXPECT_TRUE(seen.insert(h).second) << "duplicate handle " << h;
+  }
+  EXPECT_EQ(t.open_count(), kCount);
+}
+
+TEST(HandleTable, ReusingOneSlotManyTimesNeverRepeatsAHandleWithinTheGenerationPeriod) {
+  // Closing and re-opening in a loop reuses the same slot each time; the
+  // generation must make every one of those handles different (11 generation
+  // bits: 2048 distinct values), and all stay in range.
+  HandleTable t(4);
+  std::set<std::int64_t> seen;
+  for (int i = 0; i < 2048; ++i) {
+    const int fd = new_fd();
+    const std::int64_t h = t.insert(UniqueFd(fd));
+    expect_valid_handle_value(h);
+    EXPECT_TRUE(seen.insert(h).second) << "handle " << h << " repeated after " << i << " reuses";
+    ASSERT_EQ(t.close(static_cast<std::uint32_t>(h)), 0);
+    EXPECT_TRUE(fd_closed(fd));
+  }
+}
+
+TEST(HandleTable, UnknownHandlesAreEbadf) {
+  HandleTable t(8);
+  const Inserted a = insert_new(t);
+  for (std::uint32_t bogus : {0u, AIOD_HANDLE_CWD, a.handle + 1, a.handle | (1u << 20),
+                              a.handle | (1u << 31), 0x7fffffffu, 12345u}) {
+    if (bogus == a.handle) continue;
+    EXPECT_EQ(t.acquire(bogus), -EBADF) << bogus;
+    EXPECT_EQ(t.close(bogus), -EBADF) << bogus;
+    t.release(bogus);  // harmless
+  }
+  EXPECT_EQ(t.acquire(a.handle), a.fd);
+  t.release(a.handle);
+}
+
+TEST(HandleTable, ClosedHandleIsDeadAndStaysDeadAfterItsSlotIsReused) {
+  HandleTable t(1);  // one slot: the second insert must reuse it
+  const Inserted first = insert_new(t);
+  ASSERT_EQ(t.close(first.handle), 0);
+  EXPECT_TRUE(fd_closed(first.fd));
+  EXPECT_EQ(t.open_count(), 0u);
+  EXPECT_EQ(t.acquire(first.handle), -EBADF);
+  EXPECT_EQ(t.close(first.handle), -EBADF);
+
+  const Inserted second = insert_new(t);
+  EXPECT_NE(second.handle, first.handle);
+  EXPECT_EQ(t.acquire(first.handle), -EBADF) << "a stale handle names the slot's new descriptor";
+  EXPECT_EQ(t.close(first.handle), -EBADF);
+  EXPECT_EQ(t.acquire(second.handle), second.fd);
+  t.release(second.handle);
+  EXPECT_TRUE(fd_open(second.fd));
+  EXPECT_EQ(t.open_count(), 1u);
+}
+
+TEST(HandleTable, CloseWithoutReferencesClosesTheDescriptorAtOnce) {
+  HandleTable t(4);
+  const Inserted a = insert_new(t);
+  EXPECT_TRUE(fd_open(a.fd));
+  ASSERT_EQ(t.close(a.handle), 0);
+  EXPECT_TRUE(fd_closed(a.fd));
+  EXPECT_EQ(t.close(a.handle), -EBADF) << "double close";
+}
+
+TEST(HandleTable, DescriptorOutlivesTheHandleUntilTheLastReferenceIsReleased) {
+  HandleTable t(4);
+  const Inserted a = insert_new(t);
+  ASSERT_EQ(t.acquire(a.handle), a.fd);
+  ASSERT_EQ(t.acquire(a.handle), a.fd);
+
+  ASSERT_EQ(t.close(a.handle), 0);
+  EXPECT_EQ(t.open_count(), 0u);
+  EXPECT_TRUE(fd_open(a.fd)) << "closed under an in-flight operation";
+  EXPECT_EQ(t.acquire(a.handle), -EBADF) << "a closed handle can still be acquired";
+  EXPECT_EQ(t.close(a.handle), -EBADF);
+
+  t.release(a.handle);
+  EXPECT_TRUE(fd_open(a.fd)) << "closed while one reference remains";
+  t.release(a.handle);
+  EXPECT_TRUE(fd_closed(a.fd)) << "not closed after the last reference";
+  EXPECT_EQ(t.acquire(a.handle), -EBADF);
+}
+
+TEST(HandleTable, ReleaseWithoutCloseKeepsTheDescriptor) {
+  HandleTable t(4);
+  const Inserted a = insert_new(t);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(t.acquire(a.handle), a.fd);
+  for (int i = 0; i < 3; ++i) t.release(a.handle);
+  EXPECT_TRUE(fd_open(a.fd));
+  EXPECT_EQ(t.acquire(a.handle), a.fd);
+  t.release(a.handle);
+}
+
+TEST(HandleTable, SurplusReleaseDoesNotDropSomeoneElsesReference) {
+  HandleTable t(4);
+  const Inserted a = insert_new(t);
+  ASSERT_EQ(t.acquire(a.handle), a.fd);
+  t.release(a.handle);
+  t.release(a.handle);  // one too many: must be ignored
+  ASSERT_EQ(t.acquire(a.handle), a.fd);
+  ASSERT_EQ(t.close(a.handle), 0);
+  EXPECT_TRUE(fd_open(a.fd)) << "an unbalanced release freed a referenced descriptor";
+  t.release(a.handle);
+  EXPECT_TRUE(fd_closed(a.fd));
+}
+
+TEST(HandleTable, StaleReleaseDoesNotTouchTheSlotsNewOccupant) {
+  HandleTable t(1);
+  const Inserted first = insert_new(t);
+  ASSERT_EQ(t.close(first.handle), 0);
+  const Inserted second = insert_new(t);
+  ASSERT_EQ(t.acquire(second.handle), second.fd);
+  ASSERT_EQ(t.close(second.handle), 0);
+  t.release(first.handle);  // stale: must not count against `second`
+  EXPECT_TRUE(fd_open(second.fd));
+  t.release(second.handle);
+  EXPECT_TRUE(fd_closed(second.fd));
+}
+
+TEST(HandleTable, SlotOfAClosedButReferencedHandleIsNotReused) {
+  HandleTable t(2);
+  const Inserted a = insert_new(t);
+  ASSERT_EQ(t.acquire(a.handle), a.fd);
+  ASSERT_EQ(t.close(a.handle), 0);
+  const Inserted b = insert_new(t);
+  EXPECT_NE(b.handle, a.handle);
+  EXPECT_NE(b.handle & 0xfffffu, a.handle & 0xfffffu) << "slot reused while still referenced";
+  EXPECT_EQ(t.acquire(b.handle), b.fd);
+  t.release(b.handle);
+  t.release(a.handle);
+  EXPECT_TRUE(fd_closed(a.fd));
+  EXPECT_TRUE(fd_open(b.fd));
+}
+
+TEST(HandleTable, FullTableRefusesWithEmfileAndClosesTheOfferedDescriptor) {
+  HandleTable t(2);
+  const Inserted a = insert_new(t);
+  const Inserted b = insert_new(t);
+  const int extra = new_fd();
+  EXPECT_EQ(t.insert(UniqueFd(extra)), -EMFILE);
+  EXPECT_TRUE(fd_closed(extra)) << "the refused descriptor leaked";
+  EXPECT_EQ(t.open_count(), 2u);
+  EXPECT_TRUE(fd_open(a.fd));
+  EXPECT_TRUE(fd_open(b.fd));
+
+  ASSERT_EQ(t.close(a.handle), 0);
+  const Inserted c = insert_new(t);
+  EXPECT_EQ(t.acquire(c.handle), c.fd);
+  t.release(c.handle);
+}
+
+TEST(HandleTable, AClosedButReferencedHandleStillCountsAgainstCapacity) {
+  HandleTable t(1);
+  const Inserted a = insert_new(t);
+  ASSERT_EQ(t.acquire(a.handle), a.fd);
+  ASSERT_EQ(t.close(a.handle), 0);
+  const int extra = new_fd();
+  EXPECT_EQ(t.insert(UniqueFd(extra)), -EMFILE);
+  EXPECT_TRUE(fd_closed(extra));
+  t.release(a.handle);
+  EXPECT_TRUE(fd_closed(a.fd));
+  const Inserted b = insert_new(t);
+  EXPECT_TRUE(fd_open(b.fd));
+}
+
+TEST(HandleTable, ZeroCapacityRefusesEverything) {
+  HandleTable t(0);
+  const int fd = new_fd();
+  EXPECT_EQ(t.insert(UniqueFd(fd)), -EMFILE);
+  EXPECT_TRUE(fd_closed(fd));
+}
+
+TEST(HandleTable, DestructorClosesEveryDescriptorStillHeld) {
+  std::vector<int> fds;
+  {
+    HandleTable t(8);
+    const Inserted plain = insert_new(t);
+    const Inserted referenced = insert_new(t);
+    const Inserted closed_but_referenced = insert_new(t);
+    const Inserted closed = insert_new(t);
+    ASSERT_EQ(t.acquire(referenced.handle), referenced.fd);
+    ASSERT_EQ(t.acquire(closed_but_referenced.handle), closed_but_referenced.fd);
+    ASSERT_EQ(t.close(closed_but_referenced.handle), 0);
+    ASSERT_EQ(t.close(closed.handle), 0);
+    fds = {plain.fd, referenced.fd, closed_but_referenced.fd};
+    for (int fd : fds) ASSERT_TRUE(fd_open(fd));
+  }
+  for (int fd : fds) EXPECT_TRUE(fd_closed(fd)) << fd;
+}
+
+}  // namespace
+}  // namespace aiod::daemon
