@@ -6,9 +6,14 @@
 //             waits on the ring (mini_coro.hpp)
 //   syscalls  the batch is 32 getppid(2) calls; the task is resumed through
 //             the same scheduler's run queue
-//   aiod      needs libaiod's coroutine runtime: reported as n/a until it exists
+//   aiod      libaiod's coroutine runtime (aiod::coro::Scheduler): the task
+//             co_awaits io::multi of 32 aiod::Nop; one batch per tick
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <aiod/aiod.hpp>
+#include <aiod/coro.hpp>
+#include <utility>
 
 #include "bench.hpp"
 #include "mini_coro.hpp"
@@ -63,6 +68,31 @@ Task syscall_task(Loop& loop, std::uint64_t ops, unsigned batch) {
   for (std::uint64_t done = 0; done < ops; done += batch) co_await SyscallNops{loop, batch};
 }
 
+// io::multi takes its ops as arguments: the aiod mode's batch size is fixed.
+constexpr unsigned kAiodBatch = 32;
+
+template <std::size_t... I>
+auto nop_batch(std::index_sequence<I...>) {
+  return coro::io::multi(((void)I, Nop{})...);
+}
+
+coro::Task<std::error_code> aiod_task(std::uint64_t ops) {
+  for (std::uint64_t done = 0; done < ops; done += kAiodBatch) {
+    if (const std::error_code ec = co_await nop_batch(std::make_index_sequence<kAiodBatch>{})) co_return ec;
+  }
+  co_return std::error_code{};
+}
+
+double run_aiod(Client& client, std::uint64_t ops) {
+  coro::Scheduler scheduler(client);
+  auto task = scheduler.spawn(aiod_task(ops));
+  const auto t0 = Clock::now();
+  if (const std::error_code ec = scheduler.run()) die("scheduler: %s", ec.message().c_str());
+  const double rate = static_cast<double>(ops) / seconds_between(t0, Clock::now());
+  if (const std::error_code ec = task.complete()) die("aiod nops: %s", ec.message().c_str());
+  return rate;
+}
+
 double run_uring(std::uint64_t ops, unsigned batch) {
   Ring ring(256);
   Loop loop;
@@ -105,6 +135,16 @@ int main(int argc, char** argv) {
   parse_or_exit(app, argc, argv);
   o.ops = std::max<std::uint64_t>(o.ops / o.batch * o.batch, o.batch);
 
+  std::optional<Daemon> daemon;
+  std::optional<aiod::Client> client;
+  const bool aiod_mode = o.common.wants(kAiod) && o.batch == kAiodBatch;
+  if (aiod_mode) {
+    daemon.emplace(o.common);
+    auto c = aiod::Client::connect({.socket_path = daemon->socket(), .name = "bench coro_nops"});
+    if (!c) die("connect: %s", c.message().c_str());
+    client.emplace(std::move(*c));
+  }
+
   Report report;
   const std::string bench = "coro_nops batch " + std::to_string(o.batch);
   for (unsigned run = 0; run < o.common.runs; ++run) {
@@ -117,8 +157,14 @@ int main(int argc, char** argv) {
       (void)run_syscalls(o.warmup, o.batch);
       report.add(bench, kSyscalls, "throughput", "ops/s", run_syscalls(o.ops, o.batch));
     }
+    if (client) {
+      (void)run_aiod(*client, o.warmup);
+      report.add(bench, kAiod, "throughput", "ops/s", run_aiod(*client, o.ops));
+    }
   }
-  if (o.common.wants(kAiod)) report.not_available(bench, kAiod, "throughput", "needs coroutine runtime");
+  if (o.common.wants(kAiod) && !aiod_mode) {
+    report.not_available(bench, kAiod, "throughput", "the aiod mode runs batches of 32");
+  }
   report.print();
   return 0;
 }
