@@ -55,7 +55,7 @@ ClientReport run_client(const ClientOptions& options, int index, std::chrono::st
     if (failed) fail("op " + std::to_string(userdata) + " failed");
   });
   std::uint64_t tag = 0;
-  for (int round = 0; std::chrono::steady_clock::now() < until; ++round) {
+  for (int round = 0; round == 0 || std::chrono::steady_clock::now() < until; ++round) {  // at least one round
     char out[32], in[32] = {};
     const int n = std::snprintf(out, sizeof(out), "c%d-r%d", index, round);
     std::size_t written = 0, got = 0;
