@@ -17,7 +17,7 @@ struct Limits {
   LayoutLimits layout;
   std::uint32_t max_sessions = 1024;
   std::uint32_t max_in_flight = 0;      // per session; 0 = the completion ring's size
-  std::uint32_t max_handles = 65536;    // per session
+  std::uint32_t max_handles = 65535;    // per session (at most 2^16 - 1)
   std::uint32_t drain_budget = 256;     // descriptors one session may submit per turn
   // A connection that has not completed its handshake by then is closed.
   std::chrono::milliseconds handshake_timeout{5000};

@@ -7,11 +7,11 @@
 
 namespace aiod::daemon {
 namespace {
-constexpr std::uint32_t kSlotBits = 20;
+constexpr std::uint32_t kSlotBits = 16;
 constexpr std::uint32_t kSlotMask = (1u << kSlotBits) - 1;
-// 11 generation bits keep every handle below 2^31: it travels as a completion's
+// 15 generation bits keep every handle below 2^31: it travels as a completion's
 // non-negative int32 result.
-constexpr std::uint32_t kGenerationMask = (1u << 11) - 1;
+constexpr std::uint32_t kGenerationMask = (1u << 15) - 1;
 
 std::uint32_t encode(std::uint32_t slot, std::uint16_t generation) {
   return (static_cast<std::uint32_t>(generation) << kSlotBits) | (slot + 1);
@@ -30,8 +30,10 @@ HandleTable::~HandleTable() {
 std::int64_t HandleTable::insert(UniqueFd fd) {
   std::uint32_t slot;
   if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
+    // Oldest free slot first: a closed handle's slot comes back as late as
+    // possible, so its generation lasts as many reuses as there are slots.
+    slot = free_slots_.front();
+    free_slots_.pop_front();
   } else if (entries_.size() < capacity_) {
     slot = static_cast<std::uint32_t>(entries_.size());
     entries_.emplace_back();

@@ -1,7 +1,7 @@
 // handle_table.hpp — one session's handles: the only names its operations can
 // use for files, directories and sockets.
 //
-// A handle is (generation << 20 | slot + 1) with an 11-bit generation: never 0
+// A handle is (generation << 16 | slot + 1) with a 15-bit generation: never 0
 // (AIOD_HANDLE_INVALID), always below 2^31 (so never AIOD_HANDLE_CWD, and it fits
 // a completion result), and a handle that was closed stays invalid even after its
 // slot is reused (the generation moves on).
@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "unique_fd.hpp"
@@ -24,7 +25,7 @@ namespace aiod::daemon {
 
 class HandleTable {
  public:
-  // `capacity` is the most handles open at once (at most 2^20 - 1).
+  // `capacity` is the most handles open at once (at most 2^16 - 1).
   explicit HandleTable(std::uint32_t capacity);
   HandleTable(const HandleTable&) = delete;
   HandleTable& operator=(const HandleTable&) = delete;
@@ -61,7 +62,7 @@ class HandleTable {
   void maybe_free(std::uint32_t slot);
 
   std::vector<Entry> entries_;
-  std::vector<std::uint32_t> free_slots_;
+  std::deque<std::uint32_t> free_slots_;
   std::uint32_t capacity_;
   std::uint32_t open_ = 0;
 };

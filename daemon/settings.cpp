@@ -22,7 +22,7 @@ constexpr SettingInfo kSettings[] = {
     {"max-sq-entries", "largest submission ring a session may ask for (default 4096)", true},
     {"max-arena-bytes", "largest buffer arena a session may ask for (default 64 MiB)", true},
     {"max-in-flight", "per-session in-flight cap; 0: the completion ring's size (default 0)", true},
-    {"max-handles", "most open handles per session (default 65536)", true},
+    {"max-handles", "most open handles per session, 16 to 65535 (default 65535)", true},
     {"drain-budget", "descriptors one session may submit per turn before others go (default 256)", true},
     {"handshake-timeout-ms", "how long a new connection may take to say hello (default 5000)", true},
 };
@@ -80,7 +80,7 @@ int apply_setting(Config& c, std::string_view name, std::string_view value, std:
   } else if (name == "max-in-flight") {
     ok = parse_uint<std::uint32_t>(value, 0, 65536, c.limits.max_in_flight, error);
   } else if (name == "max-handles") {
-    ok = parse_uint<std::uint32_t>(value, 16, (1u << 20) - 1, c.limits.max_handles, error);
+    ok = parse_uint<std::uint32_t>(value, 16, (1u << 16) - 1, c.limits.max_handles, error);
   } else if (name == "drain-budget") {
     ok = parse_uint<std::uint32_t>(value, 1, 65536, c.limits.drain_budget, error);
   } else if (name == "handshake-timeout-ms") {

@@ -76,11 +76,11 @@ TEST(HandleTable, HandlesAreDistinctAndInRangeAcrossManySlots) {
 
 TEST(HandleTable, ReusingOneSlotManyTimesNeverRepeatsAHandleWithinTheGenerationPeriod) {
   // Closing and re-opening in a loop reuses the same slot each time; the
-  // generation must make every one of those handles different (11 generation
-  // bits: 2048 distinct values), and all stay in range.
-  HandleTable t(4);
+  // generation must make every one of those handles different (15 generation
+  // bits: 32768 distinct values), and all stay in range.
+  HandleTable t(1);
   std::set<std::int64_t> seen;
-  for (int i = 0; i < 2048; ++i) {
+  for (int i = 0; i < 32768; ++i) {
     const int fd = new_fd();
     const std::int64_t h = t.insert(UniqueFd(fd));
     expect_valid_handle_value(h);
@@ -93,7 +93,7 @@ TEST(HandleTable, ReusingOneSlotManyTimesNeverRepeatsAHandleWithinTheGenerationP
 TEST(HandleTable, UnknownHandlesAreEbadf) {
   HandleTable t(8);
   const Inserted a = insert_new(t);
-  for (std::uint32_t bogus : {0u, AIOD_HANDLE_CWD, a.handle + 1, a.handle | (1u << 20),
+  for (std::uint32_t bogus : {0u, AIOD_HANDLE_CWD, a.handle + 1, a.handle | (1u << 16),
                               a.handle | (1u << 31), 0x7fffffffu, 12345u}) {
     if (bogus == a.handle) continue;
     EXPECT_EQ(t.acquire(bogus), -EBADF) << bogus;
@@ -194,7 +194,7 @@ TEST(HandleTable, SlotOfAClosedButReferencedHandleIsNotReused) {
   ASSERT_EQ(t.close(a.handle), 0);
   const Inserted b = insert_new(t);
   EXPECT_NE(b.handle, a.handle);
-  EXPECT_NE(b.handle & 0xfffffu, a.handle & 0xfffffu) << "slot reused while still referenced";
+  EXPECT_NE(b.handle & 0xffffu, a.handle & 0xffffu) << "slot reused while still referenced";
   EXPECT_EQ(t.acquire(b.handle), b.fd);
   t.release(b.handle);
   t.release(a.handle);
