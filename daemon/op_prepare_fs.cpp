@@ -27,8 +27,9 @@ int prepare_open(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, st
   if (!creates && s.mode != 0) return -EINVAL;
   rec.how = {};
   // O_CLOEXEC: the daemon's descriptors never leak into a child. O_NOCTTY: a
-  // terminal a client opens must not become the daemon's controlling terminal.
-  rec.how.flags = flags | O_CLOEXEC | O_NOCTTY;
+  // terminal a client opens must not become the daemon's controlling terminal
+  // (O_PATH opens nothing, and openat2 refuses O_PATH with other flags).
+  rec.how.flags = flags | O_CLOEXEC | ((flags & O_PATH) ? 0u : static_cast<std::uint32_t>(O_NOCTTY));
   rec.how.mode = creates ? (s.mode & 07777 & ~ctx.umask) : 0;
   rec.how.resolve = resolve;
   int dirfd;

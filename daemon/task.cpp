@@ -47,8 +47,12 @@ bool BackendCall::await_suspend(std::coroutine_handle<> h) {
     BackendOp timer;
     timer.opcode = BackendOpcode::link_timeout;
     timer.ts = &limit_;
-    ret = backend_.prepare(timer, &g_ignored);
-    if (ret < 0) backend_.flush();  // never leave the op linked to a stranger
+    if (backend_.prepare(timer, &g_ignored) < 0) {
+      // The op is already with the backend and will complete into this call:
+      // go on waiting for it, without the limit. Flushing ends its link, so
+      // the next op prepared is not linked behind it.
+      backend_.flush();
+    }
   }
   if (ret < 0) {
     result_ = ret;

@@ -72,6 +72,15 @@ void json_opcodes(std::ostringstream& o, const std::vector<OpcodeStat>& ops) {
   o << "}";
 }
 
+// Nanoseconds as exact decimal seconds ("1000000.123456789"): a double through
+// a stream would round large values to six digits.
+std::string seconds(std::uint64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%llu.%09llu", static_cast<unsigned long long>(ns / 1'000'000'000u),
+                static_cast<unsigned long long>(ns % 1'000'000'000u));
+  return buf;
+}
+
 // A label value with \, " and newlines escaped, as the exposition format requires.
 std::string label(const std::string& v) {
   std::string out;
@@ -126,13 +135,14 @@ DaemonStats from_reply(const wire::StatsReply& r) {
 
 std::string format_table(const DaemonStats& s) {
   std::ostringstream o;
-  char line[160];
-  std::snprintf(line, sizeof(line), "aiod %s (%s backend), up %.1f s, %u shard%s\n", s.daemon_version.c_str(),
-                s.backend.c_str(), static_cast<double>(s.uptime_ns) / 1e9, s.shards, s.shards == 1 ? "" : "s");
-  o << line;
-  auto row = [&](const char* name, std::uint64_t v) {
-    std::snprintf(line, sizeof(line), "  %-22s %20llu\n", name, static_cast<unsigned long long>(v));
-    o << line;
+  char num[64];
+  o << "aiod " << s.daemon_version << " (" << s.backend << " backend), up ";
+  std::snprintf(num, sizeof(num), "%.1f", static_cast<double>(s.uptime_ns) / 1e9);
+  o << num << " s, " << s.shards << " shard" << (s.shards == 1 ? "" : "s") << "\n";
+  // Names are streamed (any length); only the numbers go through snprintf.
+  auto row = [&](const std::string& name, std::uint64_t v) {
+    std::snprintf(num, sizeof(num), "%20llu", static_cast<unsigned long long>(v));
+    o << "  " << name << std::string(name.size() < 22 ? 23 - name.size() : 1, ' ') << num << "\n";
   };
   row("sessions active", s.sessions_active);
   row("sessions total", s.sessions_total);
@@ -148,17 +158,17 @@ std::string format_table(const DaemonStats& s) {
   row("wakeups received", s.totals.wakeups_received);
   row("daemon syscalls", s.daemon_syscalls);
   if (s.latency_count > 0) {
-    std::snprintf(line, sizeof(line), "  %-22s %17.1f us\n", "mean latency",
+    std::snprintf(num, sizeof(num), "%17.1f us",
                   static_cast<double>(s.latency_sum_ns) / static_cast<double>(s.latency_count) / 1e3);
-    o << line;
+    o << "  mean latency" << std::string(11, ' ') << num << "\n";
   }
   if (!s.opcodes.empty()) {
-    std::snprintf(line, sizeof(line), "\n  %-22s %20s %12s\n", "OPCODE", "COUNT", "ERRORS");
-    o << line;
+    std::snprintf(num, sizeof(num), "%20s %12s", "COUNT", "ERRORS");
+    o << "\n  OPCODE" << std::string(17, ' ') << num << "\n";
     for (const OpcodeStat& op : s.opcodes) {
-      std::snprintf(line, sizeof(line), "  %-22s %20llu %12llu\n", op.name.c_str(),
-                    static_cast<unsigned long long>(op.count), static_cast<unsigned long long>(op.errors));
-      o << line;
+      std::snprintf(num, sizeof(num), "%20llu %12llu", static_cast<unsigned long long>(op.count),
+                    static_cast<unsigned long long>(op.errors));
+      o << "  " << op.name << std::string(op.name.size() < 22 ? 23 - op.name.size() : 1, ' ') << num << "\n";
     }
   }
   return o.str();
@@ -241,7 +251,7 @@ std::string format_prometheus(const DaemonStats& s) {
   metric("config_reloads_total", "counter", "Config reloads applied (SIGHUP).", s.config_reloads);
   metric("config_reload_failures_total", "counter", "Config reloads refused (SIGHUP).", s.config_reload_failures);
   o << "# HELP aiod_uptime_seconds Seconds since the daemon started.\n# TYPE aiod_uptime_seconds gauge\n"
-    << "aiod_uptime_seconds " << static_cast<double>(s.uptime_ns) / 1e9 << "\n";
+    << "aiod_uptime_seconds " << seconds(s.uptime_ns) << "\n";
 
   o << "# HELP aiod_opcode_ops_total Completed operations by opcode.\n# TYPE aiod_opcode_ops_total counter\n";
   for (const OpcodeStat& op : s.opcodes) o << "aiod_opcode_ops_total{opcode=\"" << label(op.name) << "\"} " << op.count << "\n";
@@ -254,12 +264,11 @@ std::string format_prometheus(const DaemonStats& s) {
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < s.latency_bounds_ns.size() && i < s.latency_counts.size(); ++i) {
     cumulative += s.latency_counts[i];
-    o << "aiod_op_latency_seconds_bucket{le=\"" << static_cast<double>(s.latency_bounds_ns[i]) / 1e9 << "\"} "
-      << cumulative << "\n";
+    o << "aiod_op_latency_seconds_bucket{le=\"" << seconds(s.latency_bounds_ns[i]) << "\"} " << cumulative << "\n";
   }
   if (s.latency_counts.size() > s.latency_bounds_ns.size()) cumulative += s.latency_counts.back();
   o << "aiod_op_latency_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n";
-  o << "aiod_op_latency_seconds_sum " << static_cast<double>(s.latency_sum_ns) / 1e9 << "\n";
+  o << "aiod_op_latency_seconds_sum " << seconds(s.latency_sum_ns) << "\n";
   o << "aiod_op_latency_seconds_count " << s.latency_count << "\n";
 
   if (!s.sessions.empty()) {

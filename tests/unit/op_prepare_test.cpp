@@ -1437,10 +1437,8 @@ TEST_F(OpPrepare, PreparedOpensWorkForReal) {
 }
 
 TEST_F(OpPrepare, OpenAtWithOPathIsAcceptedByTheKernel) {
-  GTEST_SKIP() << "bug: open_at always adds O_NOCTTY (daemon/op_prepare.cpp, prepare_open_at: "
-                  "rec.how.flags = flags | O_CLOEXEC | O_NOCTTY), but openat2() refuses O_PATH combined "
-                  "with anything but O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC, so every O_PATH open_at fails with "
-                  "EINVAL although the same openat() works in the client";
+  // Regression: O_NOCTTY was added to every open, and openat2() refuses O_PATH
+  // combined with anything but O_DIRECTORY/O_NOFOLLOW/O_CLOEXEC.
   for (std::uint32_t flags : {unsigned{O_PATH}, unsigned{O_PATH | O_DIRECTORY}, unsigned{O_PATH | O_NOFOLLOW}}) {
     put(kPathAt, "/tmp");
     aiod_sqe s = sqe(AIOD_OP_OPEN_AT);
