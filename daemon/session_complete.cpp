@@ -193,7 +193,7 @@ void Session::post(const OpRecord& rec, int res) {
       counters.opcode_errors[rec.opcode].add();
     }
   }
-  const std::uint64_t latency = shard_.now_ns() - rec.start_ns;
+  const std::uint64_t latency = shard_.turn_ns() - rec.start_ns;
   shard_.latency.record(latency);
   counters.latency.record(latency);
   if (!dirty_) {

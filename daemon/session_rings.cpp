@@ -89,6 +89,10 @@ void SessionRings::set_stopping() {
   store_daemon_flags();
 }
 
+void SessionRings::store_daemon_cpu() {
+  std::atomic_ref<std::uint32_t>(hdr_->daemon_cpu).store(daemon_cpu_, std::memory_order_relaxed);
+}
+
 void SessionRings::store_daemon_flags() {
   std::atomic_ref<std::uint32_t>(hdr_->daemon_flags).store(daemon_flags_, std::memory_order_relaxed);
 }

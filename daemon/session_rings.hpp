@@ -56,10 +56,17 @@ class SessionRings {
   // Tells the client whether the daemon may sleep (so it must ring the doorbell).
   // The caller issues a full fence before re-checking for work.
   void set_need_wakeup(bool on);
+  // Tells the client which CPU serves it (a hint for its spinning).
+  void set_daemon_cpu(std::uint32_t cpu) {
+    if (cpu + 1 == daemon_cpu_) return;
+    daemon_cpu_ = cpu + 1;
+    store_daemon_cpu();
+  }
   void set_stopping();
 
  private:
   void store_daemon_flags();
+  void store_daemon_cpu();
 
   aiod_shm_header* hdr_ = nullptr;
   const aiod_sqe* sq_ = nullptr;
@@ -73,6 +80,7 @@ class SessionRings {
   std::uint32_t cq_published_ = 0;
   std::uint32_t cq_head_ = 0;  // last head the client validly published
   std::uint32_t daemon_flags_ = 0;
+  std::uint32_t daemon_cpu_ = 0;  // + 1, as stored
 };
 
 }  // namespace aiod::daemon

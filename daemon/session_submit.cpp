@@ -49,6 +49,7 @@ bool Session::ready_to_drain() {
 }
 
 Session::DrainResult Session::drain(std::uint32_t budget) {
+  rings_.set_daemon_cpu(shard_.cpu());
   if (!rings_.refresh_cq_head()) return DrainResult::corrupt;
   const auto pending = rings_.pending_submissions();
   if (!pending) return DrainResult::corrupt;
@@ -95,8 +96,24 @@ Session::DrainResult Session::drain(std::uint32_t budget) {
 }
 
 void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
-  const std::uint64_t now = shard_.now_ns();
+  const std::uint64_t now = shard_.turn_ns();
   counters.ops_submitted.add(count);
+  if (count == 1) {
+    // The common case, without the chain machinery's allocations.
+    OpRecord& rec = *alloc_record();
+    rec.start_ns = now;
+    int err = prepare_record(descs[0], prepare_ctx_, rec);
+    if (err == 0 && descs[0].opcode == AIOD_OP_LINK_TIMEOUT) err = -EINVAL;  // guards nothing
+    rec.link = Link::none;  // the ring's end may have ended an unterminated chain
+    if (err < 0) {
+      counters.invalid_descriptors.add();
+      post(rec, err);
+      release_record(rec);
+      return;
+    }
+    submit_single(rec);
+    return;
+  }
   std::vector<OpRecord*> recs;
   recs.reserve(count);
   std::vector<int> errors(count, 0);
@@ -118,10 +135,6 @@ void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
   recs.back()->link = Link::none;
   if (invalid) {
     fail_chain(recs, errors);
-    return;
-  }
-  if (count == 1) {
-    submit_single(*recs.front());
     return;
   }
   auto* chain = new Chain;

@@ -1,6 +1,7 @@
 #include "shard.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <time.h>
 
@@ -265,8 +266,13 @@ void Shard::thread_main() {
 }
 
 void Shard::loop() {
+  // Spinning only with pause instructions this long after the last work;
+  // after that, the spin yields the CPU between looks, since on a busy
+  // machine the client (or an io-wq worker) we wait for may need this CPU.
+  constexpr std::uint64_t kPureSpinNs = 5'000;
   std::uint64_t poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
-  std::uint64_t last_work = now_ns();
+  turn_ns_ = now_ns();
+  std::uint64_t last_work = turn_ns_;
   // With a watchdog, sleep at most shard_wake so the heartbeat keeps moving.
   std::optional<std::chrono::nanoseconds> max_sleep;
   if (config_.shard_wake.count() > 0) max_sleep = config_.shard_wake;
@@ -274,11 +280,14 @@ void Shard::loop() {
     // Single writer: a plain increment, no locked read-modify-write.
     heartbeat_.store(heartbeat_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) begin_stop();
-    if (config_pending_.exchange(false, std::memory_order_acquire)) {
+    if (config_pending_.load(std::memory_order_relaxed) && config_pending_.exchange(false, std::memory_order_acquire)) {
       std::lock_guard lock(mutex_);
       if (pending_config_) config_ = std::move(*std::exchange(pending_config_, nullptr));
       poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
     }
+    // One clock read and one CPU lookup per turn serve every op of the turn.
+    turn_ns_ = now_ns();
+    cpu_ = static_cast<std::uint32_t>(::sched_getcpu());
     bool worked = sched_.run_ready() > 0;
     backend_->flush();
     worked |= backend_->drain() > 0;
@@ -289,11 +298,15 @@ void Shard::loop() {
       if (sessions_.empty()) break;
     }
     if (worked || sched_.has_ready() || poll_parked()) {
-      last_work = now_ns();
+      last_work = turn_ns_;
       continue;
     }
-    if (now_ns() - last_work < poll_ns) {
-      cpu_relax();
+    if (const std::uint64_t idle = turn_ns_ - last_work; idle < poll_ns) {
+      if (idle < kPureSpinNs) {
+        cpu_relax();
+      } else {
+        ::sched_yield();
+      }
       continue;
     }
     prepare_to_sleep();

@@ -71,6 +71,9 @@ class Shard {
   [[nodiscard]] Scheduler& scheduler() noexcept { return sched_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_; }
   [[nodiscard]] std::uint64_t now_ns() const;
+  // The clock and the CPU as of the start of this loop turn (cheap).
+  [[nodiscard]] std::uint64_t turn_ns() const noexcept { return turn_ns_; }
+  [[nodiscard]] std::uint32_t cpu() const noexcept { return cpu_; }
 
   struct ParkAwaiter {
     Shard& shard;
@@ -143,6 +146,8 @@ class Shard {
 
   // --- shard thread only ----------------------------------------------------------
   std::unique_ptr<Backend> backend_;
+  std::uint64_t turn_ns_ = 0;
+  std::uint32_t cpu_ = 0;
   Scheduler sched_;
   IntrusiveList<Session> parked_;
   std::vector<Session*> dirty_;

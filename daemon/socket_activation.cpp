@@ -45,7 +45,12 @@ std::string bound_path(int fd) {
   const std::size_t offset = offsetof(sockaddr_un, sun_path);
   if (len <= offset) return {};
   const std::size_t n = len - offset;
-  if (addr.sun_path[0] == '\0') return "@" + std::string(addr.sun_path + 1, n - 1);
+  if (addr.sun_path[0] == '\0') {
+    // Built with append: GCC 12 -O3 warns falsely (-Wrestrict) on "@" + string.
+    std::string abstract = "@";
+    abstract.append(addr.sun_path + 1, n - 1);
+    return abstract;
+  }
   return std::string(addr.sun_path, ::strnlen(addr.sun_path, n));
 }
 

@@ -270,7 +270,11 @@ struct aiod_shm_header {
     uint32_t cq_tail; /* written by the daemon: completions published     */
     uint8_t pad4[60];
     uint32_t daemon_flags; /* written by the daemon: AIOD_DAEMON_*       */
-    uint8_t pad5[60];
+    uint32_t daemon_cpu;   /* written by the daemon: a hint, the CPU its  */
+                           /* thread for this session last ran on + 1 (0: */
+                           /* unknown). A client on that CPU gains nothing */
+                           /* by spinning: the daemon cannot run meanwhile */
+    uint8_t pad5[56];
     uint32_t client_flags; /* written by the client: AIOD_CLIENT_*       */
     uint8_t pad6[60];
 };

@@ -72,6 +72,7 @@ struct PendingOp {
   bool in_use = false;
   std::uint64_t userdata = 0;
   std::error_code* out_error = nullptr;
+  OpId* out_id = nullptr;  // written once the queue call succeeded
   Post post = Post::none;
   void* out = nullptr;
   void* out2 = nullptr;
@@ -155,6 +156,7 @@ class Connection {
   // unconsumed (its ring room was full) needs the doorbell to look again.
   void nudge_if_stalled();
   [[nodiscard]] bool completions_ready() const;
+  [[nodiscard]] bool daemon_on_this_cpu() const;
 
   UniqueFd sock_;
   UniqueFd region_fd_;
@@ -177,6 +179,7 @@ class Connection {
   std::uint32_t cq_head_ = 0;       // consumed (private copy of what we store)
 
   std::vector<PendingOp> ops_;
+  std::vector<std::uint32_t> taken_;  // queue()'s scratch
   std::uint32_t free_head_ = 0;     // index + 1 of the first free slot; 0 = none
   std::uint32_t free_count_ = 0;
   std::uint64_t request_id_ = 0;

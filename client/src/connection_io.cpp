@@ -1,6 +1,7 @@
 // connection_io.cpp — the hot path: queueing descriptors, publishing them,
 // reaping completions, waiting.
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +64,7 @@ void Connection::release(PendingOp& op) {
   op.out_error = nullptr;
   op.post = Post::none;
   op.out = op.out2 = op.out3 = nullptr;
+  op.out_id = nullptr;
   op.registered = {};
   ++op.generation;
   const auto index = static_cast<std::uint32_t>(&op - ops_.data());
@@ -82,8 +84,8 @@ std::error_code Connection::queue(std::span<Op> ops, Batch& owner) {
   }
   // Encode everything first; publish nothing until the whole call succeeded.
   const std::uint32_t first_tail = sq_tail_;
-  std::vector<std::uint32_t> taken;
-  taken.reserve(ops.size());
+  std::vector<std::uint32_t>& taken = taken_;  // kept across calls: no allocation
+  taken.clear();
   for (const Op& op : ops) {
     const std::uint32_t slot = free_head_ - 1;
     PendingOp& p = ops_[slot];
@@ -109,14 +111,16 @@ std::error_code Connection::queue(std::span<Op> ops, Batch& owner) {
     sqe.user_data = make_user_data(slot, p.generation);
     p.userdata = common.userdata;
     p.out_error = common.out_error;
+    p.out_id = common.out_id;
     std::memcpy(&sq_[sq_tail_ & (info_.sq_entries - 1)], &sqe, sizeof(sqe));
     ++sq_tail_;
   }
+  // The whole call is queued: now its ids and errors may be written.
   owner.outstanding += ops.size();
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    const CommonFields common = common_fields(ops[i]);
-    if (common.out_id != nullptr) *common.out_id = OpId{make_user_data(taken[i], ops_[taken[i]].generation)};
-    if (common.out_error != nullptr) *common.out_error = {};
+  for (std::uint32_t slot : taken) {
+    PendingOp& p = ops_[slot];
+    if (p.out_id != nullptr) *p.out_id = OpId{make_user_data(slot, p.generation)};
+    if (p.out_error != nullptr) *p.out_error = {};
   }
   return {};
 }
@@ -135,6 +139,11 @@ void Connection::submit() {
 void Connection::ring_doorbell() {
   const std::uint64_t one = 1;
   (void)!::write(submit_efd_.get(), &one, sizeof(one));
+}
+
+bool Connection::daemon_on_this_cpu() const {
+  const std::uint32_t daemon_cpu = load_relaxed(hdr_->daemon_cpu);  // a hint: CPU + 1, 0 unknown
+  return daemon_cpu != 0 && static_cast<int>(daemon_cpu - 1) == ::sched_getcpu();
 }
 
 void Connection::nudge_if_stalled() {
@@ -237,10 +246,16 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
       fail_everything();
       return errc::daemon_gone;
     }
-    // Spin first: the daemon usually answers within microseconds.
-    const auto deadline = std::chrono::steady_clock::now() + spin_;
-    while (!completions_ready() && std::chrono::steady_clock::now() < deadline) __builtin_ia32_pause();
-    if (completions_ready()) continue;
+    // Spin first: the daemon usually answers within microseconds — unless it
+    // runs on this very CPU, where spinning only keeps it from answering.
+    if (!daemon_on_this_cpu()) {
+      const auto deadline = std::chrono::steady_clock::now() + spin_;
+      for (unsigned i = 1; !completions_ready(); ++i) {
+        __builtin_ia32_pause();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) break;  // the clock, now and then
+      }
+      if (completions_ready()) continue;
+    }
 
     // About to sleep: say so, then look once more (Dekker with the daemon's
     // publish: it stores its tail, fences, then reads our flag).
