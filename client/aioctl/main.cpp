@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  if (socket_path.empty()) socket_path = aiod::default_socket_path();
+  if (socket_path.empty()) socket_path = aiod::client_socket_path();
   if (socket_path.empty()) return fail("no socket path: pass --socket or set AIOD_SOCKET", kExitUsage);
   if (ping->parsed()) return cmd_ping(socket_path);
   if (stats->parsed()) {

@@ -51,7 +51,7 @@ Connection::~Connection() {
 }
 
 std::error_code Connection::handshake(const ClientOptions& options, std::string& detail) {
-  const std::string path = options.socket_path.empty() ? default_socket_path() : options.socket_path;
+  const std::string path = options.socket_path.empty() ? client_socket_path() : options.socket_path;
   if (path.empty()) {
     detail = "no socket path: set AIOD_SOCKET or XDG_RUNTIME_DIR";
     return errc::daemon_not_running;

@@ -33,7 +33,8 @@ class Connection;
 }  // namespace detail
 
 struct ClientOptions {
-  // Empty: $AIOD_SOCKET, else /run/aiod.sock as root, else $XDG_RUNTIME_DIR/aiod.sock.
+  // Empty: $AIOD_SOCKET, else /run/aiod.sock as root, else $XDG_RUNTIME_DIR/aiod.sock
+  // if it exists (the user's own daemon), else /run/aiod.sock.
   std::string socket_path{};
   std::uint32_t sq_entries = 0;   // 0: the daemon's default; rounded up to a power of two
   std::size_t arena_bytes = 0;    // 0: the daemon's default
