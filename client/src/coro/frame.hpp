@@ -77,7 +77,6 @@ struct SchedulerImpl {
   // --- immutable after construction ------------------------------------------------
   Client* client = nullptr;
   aiod::detail::Connection* conn = nullptr;
-  UniqueFd wake_fd;  // without a client: remote wake-ups
 
   // --- the scheduler's thread ------------------------------------------------------
   aiod::detail::Batch batch;
@@ -96,6 +95,11 @@ struct SchedulerImpl {
   std::atomic<Frame*> remote_head{nullptr};
   std::atomic<bool> sleeping{false};  // a tick waits, or the poll fd is armed
   std::atomic<int> posting{0};        // post() calls in progress
+  // Wake-ups from other threads go to wake_fd rather than to the client's
+  // eventfd: always without a client, and once the daemon is gone. Set once,
+  // by the scheduler's thread, after wake_fd.
+  std::atomic<bool> own_wake{false};
+  UniqueFd wake_fd;
 
  private:
   void drain_remote() noexcept;
@@ -104,6 +108,7 @@ struct SchedulerImpl {
   void retry_cancels();
   std::error_code wait_for_work();
   void wake() const noexcept;
+  bool use_own_wake_fd() noexcept;
   void on_io_complete(std::uint64_t userdata, bool failed) noexcept;
 };
 

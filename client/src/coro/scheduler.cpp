@@ -24,9 +24,8 @@ SchedulerImpl::SchedulerImpl(Client* c, const SchedulerOptions& options) : clien
     conn = &client->connection();
     batch.capacity = options.max_outstanding_ops == 0 ? ~std::size_t{0} : options.max_outstanding_ops;
     batch.callback = [this](OpId, std::uint64_t userdata, bool failed) { on_io_complete(userdata, failed); };
-  } else {
-    wake_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!wake_fd) throw std::system_error(errno, std::system_category(), "aiod::coro::Scheduler: eventfd");
+  } else if (!use_own_wake_fd()) {
+    throw std::system_error(errno, std::system_category(), "aiod::coro::Scheduler: eventfd");
   }
 }
 
@@ -70,7 +69,7 @@ void SchedulerImpl::post(Frame& f) noexcept {
   } while (!remote_head.compare_exchange_weak(head, &f, std::memory_order_seq_cst, std::memory_order_relaxed));
   // From here on the frame may already run, return and be freed: only the
   // scheduler is touched, and `posting` keeps it alive.
-  if (sleeping.load(std::memory_order_seq_cst)) wake();
+  if (sleeping.load(std::memory_order_seq_cst)) wake();  // then own_wake, seq_cst too
   posting.fetch_sub(1, std::memory_order_release);
 }
 
@@ -98,12 +97,22 @@ void SchedulerImpl::drain_remote() noexcept {
 }
 
 void SchedulerImpl::wake() const noexcept {
-  if (client != nullptr) {
-    client->wake();
-  } else {
+  // Acquire: wake_fd is set before own_wake.
+  if (own_wake.load(std::memory_order_acquire)) {
     const std::uint64_t one = 1;
     (void)!::write(wake_fd.get(), &one, sizeof(one));
+  } else {
+    client->wake();
   }
+}
+
+bool SchedulerImpl::use_own_wake_fd() noexcept {
+  wake_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake_fd) return false;
+  // seq_cst: ordered before our next look at remote_head, as a waker's push is
+  // before its look at own_wake (see post()).
+  own_wake.store(true, std::memory_order_seq_cst);
+  return true;
 }
 
 bool SchedulerImpl::can_progress() const noexcept {
@@ -129,15 +138,21 @@ std::error_code SchedulerImpl::wait_for_work() {
     return ready_head != nullptr || remote_head.load(std::memory_order_seq_cst) != nullptr;
   };
   std::error_code ec;
-  if (conn != nullptr) {
+  if (!own_wake.load(std::memory_order_relaxed)) {
     ec = conn->wait(work);
-  } else {
-    while (!work()) {
-      pollfd p{wake_fd.get(), POLLIN, 0};
-      if (::poll(&p, 1, -1) > 0) {
-        std::uint64_t value;
-        (void)!::read(wake_fd.get(), &value, sizeof(value));
-      }
+    // The daemon is gone (every op has completed with daemon_gone) while
+    // tasks still wait for other threads: from now on they wake us through
+    // an eventfd of our own.
+    if (!ec || remote_waits == 0 || !use_own_wake_fd()) {
+      sleeping.store(false, std::memory_order_relaxed);
+      return ec;
+    }
+  }
+  while (!work()) {
+    pollfd p{wake_fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, -1) > 0) {
+      std::uint64_t value;
+      (void)!::read(wake_fd.get(), &value, sizeof(value));
     }
   }
   sleeping.store(false, std::memory_order_relaxed);
