@@ -19,6 +19,7 @@
 // before the Scheduler is destroyed.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -229,6 +230,7 @@ class [[nodiscard]] SpawnedTask {
 template <class T>
 SpawnedTask<T> Scheduler::spawn(Task<T> task, SpawnOptions options) {
   const auto h = task.release();
+  assert(h && "spawning an empty Task");
   detail::Frame* frame = spawn_frame(h, h.promise(), options.detached);
   if (options.detached) return {};
   return SpawnedTask<T>(frame, h);
