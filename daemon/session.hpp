@@ -95,6 +95,9 @@ class Session : public IntrusiveListNode<Session> {
   void cancel_chain_rest(Chain& chain, std::uint32_t from);
   void fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& errors);
   int finish_result(OpRecord& rec, int res);
+  // Posts a record's completion and frees it; returns whether it breaks its
+  // chain. The chain's bookkeeping is the caller's.
+  bool settle(OpRecord& rec, int res);
   void write_peer_address(const OpRecord& rec);
   int apply_umask_to_socket_file(const OpRecord& rec);
   void write_back_message(OpRecord& rec);

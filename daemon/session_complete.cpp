@@ -210,16 +210,21 @@ static bool breaks_soft_link(const OpRecord& rec, int res) {
   return res < 0 || static_cast<std::uint64_t>(res) < rec.expected;
 }
 
-void Session::on_record_complete(OpRecord& rec, int res) {
+bool Session::settle(OpRecord& rec, int res) {
   rec.in_backend = false;
   res = finish_result(rec, res);
   post(rec, res);
-  Chain* chain = rec.chain;
   // An expired link timeout cancels what follows whatever its own link says.
   const bool breaks = (rec.link == Link::soft && breaks_soft_link(rec, res)) ||
                       (rec.finish == Finish::link_timer && res < 0);
-  const bool in_segment = chain != nullptr && rec.chain_index < chain->segment_end;
   release_record(rec);
+  return breaks;
+}
+
+void Session::on_record_complete(OpRecord& rec, int res) {
+  Chain* chain = rec.chain;
+  const bool in_segment = chain != nullptr && rec.chain_index < chain->segment_end;
+  const bool breaks = settle(rec, res);
   if (chain != nullptr) {
     chain->broken |= breaks;
     ++chain->completed;

@@ -187,6 +187,12 @@ void Session::fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& e
 void Session::submit_single(OpRecord& rec) {
   Backend& backend = shard_.backend();
   if (rec.finish == Finish::cancel) resolve_cancel(rec);
+  if (rec.op.opcode == BackendOpcode::nop) {
+    // Nothing for the kernel to do (a nop, a close's placeholder, a cancel
+    // decided here): the daemon completes it itself.
+    on_record_complete(rec, 0);
+    return;
+  }
   BackendOp op = rec.op;
   op.link = Link::none;
   if (backend.space() == 0) backend.flush();
@@ -204,7 +210,7 @@ void Session::submit_single(OpRecord& rec) {
 void Session::submit_next_segment(Chain& chain) {
   Backend& backend = shard_.backend();
   const auto size = static_cast<std::uint32_t>(chain.ops.size());
-  auto settle = [&](OpRecord& rec, int res) {  // completes an op that never reached the backend
+  auto settle_now = [&](OpRecord& rec, int res) {  // completes an op that never reached the backend
     post(rec, res);
     chain.broken |= rec.link == Link::soft;
     ++chain.completed;
@@ -216,8 +222,26 @@ void Session::submit_next_segment(Chain& chain) {
       return;
     }
     if (chain.ops[chain.next]->cancel_requested) {
-      settle(*chain.ops[chain.next++], -ECANCELED);
+      settle_now(*chain.ops[chain.next++], -ECANCELED);
       continue;
+    }
+    if (OpRecord& rec = *chain.ops[chain.next];
+        rec.finish == Finish::cancel || rec.op.opcode == BackendOpcode::nop) {
+      // Completed by the daemon itself when its turn comes (see
+      // submit_single); the loop, not recursion, moves the chain on.
+      if (rec.finish == Finish::cancel) resolve_cancel(rec);
+      if (rec.op.opcode == BackendOpcode::nop) {
+        ++chain.next;
+        chain.broken |= settle(rec, 0);
+        ++chain.completed;
+        // Its link timeout, if any, lost the race: it completes as cancelled,
+        // which is its success.
+        if (chain.next < size && chain.ops[chain.next]->opcode == AIOD_OP_LINK_TIMEOUT) {
+          chain.broken |= settle(*chain.ops[chain.next++], -ECANCELED);
+          ++chain.completed;
+        }
+        continue;
+      }
     }
     const std::uint32_t start = chain.next;
     // One op at a time, so that an op waiting for its turn is still the
@@ -245,7 +269,7 @@ void Session::submit_next_segment(Chain& chain) {
       // the segment.
       backend.flush();
       for (std::uint32_t j = i; j < end; ++j) {
-        settle(*chain.ops[j], ret);
+        settle_now(*chain.ops[j], ret);
         --chain.outstanding;
       }
       break;

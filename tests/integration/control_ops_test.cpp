@@ -66,6 +66,19 @@ TEST_F(ControlOps, HardLinkedOpWithALinkTimeoutThatDoesNotFire) {
   EXPECT_EQ(*r, 0u);
 }
 
+TEST_F(ControlOps, NopGuardedByALinkTimeoutFinishesFirst) {
+  // The daemon completes nops itself; their link timeout still loses the race.
+  std::error_code lt = sys(EIO), last = sys(EIO);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = client_->complete(Nop{.link = Link::soft}, LinkTimeout{.duration = 2s, .link = Link::soft, .out_error = &lt},
+                             Nop{.out_error = &last});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, 0u);
+  EXPECT_FALSE(lt);
+  EXPECT_FALSE(last);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
 TEST_F(ControlOps, LinkTimeoutMustFollowALinkedOp) {
   EXPECT_EQ(client_->single(LinkTimeout{.duration = 1ms}), sys(EINVAL));
   std::error_code e1, e2;
