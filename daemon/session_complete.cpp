@@ -237,6 +237,7 @@ void Session::on_record_complete(OpRecord& rec, int res) {
 
 void Session::publish_completions() {
   dirty_ = false;
+  rings_.set_daemon_cpu(shard_.cpu());  // fresh for the client's next wait
   if (!rings_.publish()) return;
   // The client sleeps (or is about to): write its completion eventfd, batched
   // with the shard's other submissions.
