@@ -143,7 +143,9 @@ std::error_code Connection::handshake(const ClientOptions& options, std::string&
   // daemon's departure alike.
   notify_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
   epoll_event ev{};
-  ev.events = EPOLLIN;
+  // Edge-triggered: each daemon write is one wake-up, and a waiter need not
+  // read the eventfd afterwards (one syscall per sleep: the epoll_wait).
+  ev.events = EPOLLIN | EPOLLET;
   ev.data.fd = complete_efd_.get();
   if (!notify_fd_ || ::epoll_ctl(notify_fd_.get(), EPOLL_CTL_ADD, complete_efd_.get(), &ev) < 0) {
     return {errno, std::system_category()};

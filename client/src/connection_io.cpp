@@ -1,6 +1,7 @@
 // connection_io.cpp — the hot path: queueing descriptors, publishing them,
 // reaping completions, waiting.
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -153,6 +154,8 @@ void Connection::nudge_if_stalled() {
 }
 
 bool Connection::arm_completion_fd() {
+  // Drain the eventfd, so that polling completion_fd() (which re-checks its
+  // members' readiness) reports only new completions.
   std::uint64_t stale;
   (void)!::read(complete_efd_.get(), &stale, sizeof(stale));  // non-blocking eventfd
   store_relaxed(hdr_->client_flags, AIOD_CLIENT_NEED_WAKEUP);
@@ -263,14 +266,14 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!completions_ready()) {
       nudge_if_stalled();
-      // Waiting on the control socket too: the daemon's death wakes us.
-      pollfd fds[2] = {{complete_efd_.get(), POLLIN, 0}, {sock_.get(), POLLIN | POLLRDHUP, 0}};
-      const int ready = ::poll(fds, 2, -1);
-      if (ready > 0 && (fds[0].revents & POLLIN)) {
-        std::uint64_t value;
-        (void)!::read(complete_efd_.get(), &value, sizeof(value));
-      }
-      if (ready > 0 && fds[1].revents != 0 && peer_closed()) {
+      // One call: the epoll holds the completion eventfd (edge-triggered, so
+      // it needs no read) and the control socket, so the daemon's death
+      // wakes us too.
+      epoll_event events[2];
+      const int ready = ::epoll_wait(notify_fd_.get(), events, 2, -1);
+      bool socket_event = false;
+      for (int i = 0; i < ready; ++i) socket_event |= events[i].data.fd == sock_.get();
+      if (socket_event && peer_closed()) {
         store_relaxed(hdr_->client_flags, 0);
         reap();  // completions posted before the daemon went away still count
         dead_ = true;
