@@ -29,7 +29,6 @@ OpRecord* Session::alloc_record() {
   rec->handle = 0;
   rec->handle2 = 0;
   ++in_flight_;
-  counters.ops_in_flight.add();
   return rec;
 }
 
@@ -41,7 +40,6 @@ void Session::free_record(OpRecord& rec) {
   rec.next_free = free_records_;
   free_records_ = &rec;
   --in_flight_;
-  counters.ops_in_flight.sub();
 }
 
 void Session::release_record(OpRecord& rec) {

@@ -57,6 +57,8 @@ bool SessionRings::refresh_cq_head() {
 }
 
 void SessionRings::post(std::uint64_t user_data, std::int32_t res, std::uint32_t flags) {
+  // The client read these slots last, on its CPU: fetch a few lines ahead for writing.
+  __builtin_prefetch(&cq_[(cq_tail_ + 8) & (cq_entries_ - 1)], 1);
   aiod_cqe& cqe = cq_[cq_tail_ & (cq_entries_ - 1)];
   cqe.user_data = user_data;
   cqe.res = res;

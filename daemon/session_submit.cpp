@@ -64,7 +64,11 @@ Session::DrainResult Session::drain(std::uint32_t budget) {
     bool terminated = false;
     while (scratch_.size() < left) {
       aiod_sqe& d = scratch_.emplace_back();
-      rings_.copy_submission(consumed + static_cast<std::uint32_t>(scratch_.size()) - 1, d);
+      const auto index = consumed + static_cast<std::uint32_t>(scratch_.size()) - 1;
+      // The client wrote these lines on another CPU: start fetching the next
+      // ones while this one is copied.
+      if (index + 4 < consumed + left) rings_.prefetch_submission(index + 4);
+      rings_.copy_submission(index, d);
       if (!has_link(d)) {
         terminated = true;
         break;

@@ -26,6 +26,14 @@ Shard::Shard(Daemon& daemon, unsigned index, const Config& config)
 
 Shard::~Shard() { join(); }
 
+std::uint32_t Shard::cpu() {
+  if (!cpu_valid_) {
+    cpu_ = static_cast<std::uint32_t>(::sched_getcpu());
+    cpu_valid_ = true;
+  }
+  return cpu_;
+}
+
 std::uint64_t Shard::now_ns() const {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -271,8 +279,8 @@ void Shard::loop() {
   // machine the client (or an io-wq worker) we wait for may need this CPU.
   constexpr std::uint64_t kPureSpinNs = 5'000;
   std::uint64_t poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
-  turn_ns_ = now_ns();
-  std::uint64_t last_work = turn_ns_;
+  std::uint64_t last_work = now_ns();
+  unsigned idle_turns = 0;
   // With a watchdog, sleep at most shard_wake so the heartbeat keeps moving.
   std::optional<std::chrono::nanoseconds> max_sleep;
   if (config_.shard_wake.count() > 0) max_sleep = config_.shard_wake;
@@ -285,30 +293,34 @@ void Shard::loop() {
       if (pending_config_) config_ = std::move(*std::exchange(pending_config_, nullptr));
       poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
     }
-    // One clock read and one CPU lookup per turn serve every op of the turn.
-    turn_ns_ = now_ns();
-    cpu_ = static_cast<std::uint32_t>(::sched_getcpu());
+    // The clock and the CPU are looked up again when this turn first needs them.
+    turn_ns_valid_ = false;
+    cpu_valid_ = false;
     bool worked = sched_.run_ready() > 0;
     backend_->flush();
     worked |= backend_->drain() > 0;
     publish_dirty();
-    syscalls_.store(backend_->syscalls(), std::memory_order_relaxed);
     if (stopping_ && !sched_.has_ready()) {
       std::lock_guard lock(mutex_);
       if (sessions_.empty()) break;
     }
     if (worked || sched_.has_ready() || poll_parked()) {
-      last_work = turn_ns_;
+      syscalls_.store(backend_->syscalls(), std::memory_order_relaxed);  // for stats readers
+      last_work = 0;  // read the clock when idleness starts, not on every busy turn
+      idle_turns = 0;
       continue;
     }
-    if (const std::uint64_t idle = turn_ns_ - last_work; idle < poll_ns) {
-      if (idle < kPureSpinNs) {
-        cpu_relax();
-      } else {
-        ::sched_yield();
-      }
+    // Idle: the clock is read every 32 turns only.
+    if (last_work == 0) last_work = turn_ns();
+    if (++idle_turns % 32 != 0) {
+      cpu_relax();
       continue;
     }
+    if (const std::uint64_t idle = turn_ns() - last_work; idle < poll_ns) {
+      if (idle >= kPureSpinNs) ::sched_yield();
+      continue;
+    }
+    syscalls_.store(backend_->syscalls(), std::memory_order_relaxed);
     prepare_to_sleep();
     if (poll_parked()) continue;
     if (!inbox_reader_.armed && !stopping_) inbox_reader_.arm();
@@ -316,7 +328,8 @@ void Shard::loop() {
     for (Session* s = parked_.front(); s != nullptr; s = IntrusiveList<Session>::next(*s)) {
       s->rings().set_need_wakeup(false);
     }
-    last_work = now_ns();
+    last_work = 0;
+    idle_turns = 0;
   }
   backend_->flush();
 }

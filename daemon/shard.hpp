@@ -71,9 +71,16 @@ class Shard {
   [[nodiscard]] Scheduler& scheduler() noexcept { return sched_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_; }
   [[nodiscard]] std::uint64_t now_ns() const;
-  // The clock and the CPU as of the start of this loop turn (cheap).
-  [[nodiscard]] std::uint64_t turn_ns() const noexcept { return turn_ns_; }
-  [[nodiscard]] std::uint32_t cpu() const noexcept { return cpu_; }
+  // The clock and the CPU as of this loop turn: read once, on first use in
+  // the turn, then shared by every op of the turn.
+  [[nodiscard]] std::uint64_t turn_ns() {
+    if (!turn_ns_valid_) {
+      turn_ns_ = now_ns();
+      turn_ns_valid_ = true;
+    }
+    return turn_ns_;
+  }
+  [[nodiscard]] std::uint32_t cpu();
 
   struct ParkAwaiter {
     Shard& shard;
@@ -147,7 +154,9 @@ class Shard {
   // --- shard thread only ----------------------------------------------------------
   std::unique_ptr<Backend> backend_;
   std::uint64_t turn_ns_ = 0;
+  bool turn_ns_valid_ = false;
   std::uint32_t cpu_ = 0;
+  bool cpu_valid_ = false;
   Scheduler sched_;
   IntrusiveList<Session> parked_;
   std::vector<Session*> dirty_;

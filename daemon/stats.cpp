@@ -20,10 +20,13 @@ CountersSnapshot& CountersSnapshot::operator+=(const CountersSnapshot& o) {
 
 CountersSnapshot SessionCounters::snapshot() const {
   CountersSnapshot s;
-  s.ops_submitted = ops_submitted.get();
-  s.ops_completed = ops_completed.get();
   s.ops_failed = ops_failed.get();
-  s.ops_in_flight = ops_in_flight.get();
+  // Every consumed descriptor gets exactly one completion: the difference is
+  // what is in flight (no per-op counter needed). Read completed first, so a
+  // concurrent reader never sees more completed than submitted.
+  s.ops_completed = ops_completed.get();
+  s.ops_submitted = ops_submitted.get();
+  s.ops_in_flight = s.ops_submitted >= s.ops_completed ? s.ops_submitted - s.ops_completed : 0;
   s.bytes_in = bytes_in.get();
   s.bytes_out = bytes_out.get();
   s.invalid_descriptors = invalid_descriptors.get();

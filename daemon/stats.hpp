@@ -73,7 +73,6 @@ struct SessionCounters {
   Counter ops_submitted;
   Counter ops_completed;
   Counter ops_failed;
-  Counter ops_in_flight;
   Counter bytes_in;
   Counter bytes_out;
   Counter invalid_descriptors;

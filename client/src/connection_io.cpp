@@ -83,6 +83,11 @@ std::error_code Connection::queue(std::span<Op> ops, Batch& owner) {
       owner.outstanding + ops.size() > owner.capacity) {
     return errc::queue_full;
   }
+  // The slots about to be written were last read by the daemon, on another
+  // CPU: ask for their cache lines now, so the misses overlap.
+  for (std::uint32_t i = 0; i < ops.size() && i < 16; ++i) {
+    __builtin_prefetch(&sq_[(sq_tail_ + i) & (info_.sq_entries - 1)], 1);
+  }
   // Encode everything first; publish nothing until the whole call succeeded.
   const std::uint32_t first_tail = sq_tail_;
   std::vector<std::uint32_t>& taken = taken_;  // kept across calls: no allocation
@@ -114,6 +119,7 @@ std::error_code Connection::queue(std::span<Op> ops, Batch& owner) {
     p.out_error = common.out_error;
     p.out_id = common.out_id;
     std::memcpy(&sq_[sq_tail_ & (info_.sq_entries - 1)], &sqe, sizeof(sqe));
+    __builtin_prefetch(&sq_[(sq_tail_ + 16) & (info_.sq_entries - 1)], 1);
     ++sq_tail_;
   }
   // The whole call is queued: now its ids and errors may be written.
@@ -202,6 +208,7 @@ std::size_t Connection::reap() {
   std::size_t n = 0;
   const std::uint32_t mask = info_.cq_entries - 1;
   while (cq_head_ != tail) {
+    __builtin_prefetch(&cq_[(cq_head_ + 8) & mask]);  // four lines ahead
     const aiod_cqe cqe = cq_[cq_head_ & mask];
     ++cq_head_;
     const auto slot = static_cast<std::uint32_t>(cqe.user_data);

@@ -168,17 +168,26 @@ TEST(CountersSnapshot, PlusEqualsAddsEveryField) {
 
 TEST(SessionCounters, SnapshotReadsEachCounterIntoItsOwnField) {
   SessionCounters c;
-  c.ops_submitted.add(1);
+  c.ops_submitted.add(7);
   c.ops_completed.add(2);
   c.ops_failed.add(3);
-  c.ops_in_flight.add(4);
   c.bytes_in.add(5);
   c.bytes_out.add(6);
-  c.invalid_descriptors.add(7);
+  c.invalid_descriptors.add(17);
   c.ring_full_events.add(8);
   c.wakeups_sent.add(9);
   c.wakeups_received.add(10);
-  expect_counters(c.snapshot(), 0);
+  const CountersSnapshot s = c.snapshot();
+  EXPECT_EQ(s.ops_submitted, 7u);
+  EXPECT_EQ(s.ops_completed, 2u);
+  EXPECT_EQ(s.ops_failed, 3u);
+  EXPECT_EQ(s.ops_in_flight, 5u) << "in flight is submitted - completed";
+  EXPECT_EQ(s.bytes_in, 5u);
+  EXPECT_EQ(s.bytes_out, 6u);
+  EXPECT_EQ(s.invalid_descriptors, 17u);
+  EXPECT_EQ(s.ring_full_events, 8u);
+  EXPECT_EQ(s.wakeups_sent, 9u);
+  EXPECT_EQ(s.wakeups_received, 10u);
 }
 
 TEST(Counter, AddAndSub) {
