@@ -33,17 +33,7 @@ int prepare_rw(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, Back
 int prepare_vectored(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, BackendOpcode op) {
   if (!unused_fields_zero(s, kHandle | kOff | kAddr | kLen)) return -EINVAL;
   if (s.len == 0 || s.len > AIOD_IOV_MAX) return -EINVAL;
-  const std::byte* table = arena_ptr(ctx, s.addr, std::uint64_t{s.len} * sizeof(aiod_iovec));
-  if (table == nullptr) return -EFAULT;
-  rec.iov.resize(s.len);
-  for (std::uint32_t i = 0; i < s.len; ++i) {
-    aiod_iovec v;
-    std::memcpy(&v, table + i * sizeof(aiod_iovec), sizeof(v));
-    std::byte* p = arena_ptr(ctx, v.offset, v.len);
-    if (p == nullptr) return -EFAULT;
-    rec.iov[i] = {p, static_cast<std::size_t>(v.len)};
-    rec.expected += v.len;
-  }
+  if (const int err = copy_iovecs(ctx, s.addr, s.len, rec); err < 0) return err;
   const int fd = acquire(ctx, rec, s.handle);
   if (fd < 0) return fd;
   rec.op.opcode = op;

@@ -91,16 +91,8 @@ int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, boo
       rec.msg.msg_namelen = room;
     }
   }
-  const std::byte* table = arena_ptr(ctx, h.iov, std::uint64_t{h.iov_count} * sizeof(aiod_iovec));
-  if (table == nullptr) return -EFAULT;
-  rec.iov.resize(h.iov_count);
-  for (std::uint32_t i = 0; i < h.iov_count; ++i) {
-    aiod_iovec v;
-    std::memcpy(&v, table + i * sizeof(aiod_iovec), sizeof(v));
-    std::byte* p = arena_ptr(ctx, v.offset, v.len);
-    if (p == nullptr) return -EFAULT;
-    rec.iov[i] = {p, static_cast<std::size_t>(v.len)};
-  }
+  if (const int err = copy_iovecs(ctx, h.iov, h.iov_count, rec); err < 0) return err;
+  rec.expected = 0;  // no short-transfer rule for messages
   rec.msg.msg_iov = rec.iov.data();
   rec.msg.msg_iovlen = rec.iov.size();
   rec.control.assign(h.control_len, 0);

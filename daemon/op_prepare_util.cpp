@@ -34,6 +34,21 @@ int copy_path(const PrepareContext& ctx, std::uint64_t off, std::uint32_t len, s
   return 0;
 }
 
+int copy_iovecs(const PrepareContext& ctx, std::uint64_t table, std::uint32_t count, OpRecord& rec) {
+  const std::byte* entries = arena_ptr(ctx, table, std::uint64_t{count} * sizeof(aiod_iovec));
+  if (entries == nullptr) return -EFAULT;
+  rec.iov.resize(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    aiod_iovec v;
+    std::memcpy(&v, entries + i * sizeof(aiod_iovec), sizeof(v));  // the one read of each entry
+    std::byte* p = arena_ptr(ctx, v.offset, v.len);
+    if (p == nullptr) return -EFAULT;
+    rec.iov[i] = {p, static_cast<std::size_t>(v.len)};
+    rec.expected += v.len;
+  }
+  return 0;
+}
+
 int acquire(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle) {
   const int fd = ctx.handles->acquire(handle);
   if (fd < 0) return fd;

@@ -35,6 +35,11 @@ enum Field : unsigned {
 [[nodiscard]] int copy_path(const PrepareContext& ctx, std::uint64_t off, std::uint32_t len, std::string& out,
                             bool allow_empty = false);
 
+// Copies an aiod_iovec array of `count` entries at arena offset `table` and
+// turns it into rec.iov, every range checked; adds the bytes to rec.expected.
+// Returns 0 or -EFAULT.
+[[nodiscard]] int copy_iovecs(const PrepareContext& ctx, std::uint64_t table, std::uint32_t count, OpRecord& rec);
+
 // Takes a reference on `handle` for the record (into rec.handle, or rec.handle2
 // when rec.handle is taken). Returns the descriptor or -EBADF.
 [[nodiscard]] int acquire(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle);

@@ -147,6 +147,8 @@ class Connection {
   Connection() = default;
   std::error_code handshake(const ClientOptions& options, std::string& detail);
   void complete_op(std::uint32_t slot, int res);
+  // Reports an op's outcome to its out_error and owner, and frees its record.
+  void retire(std::uint32_t slot, std::error_code error);
   int apply_result(PendingOp& op, int res);
   void release(PendingOp& op);
   void fail_everything();

@@ -188,18 +188,22 @@ void Connection::wake() const noexcept {
 bool Connection::completions_ready() const { return load_acquire(hdr_->cq_tail) != cq_head_; }
 
 void Connection::complete_op(std::uint32_t slot, int res) {
+  res = apply_result(ops_[slot], res);
+  retire(slot, result_error(res));
+}
+
+void Connection::retire(std::uint32_t slot, std::error_code error) {
   PendingOp& p = ops_[slot];
-  res = apply_result(p, res);
-  if (p.out_error != nullptr) *p.out_error = result_error(res);
+  if (p.out_error != nullptr) *p.out_error = error;
   Batch* owner = p.owner;
   const OpId id{make_user_data(slot, p.generation)};
   const std::uint64_t userdata = p.userdata;
   release(p);
-  if (owner != nullptr) {
+  if (owner != nullptr) {  // last: the callback may queue more ops
     --owner->outstanding;
     ++owner->completed;
-    if (res < 0) ++owner->errors;
-    if (owner->callback) owner->callback(id, userdata, res < 0);
+    if (error) ++owner->errors;
+    if (owner->callback) owner->callback(id, userdata, static_cast<bool>(error));
   }
 }
 
@@ -232,19 +236,7 @@ bool Connection::peer_closed() {
 void Connection::fail_everything() {
   dead_ = true;
   for (std::uint32_t slot = 0; slot < ops_.size(); ++slot) {
-    if (!ops_[slot].in_use) continue;
-    PendingOp& p = ops_[slot];
-    if (p.out_error != nullptr) *p.out_error = make_error_code(errc::daemon_gone);
-    Batch* owner = p.owner;
-    const OpId id{make_user_data(slot, p.generation)};
-    const std::uint64_t userdata = p.userdata;
-    release(p);
-    if (owner != nullptr) {
-      --owner->outstanding;
-      ++owner->completed;
-      ++owner->errors;
-      if (owner->callback) owner->callback(id, userdata, true);
-    }
+    if (ops_[slot].in_use) retire(slot, make_error_code(errc::daemon_gone));
   }
 }
 

@@ -13,32 +13,17 @@
 #include <fstream>
 #include <string>
 
-#include "daemon_process.hpp"
+#include "op_fixture.hpp"
 
 namespace aiod::test {
 namespace {
 
-class FileOps : public ::testing::Test {
+class FileOps : public OpTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(daemon_.running());
-    auto c = Client::connect(daemon_.client_options());
-    ASSERT_TRUE(c) << c.message();
-    client_.emplace(std::move(*c));
-  }
-  std::string path(const char* name) const { return daemon_.directory() + "/" + name; }
   static std::string slurp(const std::string& p) {
     std::ifstream in(p);
     return {std::istreambuf_iterator<char>(in), {}};
   }
-  Handle open(const std::string& p, int flags, mode_t mode = 0) {
-    Handle h;
-    EXPECT_FALSE(client_->single(OpenAt{.path = p.c_str(), .flags = flags, .mode = mode, .out_file = &h}));
-    return h;
-  }
-
-  DaemonProcess daemon_;
-  std::optional<Client> client_;
 };
 
 TEST_F(FileOps, NopCompletesSuccessfully) {

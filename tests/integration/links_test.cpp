@@ -7,7 +7,7 @@
 #include <aiod/aiod.hpp>
 #include <chrono>
 
-#include "daemon_process.hpp"
+#include "op_fixture.hpp"
 
 namespace aiod::test {
 namespace {
@@ -15,17 +15,7 @@ namespace {
 const std::error_code kCanceled(ECANCELED, std::system_category());
 const std::error_code kBadf(EBADF, std::system_category());
 
-class Links : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(daemon_.running());
-    auto c = Client::connect(daemon_.client_options());
-    ASSERT_TRUE(c) << c.message();
-    client_.emplace(std::move(*c));
-  }
-  DaemonProcess daemon_;
-  std::optional<Client> client_;
-};
+using Links = OpTest;
 
 TEST_F(Links, SoftChainFailureCancelsTheRest) {
   // The second op fails in the kernel: reading a write-only file.
