@@ -1,28 +1,21 @@
 // local_sync.cpp — ResetEvent and Semaphore: cooperative primitives for the
 // tasks of one thread. Wake-ups are synchronous: the woken task runs inside
 // set()/release() until it suspends again (zig-aio's semantics).
+#include "wait_checks.hpp"
 #include "aiod/coro/reset_event.hpp"
 #include "aiod/coro/semaphore.hpp"
 
 namespace aiod::coro {
 namespace {
 
-std::error_code not_in_task() { return std::make_error_code(std::errc::operation_not_permitted); }
-std::error_code cancelled() { return std::make_error_code(std::errc::operation_canceled); }
+std::error_code cancelled() { return detail::cancelled_error(); }
 
 }  // namespace
 
 // --- ResetEvent -----------------------------------------------------------------------
 
 bool ResetEvent::Awaiter::suspend(detail::Frame* f, std::coroutine_handle<> h) noexcept {
-  if (f == nullptr) {
-    result_ = not_in_task();
-    return false;
-  }
-  if (detail::canceled(f)) {
-    result_ = cancelled();
-    return false;
-  }
+  if (detail::refuse_wait(f, result_)) return false;
   if (event_.set_) return false;
   frame = f;
   event_.waiters_.push_back(node);
@@ -57,14 +50,7 @@ bool Semaphore::try_acquire() noexcept {
 }
 
 bool Semaphore::Awaiter::suspend(detail::Frame* f, std::coroutine_handle<> h) noexcept {
-  if (f == nullptr) {
-    result_ = not_in_task();
-    return false;
-  }
-  if (detail::canceled(f)) {
-    result_ = cancelled();
-    return false;
-  }
+  if (detail::refuse_wait(f, result_)) return false;
   if (sem_.try_acquire()) return false;
   frame = f;
   sem_.waiters_.push_back(node);

@@ -7,14 +7,14 @@
 // the task. A blocked thread waits on cv_, notified under mu_. Cancelling a
 // task succeeds only while its awaiter is still linked: once it is unlinked
 // the lock is on its way to it.
+#include "wait_checks.hpp"
 #include "aiod/coro/mutex.hpp"
 #include "aiod/coro/rw_lock.hpp"
 
 namespace aiod::coro {
 namespace {
 
-std::error_code not_in_task() { return std::make_error_code(std::errc::operation_not_permitted); }
-std::error_code cancelled() { return std::make_error_code(std::errc::operation_canceled); }
+std::error_code cancelled() { return detail::cancelled_error(); }
 
 }  // namespace
 
@@ -28,14 +28,7 @@ bool Mutex::try_lock() {
 }
 
 bool Mutex::Awaiter::suspend(detail::Frame* f, std::coroutine_handle<> h) {
-  if (f == nullptr) {
-    result_ = not_in_task();
-    return false;
-  }
-  if (detail::canceled(f)) {
-    result_ = cancelled();
-    return false;
-  }
+  if (detail::refuse_wait(f, result_)) return false;
   std::lock_guard lock(mutex_.mu_);
   if (!mutex_.locked_) {
     mutex_.locked_ = true;
@@ -145,14 +138,7 @@ void RwLock::wake(detail::List& granted) {
 }
 
 bool RwLock::Awaiter::suspend(detail::Frame* f, std::coroutine_handle<> h) {
-  if (f == nullptr) {
-    result_ = not_in_task();
-    return false;
-  }
-  if (detail::canceled(f)) {
-    result_ = cancelled();
-    return false;
-  }
+  if (detail::refuse_wait(f, result_)) return false;
   std::lock_guard lock(rw_.mu_);
   if (rw_.waiters_.empty() && rw_.can_take(exclusive)) {
     rw_.take(exclusive);
