@@ -2,8 +2,8 @@
 //
 // A Backend executes daemon-private, already validated operations (BackendOp)
 // and reports each one's result to the Completion named at prepare() time.
-// Implementations: UringBackend (io_uring); a posix/epoll emulation can implement
-// the same interface.
+// Implementations: UringBackend (io_uring) and PosixBackend (blocking system
+// calls on worker threads, where io_uring is unavailable).
 //
 // Thread-safety: one Backend belongs to one shard thread; every method must be
 // called from that thread. Methods are split into "drive the kernel" (flush,
@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace aiod::daemon {
@@ -175,5 +176,10 @@ class Backend {
 // thread (the ring is single-issuer). Returns nullptr and sets `error` to a
 // sentence explaining why when io_uring is unavailable.
 std::unique_ptr<Backend> make_uring_backend(unsigned entries, std::string& error);
+
+// Creates the posix backend (posix_backend.hpp): `entries` staging slots;
+// worker threads start on demand. Returns nullptr and sets `error` when it
+// cannot be set up (no eventfd).
+std::unique_ptr<Backend> make_posix_backend(unsigned entries, std::string& error);
 
 }  // namespace aiod::daemon

@@ -1,0 +1,115 @@
+// posix_backend.hpp — Backend without io_uring: blocking system calls on
+// worker threads, timers on the shard thread.
+//
+// prepare() stages an op; flush() starts what is staged: nops and cancels are
+// settled at once, timeouts and link timeouts go to the timer queue, every
+// other op to the worker pool. drain() fires expired timers, collects the
+// workers' results and delivers them; wait() sleeps in ppoll() on the pool's
+// eventfd, no longer than the nearest timer.
+//
+// Cancellation: a queued op is removed and completes -ECANCELED at once; a
+// running op's worker is signalled (no SA_RESTART, so its system call returns
+// EINTR and the op reports -ECANCELED), and signalled again every millisecond
+// until the op has ended, because a signal can land just before the call.
+// An op and the link timeout prepared right after it are a pair: whichever
+// ends first cancels the other (native_links is true).
+//
+// Every op completes exactly once: an op leaves the pool either as a finished
+// result or dequeued by a cancel, both decided under the pool's mutex; a
+// timer leaves the timer queue either by expiring or by being disarmed, both
+// on the shard thread; complete() is the only place results are queued for
+// delivery, and it frees the op.
+//
+// Thread-safety: like every Backend, one shard thread calls all methods.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "backend.hpp"
+#include "peer_creds.hpp"
+#include "posix_op.hpp"
+#include "posix_timers.hpp"
+#include "posix_workers.hpp"
+
+namespace aiod::daemon::posix {
+
+class PosixBackend final : public Backend {
+ public:
+  // Most worker threads, and how long an idle one lives.
+  static constexpr unsigned kMaxWorkers = 4096;
+  static constexpr std::chrono::milliseconds kIdleExit{10'000};
+  // How often a running op whose cancellation is pending is signalled again.
+  static constexpr std::uint64_t kResignalNs = 1'000'000;
+
+  explicit PosixBackend(unsigned entries);
+  PosixBackend(const PosixBackend&) = delete;
+  PosixBackend& operator=(const PosixBackend&) = delete;
+  // Interrupts and waits for running ops; no completion is delivered.
+  ~PosixBackend() override = default;
+
+  // Returns 0 or -errno with `error` set.
+  int init(std::string& error);
+
+  [[nodiscard]] BackendInfo info() const override { return {"posix", true}; }
+  [[nodiscard]] bool supports(BackendOpcode op) const override { return op < BackendOpcode::count; }
+  [[nodiscard]] unsigned space() const override {
+    return entries_ - static_cast<unsigned>(staged_.size());
+  }
+  [[nodiscard]] int prepare(const BackendOp& op, Completion* done) override;
+  [[nodiscard]] int cancel(Completion* target) override;
+  [[nodiscard]] int cancel_fd(int fd) override;
+  int flush() override;
+  int drain() override;
+  int wait(std::optional<std::chrono::nanoseconds> timeout) override;
+  [[nodiscard]] int register_personality() override;
+  void unregister_personality(std::uint16_t id) override;
+  [[nodiscard]] std::uint64_t syscalls() const override { return syscalls_ + pool_.syscalls(); }
+
+  // Worker threads alive now.
+  [[nodiscard]] unsigned worker_threads() const { return pool_.threads(); }
+
+ private:
+  PosixOp* alloc();
+  void release(PosixOp& op);
+  void start(PosixOp& op);
+  // Queues op's result for delivery, settles its link partner, frees it.
+  void complete(PosixOp& op, int res);
+  // Cancels a live op: 0 when it will complete -ECANCELED, -ENOENT when it
+  // has finished already (or is being cancelled).
+  int cancel_op(PosixOp& op);
+  PosixOp* find_live(Completion* target, const PosixOp* except);
+  void submit_batch();
+  void fire_timers();
+  void resignal();
+
+  const unsigned entries_;
+  PeerCreds identity_;  // the daemon's, when the backend was made
+
+  // --- shard thread only ---------------------------------------------------------
+  std::vector<std::unique_ptr<PosixOp>> storage_;  // every op ever made; outlives pool_
+  std::vector<PosixOp*> free_;
+  std::vector<PosixOp*> staged_;
+  std::vector<PosixOp*> flushing_;  // staged_'s contents during flush()
+  PosixOp* last_linked_ = nullptr;  // staged op with a link, for a link timeout to guard
+  std::vector<PosixOp*> batch_;     // worker ops of the flush in progress
+  std::unordered_multimap<Completion*, PosixOp*> live_;
+  std::vector<std::pair<Completion*, int>> ready_;  // results to deliver
+  std::vector<std::pair<Completion*, int>> delivering_;
+  std::vector<PosixOp*> scratch_;
+  std::vector<PosixOp*> cancelling_;  // signalled, not finished yet
+  std::uint64_t last_resignal_ns_ = 0;
+  TimerQueue timers_;
+  // id -> identity; null: the daemon's own (no switch needed)
+  std::map<std::uint16_t, std::shared_ptr<const PeerCreds>> personalities_;
+  std::uint16_t next_personality_ = 1;
+  std::uint64_t syscalls_ = 0;
+
+  WorkerPool pool_;  // last: destroyed first, while the ops it refers to exist
+};
+
+}  // namespace aiod::daemon::posix
