@@ -23,12 +23,16 @@ struct Limits {
   std::chrono::milliseconds handshake_timeout{5000};
 };
 
+// Which Backend the shards use. automatic: io_uring, else posix (with a warning).
+enum class BackendChoice : std::uint8_t { automatic, io_uring, posix };
+
 struct Config {
   std::string socket_path;
   unsigned socket_mode = 0660;
   unsigned threads = 1;
   std::chrono::microseconds poll = std::chrono::microseconds(50);  // spin before sleeping
   unsigned backend_entries = 4096;
+  BackendChoice backend = BackendChoice::automatic;
   std::string log_level = "info";
   int ready_fd = -1;  // written "1\n" and closed once the daemon accepts connections
   // An already listening socket to serve instead of binding socket_path

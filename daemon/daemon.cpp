@@ -34,10 +34,13 @@ Daemon::Daemon(Config config, Notifier notifier)
 Daemon::~Daemon() { stop(); }
 
 int Daemon::start(std::string& error) {
-  // Shards first: if io_uring is unavailable we fail before touching the socket path.
+  // Shards first: if no backend can run (io_uring demanded but unavailable)
+  // we fail before touching the socket path.
   for (unsigned i = 0; i < config_.threads; ++i) {
     auto shard = std::make_unique<Shard>(*this, i, config_);
     if (const int err = shard->start(error); err < 0) return err;
+    // Every shard makes the same choice; the first names it.
+    if (i == 0) backend_name_ = shard->backend_name();
     shards_.push_back(std::move(shard));
   }
   if (socket_activated_) return 0;  // systemd bound the socket and owns its path
@@ -81,9 +84,9 @@ int Daemon::run() {
     (void)!::write(config_.ready_fd, "1\n", 2);
     ::close(config_.ready_fd);
   }
-  spdlog::info("aiod {} listening on {}{} ({} shard{}, io_uring backend, poll {} us)", kVersion,
+  spdlog::info("aiod {} listening on {}{} ({} shard{}, {} backend, poll {} us)", kVersion,
                config_.socket_path, socket_activated_ ? " (socket-activated)" : "", config_.threads,
-               config_.threads == 1 ? "" : "s", config_.poll.count());
+               config_.threads == 1 ? "" : "s", backend_name_, config_.poll.count());
   // Rings and socket are up: connections are served from now on.
   tell_manager("READY=1\nSTATUS=" + serving_status());
   watchdog_.start(std::chrono::steady_clock::now(), heartbeats());
@@ -158,6 +161,7 @@ void Daemon::reload() {
     spdlog::warn("SIGHUP: socket and socket-mode changes take effect at the next start");
   }
   if (next.threads != config_.threads) spdlog::warn("SIGHUP: a threads change takes effect at the next start");
+  if (next.backend != config_.backend) spdlog::warn("SIGHUP: a backend change takes effect at the next start");
   config_.poll = next.poll;
   config_.log_level = next.log_level;
   config_.limits = next.limits;

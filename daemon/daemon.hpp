@@ -43,7 +43,8 @@ class Daemon {
   // `visible_uid` unless that is root.
   [[nodiscard]] StatsSnapshot collect_stats(bool include_sessions, uid_t visible_uid) const;
   [[nodiscard]] const PeerCreds& identity() const noexcept { return identity_; }
-  [[nodiscard]] std::string_view backend_name() const noexcept { return "io_uring"; }
+  // The shards' backend ("io_uring" or "posix"); set by start(), before any session exists.
+  [[nodiscard]] std::string_view backend_name() const noexcept { return backend_name_; }
   void session_ended() { sessions_active_.fetch_sub(1, std::memory_order_relaxed); }
 
  private:
@@ -68,6 +69,7 @@ class Daemon {
   bool socket_activated_ = false;
   bool stall_reported_ = false;  // main thread only
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::string backend_name_;
   std::atomic<std::uint32_t> sessions_active_{0};
   std::atomic<std::uint64_t> next_session_id_{1};
   std::atomic<std::uint64_t> reloads_{0};

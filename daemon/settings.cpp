@@ -15,7 +15,9 @@ constexpr SettingInfo kSettings[] = {
     {"socket", "listening socket path (default: $AIOD_SOCKET, /run/aiod.sock as root, else "
                "$XDG_RUNTIME_DIR/aiod.sock)", false},
     {"socket-mode", "permissions of the socket file, octal (default 0660)", false},
-    {"threads", "shards: threads, each with its own io_uring (default 1)", false},
+    {"threads", "shards: threads, each with its own backend ring (default 1)", false},
+    {"backend", "auto, io_uring or posix: how shards run ops; auto uses io_uring, else posix "
+                "(default auto)", false},
     {"poll-us", "microseconds a shard spins after its last work before sleeping (default 50)", true},
     {"log-level", "trace, debug, info, warn, error, critical or off (default info)", true},
     {"max-sessions", "most concurrent sessions (default 1024)", true},
@@ -61,6 +63,13 @@ int apply_setting(Config& c, std::string_view name, std::string_view value, std:
     ok = parse_uint<unsigned>(value, 0, 07777, c.socket_mode, error, 8);
   } else if (name == "threads") {
     ok = parse_uint<unsigned>(value, 1, 256, c.threads, error);
+  } else if (name == "backend") {
+    ok = true;
+    if (value == "auto") c.backend = BackendChoice::automatic;
+    else if (value == "io_uring") c.backend = BackendChoice::io_uring;
+    else if (value == "posix") c.backend = BackendChoice::posix;
+    else ok = false;
+    if (!ok) error = "must be auto, io_uring or posix; not '" + std::string(value) + "'";
   } else if (name == "poll-us") {
     unsigned us = 0;
     ok = parse_uint<unsigned>(value, 0, 1'000'000, us, error);
@@ -149,6 +158,7 @@ int build_config(const Config& base, const std::string& file,
   c.socket_path = defaults.socket_path;
   c.socket_mode = defaults.socket_mode;
   c.threads = defaults.threads;
+  c.backend = defaults.backend;
   c.poll = defaults.poll;
   c.log_level = defaults.log_level;
   c.limits = defaults.limits;

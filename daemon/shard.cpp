@@ -52,11 +52,19 @@ int Shard::start(std::string& error) {
     const std::string name = "aiod-shard-" + std::to_string(index_);
     ::pthread_setname_np(::pthread_self(), name.c_str());
     std::string err;
-    backend_ = make_uring_backend(config_.backend_entries, err);
+    if (config_.backend != BackendChoice::posix) backend_ = make_uring_backend(config_.backend_entries, err);
+    if (!backend_ && config_.backend == BackendChoice::automatic) {
+      if (index_ == 0) spdlog::warn("{}; using the posix backend (worker threads) instead", err);
+      err.clear();
+    }
+    if (!backend_ && config_.backend != BackendChoice::io_uring) {
+      backend_ = make_posix_backend(config_.backend_entries, err);
+    }
     if (!backend_) {
       started.set_value(err);
       return;
     }
+    backend_name_ = std::string(backend_->info().name);
     started.set_value({});
     thread_main();
   });

@@ -42,9 +42,12 @@ class Shard {
   Shard& operator=(const Shard&) = delete;
   ~Shard();
 
-  // Starts the thread and waits until its backend is up. Returns 0, or -errno
-  // with `error` set (the thread has then ended).
+  // Starts the thread and waits until its backend is up (the one
+  // config.backend asks for; automatic falls back to posix, logging why).
+  // Returns 0, or -errno with `error` set (the thread has then ended).
   int start(std::string& error);
+  // The name of the backend in use; valid once start() has succeeded.
+  [[nodiscard]] const std::string& backend_name() const noexcept { return backend_name_; }
   void request_stop();
   void join();
 
@@ -132,6 +135,7 @@ class Shard {
   const unsigned index_;
   Config config_;  // shard thread; replaced from pending_config_ on reload
   std::thread thread_;
+  std::string backend_name_;  // written before start() returns, then constant
 
   // --- shared with other threads ------------------------------------------------
   mutable std::mutex mutex_;  // guards inbox_ and sessions_ (membership, not contents)
