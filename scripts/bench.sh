@@ -53,6 +53,7 @@ bin=$build/bench
 mkdir -p "$out"
 results=$out/results.tsv
 : > "$results"
+: > "$out/raw.txt"  # this run only, like the table
 
 poll_us=$(sed -n 's/.*poll = std::chrono::microseconds(\([0-9]*\)).*/\1/p' "$root/daemon/config.hpp" | head -1)
 {
