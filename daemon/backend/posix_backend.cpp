@@ -27,8 +27,8 @@ std::uint64_t relative_ns(const __kernel_timespec& ts) {
 
 }  // namespace
 
-PosixBackend::PosixBackend(unsigned entries)
-    : entries_(entries), identity_(own_creds()), pool_(kMaxWorkers, kIdleExit) {}
+PosixBackend::PosixBackend(unsigned entries, unsigned max_workers)
+    : entries_(entries), identity_(own_creds()), pool_(max_workers, kIdleExit) {}
 
 int PosixBackend::init(std::string& error) {
   install_cancel_signal();

@@ -46,7 +46,9 @@ class PosixBackend final : public Backend {
   // How often a running op whose cancellation is pending is signalled again.
   static constexpr std::uint64_t kResignalNs = 1'000'000;
 
-  explicit PosixBackend(unsigned entries);
+  // `max_workers` below the default is for tests (an op that must wait in
+  // the queue).
+  explicit PosixBackend(unsigned entries, unsigned max_workers = kMaxWorkers);
   PosixBackend(const PosixBackend&) = delete;
   PosixBackend& operator=(const PosixBackend&) = delete;
   // Interrupts and waits for running ops; no completion is delivered.
@@ -70,8 +72,9 @@ class PosixBackend final : public Backend {
   void unregister_personality(std::uint16_t id) override;
   [[nodiscard]] std::uint64_t syscalls() const override { return syscalls_ + pool_.syscalls(); }
 
-  // Worker threads alive now.
+  // Worker threads alive now, and ops a worker has started (for tests).
   [[nodiscard]] unsigned worker_threads() const { return pool_.threads(); }
+  [[nodiscard]] unsigned running_ops() const { return pool_.running(); }
 
  private:
   PosixOp* alloc();

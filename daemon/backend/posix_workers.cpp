@@ -39,6 +39,11 @@ unsigned WorkerPool::threads() const {
   return threads_;
 }
 
+unsigned WorkerPool::running() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<unsigned>(running_.size());
+}
+
 void WorkerPool::submit(std::span<PosixOp* const> ops) {
   if (ops.empty()) return;
   std::lock_guard lock(mutex_);

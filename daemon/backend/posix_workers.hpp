@@ -69,6 +69,8 @@ class WorkerPool {
   [[nodiscard]] std::uint64_t syscalls() const noexcept { return syscalls_.load(std::memory_order_relaxed); }
   // Workers alive now (for tests and logs).
   [[nodiscard]] unsigned threads() const;
+  // Ops a worker has taken and not finished.
+  [[nodiscard]] unsigned running() const;
 
  private:
   struct Worker {

@@ -1,0 +1,800 @@
+// Unit tests of the posix backend (daemon/backend/posix_*): every op kind as
+// blocking system calls, timers, cancellation of queued, running and finished
+// ops, cancel_fd, link timeouts both ways, personalities, and the invariant the
+// daemon rests on — every op completes exactly once — under races.
+//
+// Waits are bounded (kLimit) and fail the test clearly; nothing sleeps to
+// synchronise.
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "backend/backend.hpp"
+#include "backend/posix_backend.hpp"
+#include "peer_creds.hpp"
+
+namespace aiod::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using posix::PosixBackend;
+
+constexpr auto kLimit = 5s;
+
+// Records every result it is given; `count` > 1 is the bug these tests hunt.
+struct Recorder final : Completion {
+  void complete(int res) override {
+    ++count;
+    result = res;
+  }
+  int count = 0;
+  int result = 0;
+};
+
+class PosixBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make(); }
+  void TearDown() override {
+    for (int fd : fds_) ::close(fd);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  void make(unsigned max_workers = PosixBackend::kMaxWorkers) {
+    backend_.reset();
+    backend_ = std::make_unique<PosixBackend>(64, max_workers);
+    std::string error;
+    ASSERT_EQ(backend_->init(error), 0) << error;
+  }
+  // Drives the backend as a shard does until `done` holds; false on timeout.
+  bool run_until(const std::function<bool()>& done, std::chrono::nanoseconds limit = kLimit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      backend_->flush();
+      backend_->drain();
+      if (done()) return true;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      backend_->wait(10ms);
+    }
+  }
+  bool finish(Recorder& r) { return run_until([&] { return r.count > 0; }); }
+  int run(const BackendOp& op) {
+    Recorder r;
+    EXPECT_EQ(backend_->prepare(op, &r), 0);
+    EXPECT_TRUE(finish(r)) << "op " << static_cast<int>(op.opcode) << " did not complete";
+    EXPECT_EQ(r.count, 1);
+    return r.result;
+  }
+  void socketpair(int type, int (&sv)[2]) {
+    ASSERT_EQ(::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0);
+    fds_.push_back(sv[0]);
+    fds_.push_back(sv[1]);
+  }
+  const std::string& dir() {
+    if (dir_.empty()) {
+      char tmpl[] = "/tmp/aiod-posix-XXXXXX";
+      dir_ = ::mkdtemp(tmpl);
+    }
+    return dir_;
+  }
+  int dir_fd() {
+    const int fd = ::open(dir().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    fds_.push_back(fd);
+    return fd;
+  }
+  BackendOp recv_op(int fd, void* buf, std::uint32_t len) {
+    BackendOp op;
+    op.opcode = BackendOpcode::recv;
+    op.fd = fd;
+    op.addr = buf;
+    op.len = len;
+    return op;
+  }
+  bool wait_running(unsigned n) {
+    const auto deadline = std::chrono::steady_clock::now() + kLimit;
+    while (backend_->running_ops() < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
+
+  std::unique_ptr<PosixBackend> backend_;
+  std::vector<int> fds_;
+  std::string dir_;
+};
+
+TEST_F(PosixBackendTest, ReportsItsNameAndNativeLinks) {
+  EXPECT_EQ(backend_->info().name, "posix");
+  EXPECT_TRUE(backend_->info().native_links);
+  for (unsigned i = 0; i < static_cast<unsigned>(BackendOpcode::count); ++i) {
+    EXPECT_TRUE(backend_->supports(static_cast<BackendOpcode>(i)));
+  }
+  EXPECT_EQ(backend_->space(), 64u);
+}
+
+TEST_F(PosixBackendTest, NopCompletesWithoutAWorker) {
+  BackendOp op;
+  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(backend_->worker_threads(), 0u);
+}
+
+TEST_F(PosixBackendTest, SpaceCountsStagedOpsAndRefusesBeyondIt) {
+  std::vector<Recorder> rs(65);
+  BackendOp op;
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(backend_->prepare(op, &rs[i]), 0);
+  EXPECT_EQ(backend_->space(), 0u);
+  EXPECT_EQ(backend_->prepare(op, &rs[64]), -EAGAIN);
+  EXPECT_EQ(backend_->flush(), 64);
+  EXPECT_EQ(backend_->space(), 64u);
+  EXPECT_EQ(backend_->drain(), 64);
+}
+
+TEST_F(PosixBackendTest, FileOps) {
+  const int d = dir_fd();
+  open_how how{};
+  how.flags = O_RDWR | O_CREAT | O_CLOEXEC;
+  how.mode = 0600;
+  BackendOp op;
+  op.opcode = BackendOpcode::openat2;
+  op.fd = d;
+  op.path = "f";
+  op.how = &how;
+  const int fd = run(op);
+  ASSERT_GE(fd, 0);
+
+  char text[] = "hello world";
+  op = {};
+  op.opcode = BackendOpcode::write;
+  op.fd = fd;
+  op.addr = text;
+  op.len = 11;
+  op.offset = 0;
+  EXPECT_EQ(run(op), 11);
+
+  char a[5] = {}, b[6] = {};
+  iovec iov[2] = {{a, 5}, {b, 6}};
+  op = {};
+  op.opcode = BackendOpcode::readv;
+  op.fd = fd;
+  op.addr = iov;
+  op.len = 2;
+  op.offset = 0;
+  EXPECT_EQ(run(op), 11);
+  EXPECT_EQ(std::string(a, 5), "hello");
+  EXPECT_EQ(std::string(b, 6), " world");
+
+  op = {};
+  op.opcode = BackendOpcode::writev;
+  op.fd = fd;
+  op.addr = iov;
+  op.len = 2;
+  op.offset = 11;
+  EXPECT_EQ(run(op), 11);
+
+  char buf[32] = {};
+  op = {};
+  op.opcode = BackendOpcode::read;
+  op.fd = fd;
+  op.addr = buf;
+  op.len = sizeof(buf);
+  op.offset = 6;
+  EXPECT_EQ(run(op), 16);
+
+  for (std::uint32_t flags : {0u, static_cast<std::uint32_t>(IORING_FSYNC_DATASYNC)}) {
+    op = {};
+    op.opcode = BackendOpcode::fsync;
+    op.fd = fd;
+    op.op_flags = flags;
+    EXPECT_EQ(run(op), 0);
+  }
+  op = {};
+  op.opcode = BackendOpcode::fallocate;
+  op.fd = fd;
+  op.offset = 0;
+  op.offset2 = 4096;
+  EXPECT_EQ(run(op), 0);
+  op = {};
+  op.opcode = BackendOpcode::fadvise;
+  op.fd = fd;
+  op.op_flags = POSIX_FADV_SEQUENTIAL;
+  EXPECT_EQ(run(op), 0);
+  op.op_flags = 12345;  // posix_fadvise returns its error instead of setting errno
+  EXPECT_EQ(run(op), -EINVAL);
+  op = {};
+  op.opcode = BackendOpcode::sync_file_range;
+  op.fd = fd;
+  op.len = 0;
+  op.op_flags = SYNC_FILE_RANGE_WRITE;
+  EXPECT_EQ(run(op), 0);
+  op = {};
+  op.opcode = BackendOpcode::ftruncate;
+  op.fd = fd;
+  op.offset = 100;
+  EXPECT_EQ(run(op), 0);
+
+  struct statx stx{};
+  op = {};
+  op.opcode = BackendOpcode::statx;
+  op.fd = d;
+  op.path = "f";
+  op.len = STATX_SIZE;
+  op.addr = &stx;
+  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(stx.stx_size, 100u);
+
+  op = {};
+  op.opcode = BackendOpcode::close;
+  op.fd = fd;
+  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1);
+}
+
+TEST_F(PosixBackendTest, DirectoryOps) {
+  const int d = dir_fd();
+  BackendOp op;
+  op.opcode = BackendOpcode::mkdirat;
+  op.fd = d;
+  op.path = "sub";
+  op.len = 0755;
+  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(op), -EEXIST);
+
+  op = {};
+  op.opcode = BackendOpcode::symlinkat;
+  op.path = "sub";
+  op.fd = d;
+  op.path2 = "link";
+  EXPECT_EQ(run(op), 0);
+
+  op = {};
+  op.opcode = BackendOpcode::renameat;
+  op.fd = d;
+  op.path = "link";
+  op.fd2 = d;
+  op.path2 = "link2";
+  op.op_flags = RENAME_NOREPLACE;
+  EXPECT_EQ(run(op), 0);
+  EXPECT_TRUE(std::filesystem::is_symlink(dir() + "/link2"));
+
+  op = {};
+  op.opcode = BackendOpcode::unlinkat;
+  op.fd = d;
+  op.path = "link2";
+  EXPECT_EQ(run(op), 0);
+  op.path = "sub";
+  op.op_flags = AT_REMOVEDIR;
+  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(op), -ENOENT);
+}
+
+TEST_F(PosixBackendTest, SocketOps) {
+  BackendOp op;
+  op.opcode = BackendOpcode::socket;
+  op.len = AF_INET;
+  op.op_flags = SOCK_STREAM | SOCK_CLOEXEC;
+  const int listener = run(op);
+  ASSERT_GE(listener, 0);
+  fds_.push_back(listener);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  op = {};
+  op.opcode = BackendOpcode::bind;
+  op.fd = listener;
+  op.addr = &addr;
+  op.len = sizeof(addr);
+  EXPECT_EQ(run(op), 0);
+  socklen_t alen = sizeof(addr);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &alen), 0);
+  op = {};
+  op.opcode = BackendOpcode::listen;
+  op.fd = listener;
+  op.len = 8;
+  EXPECT_EQ(run(op), 0);
+
+  // accept and connect run at the same time, each on its own worker.
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  fds_.push_back(client);
+  sockaddr_in peer{};
+  socklen_t peer_len = sizeof(peer);
+  Recorder accepted, connected;
+  op = {};
+  op.opcode = BackendOpcode::accept;
+  op.fd = listener;
+  op.addr = &peer;
+  op.addr2 = &peer_len;
+  op.op_flags = SOCK_CLOEXEC;
+  ASSERT_EQ(backend_->prepare(op, &accepted), 0);
+  op = {};
+  op.opcode = BackendOpcode::connect;  // non-blocking: EINPROGRESS, then waited for
+  op.fd = client;
+  op.addr = &addr;
+  op.len = sizeof(addr);
+  ASSERT_EQ(backend_->prepare(op, &connected), 0);
+  ASSERT_TRUE(run_until([&] { return accepted.count > 0 && connected.count > 0; }));
+  ASSERT_GE(accepted.result, 0);
+  fds_.push_back(accepted.result);
+  EXPECT_EQ(connected.result, 0);
+  EXPECT_EQ(peer.sin_family, AF_INET);
+
+  char msg[] = "ping";
+  op = {};
+  op.opcode = BackendOpcode::send;
+  op.fd = client;
+  op.addr = msg;
+  op.len = 4;
+  EXPECT_EQ(run(op), 4);
+  char buf[8] = {};
+  EXPECT_EQ(run(recv_op(accepted.result, buf, sizeof(buf))), 4);
+  EXPECT_STREQ(buf, "ping");
+
+  op = {};
+  op.opcode = BackendOpcode::poll_add;
+  op.fd = client;
+  op.op_flags = POLLOUT;
+  EXPECT_EQ(run(op) & POLLOUT, POLLOUT);
+
+  op = {};
+  op.opcode = BackendOpcode::shutdown;
+  op.fd = client;
+  op.len = SHUT_WR;
+  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(recv_op(accepted.result, buf, sizeof(buf))), 0);  // end of stream
+}
+
+TEST_F(PosixBackendTest, MessagesCarryDescriptors) {
+  int sv[2];
+  socketpair(SOCK_SEQPACKET, sv);
+  int passed = ::eventfd(0, EFD_CLOEXEC);
+  fds_.push_back(passed);
+  char data[] = "x";
+  iovec iov{data, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &passed, sizeof(int));
+  BackendOp op;
+  op.opcode = BackendOpcode::sendmsg;
+  op.fd = sv[0];
+  op.addr = &m;
+  EXPECT_EQ(run(op), 1);
+
+  char in[4] = {};
+  iovec iov_in{in, sizeof(in)};
+  alignas(cmsghdr) char control_in[CMSG_SPACE(sizeof(int))] = {};
+  msghdr r{};
+  r.msg_iov = &iov_in;
+  r.msg_iovlen = 1;
+  r.msg_control = control_in;
+  r.msg_controllen = sizeof(control_in);
+  op = {};
+  op.opcode = BackendOpcode::recvmsg;
+  op.fd = sv[1];
+  op.addr = &r;
+  op.op_flags = MSG_CMSG_CLOEXEC;
+  EXPECT_EQ(run(op), 1);
+  ASSERT_NE(CMSG_FIRSTHDR(&r), nullptr);
+  int got = -1;
+  std::memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&r)), sizeof(int));
+  EXPECT_GE(got, 0);
+  fds_.push_back(got);
+}
+
+TEST_F(PosixBackendTest, SpliceMovesBytesBetweenPipes) {
+  int in[2], out[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  fds_.insert(fds_.end(), {in[0], in[1], out[0], out[1]});
+  ASSERT_EQ(::write(in[1], "abc", 3), 3);
+  BackendOp op;
+  op.opcode = BackendOpcode::splice;
+  op.fd2 = in[0];
+  op.offset2 = static_cast<std::uint64_t>(-1);
+  op.fd = out[1];
+  op.offset = static_cast<std::uint64_t>(-1);
+  op.len = 3;
+  EXPECT_EQ(run(op), 3);
+  char buf[4] = {};
+  EXPECT_EQ(::read(out[0], buf, 3), 3);
+  EXPECT_STREQ(buf, "abc");
+}
+
+TEST_F(PosixBackendTest, NonBlockingDescriptorIsWaitedForLikeIoUring) {
+  const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  fds_.push_back(efd);
+  std::uint64_t value = 0;
+  BackendOp op;
+  op.opcode = BackendOpcode::read;
+  op.fd = efd;
+  op.addr = &value;
+  op.len = sizeof(value);
+  op.offset = static_cast<std::uint64_t>(-1);
+  Recorder r;
+  ASSERT_EQ(backend_->prepare(op, &r), 0);
+  backend_->flush();
+  ASSERT_TRUE(wait_running(1));
+  backend_->drain();
+  EXPECT_EQ(r.count, 0);  // not -EAGAIN: it waits
+  const std::uint64_t three = 3;
+  ASSERT_EQ(::write(efd, &three, sizeof(three)), 8);
+  ASSERT_TRUE(finish(r));
+  EXPECT_EQ(r.result, 8);
+  EXPECT_EQ(value, 3u);
+
+  // MSG_DONTWAIT asks for the -EAGAIN itself.
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char buf[1];
+  BackendOp dontwait = recv_op(sv[0], buf, 1);
+  dontwait.op_flags = MSG_DONTWAIT;
+  EXPECT_EQ(run(dontwait), -EAGAIN);
+}
+
+TEST_F(PosixBackendTest, TimeoutExpiresWithEtime) {
+  __kernel_timespec ts{0, 20'000'000};
+  BackendOp op;
+  op.opcode = BackendOpcode::timeout;
+  op.ts = &ts;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(run(op), -ETIME);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+}
+
+TEST_F(PosixBackendTest, WaitSleepsUntilTheNearestTimer) {
+  __kernel_timespec ts{0, 30'000'000};
+  BackendOp op;
+  op.opcode = BackendOpcode::timeout;
+  op.ts = &ts;
+  Recorder r;
+  ASSERT_EQ(backend_->prepare(op, &r), 0);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(backend_->wait(std::nullopt), -ETIME);  // no limit given: the timer's is used
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
+  EXPECT_EQ(backend_->drain(), 1);
+  EXPECT_EQ(r.result, -ETIME);
+}
+
+TEST_F(PosixBackendTest, CancelledTimeoutCompletesOnceWithEcanceled) {
+  __kernel_timespec ts{60, 0};
+  BackendOp op;
+  op.opcode = BackendOpcode::timeout;
+  op.ts = &ts;
+  Recorder timer, cancel;
+  ASSERT_EQ(backend_->prepare(op, &timer), 0);
+  BackendOp c;
+  c.opcode = BackendOpcode::cancel;
+  c.cancel_target = &timer;
+  ASSERT_EQ(backend_->prepare(c, &cancel), 0);
+  ASSERT_TRUE(run_until([&] { return timer.count > 0 && cancel.count > 0; }));
+  EXPECT_EQ(timer.result, -ECANCELED);
+  EXPECT_EQ(cancel.result, 0);
+  EXPECT_EQ(timer.count, 1);
+}
+
+TEST_F(PosixBackendTest, CancelOfAQueuedOpCompletesItAtOnce) {
+  make(1);  // one worker: the second recv must wait in the queue
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char a[1], b[1];
+  Recorder running, queued;
+  ASSERT_EQ(backend_->prepare(recv_op(sv[0], a, 1), &running), 0);
+  ASSERT_EQ(backend_->prepare(recv_op(sv[1], b, 1), &queued), 0);
+  backend_->flush();
+  ASSERT_TRUE(wait_running(1));
+  ASSERT_EQ(backend_->cancel(&queued), 0);
+  EXPECT_EQ(backend_->drain(), 1);  // no waiting for any worker
+  EXPECT_EQ(queued.count, 1);
+  EXPECT_EQ(queued.result, -ECANCELED);
+  EXPECT_EQ(running.count, 0);
+  ASSERT_EQ(::write(sv[1], "z", 1), 1);
+  ASSERT_TRUE(finish(running));
+  EXPECT_EQ(running.result, 1);
+  EXPECT_EQ(queued.count, 1);
+}
+
+TEST_F(PosixBackendTest, CancelOfARunningRecvInterruptsIt) {
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char buf[1];
+  Recorder r, cancel;
+  ASSERT_EQ(backend_->prepare(recv_op(sv[0], buf, 1), &r), 0);
+  backend_->flush();
+  ASSERT_TRUE(wait_running(1));
+  BackendOp c;
+  c.opcode = BackendOpcode::cancel;
+  c.cancel_target = &r;
+  ASSERT_EQ(backend_->prepare(c, &cancel), 0);
+  ASSERT_TRUE(run_until([&] { return r.count > 0 && cancel.count > 0; }));
+  EXPECT_EQ(r.result, -ECANCELED);
+  EXPECT_EQ(cancel.result, 0);
+  EXPECT_EQ(backend_->running_ops(), 0u);
+}
+
+TEST_F(PosixBackendTest, CancelOfAFinishedOpIsEnoent) {
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char msg[] = "m";
+  BackendOp send;
+  send.opcode = BackendOpcode::send;
+  send.fd = sv[0];
+  send.addr = msg;
+  send.len = 1;
+  Recorder r, cancel;
+  ASSERT_EQ(backend_->prepare(send, &r), 0);
+  ASSERT_TRUE(finish(r));
+  BackendOp c;
+  c.opcode = BackendOpcode::cancel;
+  c.cancel_target = &r;
+  ASSERT_EQ(backend_->prepare(c, &cancel), 0);
+  ASSERT_TRUE(finish(cancel));
+  EXPECT_EQ(cancel.result, -ENOENT);
+  EXPECT_EQ(r.count, 1);
+  EXPECT_EQ(r.result, 1);
+}
+
+TEST_F(PosixBackendTest, CancelFdCancelsEveryOpOnThatDescriptorOnly) {
+  int sv[2], other[2];
+  socketpair(SOCK_STREAM, sv);
+  socketpair(SOCK_STREAM, other);
+  char a[1], b[1], c[1];
+  Recorder r1, r2, r3;
+  ASSERT_EQ(backend_->prepare(recv_op(sv[0], a, 1), &r1), 0);
+  ASSERT_EQ(backend_->prepare(recv_op(sv[0], b, 1), &r2), 0);
+  ASSERT_EQ(backend_->prepare(recv_op(other[0], c, 1), &r3), 0);
+  backend_->flush();
+  ASSERT_TRUE(wait_running(3));
+  ASSERT_EQ(backend_->cancel_fd(sv[0]), 0);
+  ASSERT_TRUE(run_until([&] { return r1.count > 0 && r2.count > 0; }));
+  EXPECT_EQ(r1.result, -ECANCELED);
+  EXPECT_EQ(r2.result, -ECANCELED);
+  EXPECT_EQ(r3.count, 0);
+  ASSERT_EQ(::write(other[1], "q", 1), 1);
+  ASSERT_TRUE(finish(r3));
+  EXPECT_EQ(r3.result, 1);
+}
+
+TEST_F(PosixBackendTest, LinkTimeoutLosesToItsOp) {
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  ASSERT_EQ(::write(sv[1], "d", 1), 1);
+  char buf[1];
+  BackendOp op = recv_op(sv[0], buf, 1);
+  op.link = Link::soft;
+  __kernel_timespec ts{60, 0};
+  BackendOp timer;
+  timer.opcode = BackendOpcode::link_timeout;
+  timer.ts = &ts;
+  Recorder r, t;
+  ASSERT_EQ(backend_->prepare(op, &r), 0);
+  ASSERT_EQ(backend_->prepare(timer, &t), 0);
+  ASSERT_TRUE(run_until([&] { return r.count > 0 && t.count > 0; }));
+  EXPECT_EQ(r.result, 1);
+  EXPECT_EQ(t.result, -ECANCELED);
+}
+
+TEST_F(PosixBackendTest, LinkTimeoutCancelsItsOp) {
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char buf[1];
+  BackendOp op = recv_op(sv[0], buf, 1);
+  op.link = Link::hard;
+  __kernel_timespec ts{0, 10'000'000};
+  BackendOp timer;
+  timer.opcode = BackendOpcode::link_timeout;
+  timer.ts = &ts;
+  Recorder r, t;
+  ASSERT_EQ(backend_->prepare(op, &r), 0);
+  ASSERT_EQ(backend_->prepare(timer, &t), 0);
+  ASSERT_TRUE(run_until([&] { return r.count > 0 && t.count > 0; }));
+  EXPECT_EQ(r.result, -ECANCELED);
+  EXPECT_EQ(t.result, -ETIME);
+}
+
+TEST_F(PosixBackendTest, LinkTimeoutOfANopCompletesAsCancelled) {
+  BackendOp op;
+  op.link = Link::soft;
+  __kernel_timespec ts{60, 0};
+  BackendOp timer;
+  timer.opcode = BackendOpcode::link_timeout;
+  timer.ts = &ts;
+  Recorder r, t;
+  ASSERT_EQ(backend_->prepare(op, &r), 0);
+  ASSERT_EQ(backend_->prepare(timer, &t), 0);
+  ASSERT_TRUE(run_until([&] { return r.count > 0 && t.count > 0; }));
+  EXPECT_EQ(r.result, 0);
+  EXPECT_EQ(t.result, -ECANCELED);
+}
+
+TEST_F(PosixBackendTest, LinkTimeoutWithoutALinkedOpIsInvalid) {
+  __kernel_timespec ts{0, 1000};
+  BackendOp timer;
+  timer.opcode = BackendOpcode::link_timeout;
+  timer.ts = &ts;
+  EXPECT_EQ(run(timer), -EINVAL);
+}
+
+// The races the invariant must survive: data arriving, a link timeout firing
+// and a cancel, all at nearly the same moment.
+TEST_F(PosixBackendTest, ExactlyOneCompletionEachUnderRaces) {
+  for (int round = 0; round < 300; ++round) {
+    SCOPED_TRACE(round);
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    char buf[1];
+    BackendOp op = recv_op(sv[0], buf, 1);
+    op.link = Link::soft;
+    __kernel_timespec ts{0, (round % 7) * 20'000};
+    BackendOp timer;
+    timer.opcode = BackendOpcode::link_timeout;
+    timer.ts = &ts;
+    Recorder r, t, c;
+    ASSERT_EQ(backend_->prepare(op, &r), 0);
+    ASSERT_EQ(backend_->prepare(timer, &t), 0);
+    backend_->flush();
+    std::thread writer([&] {
+      if (round % 3 != 0) (void)!::write(sv[1], "w", 1);
+    });
+    if (round % 2 == 0) {
+      BackendOp cancel;
+      cancel.opcode = BackendOpcode::cancel;
+      cancel.cancel_target = &r;
+      ASSERT_EQ(backend_->prepare(cancel, &c), 0);
+    } else {
+      c.count = 1;  // no cancel this round
+    }
+    const bool done = run_until([&] { return r.count > 0 && t.count > 0 && c.count > 0; });
+    writer.join();
+    ASSERT_TRUE(done);
+    // A few more turns: a second completion would show up here.
+    for (int i = 0; i < 3; ++i) {
+      backend_->flush();
+      backend_->drain();
+    }
+    EXPECT_EQ(r.count, 1);
+    EXPECT_EQ(t.count, 1);
+    EXPECT_EQ(c.count, 1);
+    EXPECT_TRUE(r.result == 1 || r.result == -ECANCELED) << r.result;
+    EXPECT_TRUE(t.result == -ETIME || t.result == -ECANCELED) << t.result;
+    if (t.result == -ECANCELED) {
+      // The timer lost: its op ended first, with data or by the explicit cancel.
+      EXPECT_TRUE(r.result == 1 || (round % 2 == 0 && c.result == 0)) << r.result << " " << c.result;
+    }
+    if (round % 2 == 0) {
+      EXPECT_TRUE(c.result == 0 || c.result == -ENOENT) << c.result;
+    }
+    ::close(sv[0]);
+    ::close(sv[1]);
+  }
+}
+
+TEST_F(PosixBackendTest, ExactlyOneCompletionWhenCancelMeetsFinish) {
+  for (int round = 0; round < 300; ++round) {
+    SCOPED_TRACE(round);
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    char buf[1];
+    Recorder r;
+    ASSERT_EQ(backend_->prepare(recv_op(sv[0], buf, 1), &r), 0);
+    backend_->flush();
+    std::thread writer([&] { (void)!::write(sv[1], "w", 1); });
+    ASSERT_EQ(backend_->cancel(&r), 0);
+    const bool done = run_until([&] { return r.count > 0; });
+    writer.join();
+    ASSERT_TRUE(done);
+    for (int i = 0; i < 3; ++i) backend_->drain();
+    EXPECT_EQ(r.count, 1);
+    EXPECT_TRUE(r.result == 1 || r.result == -ECANCELED) << r.result;
+    ::close(sv[0]);
+    ::close(sv[1]);
+  }
+}
+
+TEST_F(PosixBackendTest, DestroyingTheBackendInterruptsBlockedOps) {
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char buf[1];
+  Recorder r;
+  ASSERT_EQ(backend_->prepare(recv_op(sv[0], buf, 1), &r), 0);
+  backend_->flush();
+  ASSERT_TRUE(wait_running(1));
+  backend_.reset();  // must not hang, and must not deliver
+  EXPECT_EQ(r.count, 0);
+}
+
+TEST_F(PosixBackendTest, PersonalityRunsOpsUnderTheCapturedIdentity) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to take another identity";
+  ::chmod(dir().c_str(), 0777);
+  const int d = dir_fd();
+  ASSERT_EQ(::mkdir((dir() + "/rootonly").c_str(), 0700), 0);
+  PeerCreds nobody;
+  nobody.uid = 65534;
+  nobody.gid = 65534;
+  nobody.groups = {65534};
+  const int id = with_peer_identity(nobody, [&] { return backend_->register_personality(); });
+  ASSERT_GT(id, 0);
+  BackendOp op;
+  op.opcode = BackendOpcode::mkdirat;
+  op.fd = d;
+  op.path = "mine";
+  op.len = 0755;
+  op.personality = static_cast<std::uint16_t>(id);
+  EXPECT_EQ(run(op), 0);
+  struct stat st{};
+  ASSERT_EQ(::stat((dir() + "/mine").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  op.path = "rootonly/x";  // no capability overrides the mode
+  EXPECT_EQ(run(op), -EACCES);
+  // The worker went back to the daemon's identity.
+  op.personality = 0;
+  EXPECT_EQ(run(op), 0);
+  backend_->unregister_personality(static_cast<std::uint16_t>(id));
+  op.personality = static_cast<std::uint16_t>(id);
+  Recorder r;
+  EXPECT_EQ(backend_->prepare(op, &r), -EINVAL);
+}
+
+TEST_F(PosixBackendTest, RootPersonalityWithOtherGroupsHasNoCapabilities) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to take another identity";
+  ::chmod(dir().c_str(), 0777);
+  const int d = dir_fd();
+  ASSERT_EQ(::mkdir((dir() + "/rootonly").c_str(), 0700), 0);
+  ASSERT_EQ(::chown((dir() + "/rootonly").c_str(), 65534, 65534), 0);
+  PeerCreds root_other;
+  root_other.uid = 0;
+  root_other.gid = 0;
+  root_other.groups = {0, 12345};
+  const int id = with_peer_identity(root_other, [&] { return backend_->register_personality(); });
+  ASSERT_GT(id, 0);
+  BackendOp op;
+  op.opcode = BackendOpcode::mkdirat;
+  op.fd = d;
+  op.path = "rootonly/x";
+  op.len = 0755;
+  op.personality = static_cast<std::uint16_t>(id);
+  EXPECT_EQ(run(op), -EACCES);  // CAP_DAC_OVERRIDE would have allowed it
+  op.personality = 0;
+  EXPECT_EQ(run(op), 0);  // and the worker has it back
+}
+
+TEST_F(PosixBackendTest, SyscallsAreCounted) {
+  const std::uint64_t before = backend_->syscalls();
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char msg[] = "m";
+  BackendOp send;
+  send.opcode = BackendOpcode::send;
+  send.fd = sv[0];
+  send.addr = msg;
+  send.len = 1;
+  EXPECT_EQ(run(send), 1);
+  EXPECT_GT(backend_->syscalls(), before);
+}
+
+}  // namespace
+}  // namespace aiod::daemon
