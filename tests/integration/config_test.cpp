@@ -88,6 +88,30 @@ TEST(Config, BadFileAtStartIsRefusedWithLineAndReason) {
   ::rmdir(tmpl);
 }
 
+TEST(Config, BackendIsValidatedAndTakenFromTheFile) {
+  char tmpl[] = "/tmp/aiod-test-conf-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const CommandResult bad = run_command({AIOD_DAEMON_PATH, "--socket", std::string(tmpl) + "/s", "--backend", "epoll"},
+                                        std::chrono::seconds(20), true);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("--backend: must be auto, io_uring or posix; not 'epoll'"), std::string::npos) << bad.out;
+  const std::string conf = std::string(tmpl) + "/aiod.conf";
+  write_file(conf, "backend = posix\n");
+  {
+    DaemonProcess daemon({"--config", conf});
+    ASSERT_TRUE(daemon.running());
+    const CommandResult s = run_command({AIOCTL_PATH, "--socket", daemon.socket_path(), "stats", "--json"});
+    ASSERT_EQ(s.exit_code, 0);
+    EXPECT_NE(s.out.find("\"backend\":\"posix\""), std::string::npos) << s.out;
+    // Ops run there too.
+    auto c = Client::connect(daemon.client_options());
+    ASSERT_TRUE(c) << c.message();
+    EXPECT_FALSE(c->single(Nop{}));
+  }
+  ::unlink(conf.c_str());
+  ::rmdir(tmpl);
+}
+
 TEST(Config, CommandLineOverridesTheFile) {
   char tmpl[] = "/tmp/aiod-test-conf-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);

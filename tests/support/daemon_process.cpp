@@ -9,10 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace aiod::test {
 namespace {
@@ -40,6 +43,23 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int ready_fd, b
 
 }  // namespace
 
+std::vector<std::string> env_daemon_args() {
+  std::vector<std::string> words;
+  const char* env = std::getenv("AIOD_TEST_DAEMON_ARGS");
+  if (env == nullptr) return words;
+  std::istringstream in(env);
+  for (std::string w; in >> w;) words.push_back(std::move(w));
+  return words;
+}
+
+bool testing_posix_backend() {
+  const std::vector<std::string> words = env_daemon_args();
+  for (std::size_t i = 0; i + 1 < words.size(); ++i) {
+    if (words[i] == "--backend" && words[i + 1] == "posix") return true;
+  }
+  return std::find(words.begin(), words.end(), "--backend=posix") != words.end();
+}
+
 DaemonProcess::DaemonProcess(std::vector<std::string> extra_args, std::string socket_path) {
   char tmpl[] = "/tmp/aiod-test-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) {
@@ -57,6 +77,7 @@ DaemonProcess::DaemonProcess(std::vector<std::string> extra_args, std::string so
   std::vector<std::string> argv = {AIOD_DAEMON_PATH, "--socket", socket_, "--ready-fd", "3",
                                    "--socket-mode", "0666", "--log-level", "warn"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  for (std::string& word : env_daemon_args()) argv.push_back(std::move(word));
   pid_ = spawn(argv, -1, ready[1]);
   ::close(ready[1]);
   pidfd_ = pidfd_open(pid_);

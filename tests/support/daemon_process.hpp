@@ -14,9 +14,18 @@
 
 namespace aiod::test {
 
+// The words of the environment variable AIOD_TEST_DAEMON_ARGS (split on
+// blanks), appended to every daemon a DaemonProcess starts: the suite runs
+// once as is and once with "--backend posix".
+std::vector<std::string> env_daemon_args();
+// Whether those arguments select the posix backend (for the few tests that
+// are about io_uring itself and skip there).
+bool testing_posix_backend();
+
 class DaemonProcess {
  public:
-  // Starts aiod with `extra_args` (beyond --socket and --ready-fd). Fails the
+  // Starts aiod with `extra_args` (beyond --socket and --ready-fd), then
+  // env_daemon_args(). Fails the
   // current test (and leaves running() false) if it does not become ready
   // within 10 s.
   explicit DaemonProcess(std::vector<std::string> extra_args = {}, std::string socket_path = {});
