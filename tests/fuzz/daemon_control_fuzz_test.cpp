@@ -53,9 +53,10 @@ TEST_F(ControlFuzz, MutatedMessagesOnASession) {
   const Params p = params(0xa10d0030, 4000);
   const auto stop_at = budget(std::chrono::seconds(8));
   const Body client_bodies[] = {Body::Ping, Body::StatsRequest, Body::RegisterFds, Body::UnregisterHandles};
-  std::uint64_t ud = 1;
-  const std::uint64_t n = run(p, [&](Rng& rng, std::uint64_t i) {
+  std::uint64_t ud = 1, n = 0;
+  run(p, [&](Rng& rng, std::uint64_t i) {
     if (std::chrono::steady_clock::now() > stop_at) return;
+    ++n;
     std::vector<std::uint8_t> bytes =
         rng.chance(2, 3) ? message_of(rng, client_bodies[rng.below(std::size(client_bodies))]) : valid_message(rng);
     if (rng.chance(1, 2)) mutate_bytes(rng, bytes);
@@ -101,9 +102,10 @@ TEST_F(ControlFuzz, MutatedHellos) {
   ASSERT_FALSE(HasFailure());
   const Params p = params(0xa10d0031, 800);
   const auto stop_at = budget(std::chrono::seconds(8));
-  int welcomed = 0, refused = 0, closed = 0;
-  const std::uint64_t n = run(p, [&](Rng& rng, std::uint64_t) {
+  int welcomed = 0, refused = 0, closed = 0, n = 0;
+  run(p, [&](Rng& rng, std::uint64_t) {
     if (std::chrono::steady_clock::now() > stop_at) return;
+    ++n;
     UniqueFd s = connect_socket(daemon_.socket_path());
     ASSERT_TRUE(s) << "connect failed";
     flatbuffers::FlatBufferBuilder b(256);

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include "fuzz_support.hpp"
 #include "live_fixture.hpp"
@@ -59,7 +60,7 @@ TEST_F(RingFuzz, HostileIndicesAndVanishingSessions) {
   ASSERT_FALSE(HasFailure());
   const Params p = params(0xa10d0020, 600);
   const auto stop_at = budget(std::chrono::seconds(10));
-  int disconnects = 0, survivors = 0;
+  int disconnects = 0, survivors = 0, sessions = 0;
   const std::uint64_t iterations = run(p, [&](Rng& rng, std::uint64_t) {
     if (std::chrono::steady_clock::now() > stop_at) return;
     std::string err;
@@ -73,7 +74,8 @@ TEST_F(RingFuzz, HostileIndicesAndVanishingSessions) {
     const std::uint32_t warm = static_cast<std::uint32_t>(rng.below(n + 1));
     if (warm > 0 && !expect_completions(*c, submit_nops(*c, warm, ud))) return;
     const std::uint32_t tail = c->sq_tail();
-    switch (rng.below(7)) {
+    ++sessions;
+    switch (rng.below(9)) {
       case 0: {  // submission tail more than a ring ahead
         c->store_sq_tail(tail + n + 1 + static_cast<std::uint32_t>(rng.below(rng.chance(1, 2) ? 4 : 1u << 31)));
         EXPECT_TRUE(c->disconnected(kDisconnectTimeout)) << "tail past the ring accepted";
@@ -124,6 +126,47 @@ TEST_F(RingFuzz, HostileIndicesAndVanishingSessions) {
         ++survivors;
         break;
       }
+      case 6: {  // an open chain, rewritten in place while the daemon waits for its
+                 // end (it re-copies it), then ended: one completion per descriptor
+        const std::uint32_t k = n > 1 ? 1 + static_cast<std::uint32_t>(rng.below(n - 1)) : 0;
+        if (k == 0) break;
+        std::set<std::uint64_t> uds = submit_nops(*c, k, ud, AIOD_SQE_LINK);
+        aiod_sqe* sq = reinterpret_cast<aiod_sqe*>(reinterpret_cast<std::byte*>(c->header()) + AIOD_SHM_HEADER_SIZE);
+        for (std::uint32_t i = 0; i < k; ++i) {
+          aiod_sqe& slot = sq[(tail + i) & (n - 1)];
+          slot.flags = static_cast<std::uint8_t>(rng.below(4));
+          if (rng.chance(1, 4)) slot.opcode = static_cast<std::uint8_t>(rng.next());
+        }
+        const auto last = submit_nops(*c, 1, ud);
+        uds.insert(last.begin(), last.end());
+        expect_completions(*c, uds);
+        EXPECT_FALSE(c->disconnected(std::chrono::milliseconds(0)));
+        ++survivors;
+        break;
+      }
+      case 7: {  // a client that never reaps: the daemon must stop at a full CQ
+        std::set<std::uint64_t> uds;
+        const std::uint32_t cqn = c->cq_entries();
+        for (std::uint32_t round = 0; round < 3; ++round) {
+          const auto more = submit_nops(*c, n, ud);
+          uds.insert(more.begin(), more.end());
+          // Wait (bounded) for the daemon to fill what it may.
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+          const std::uint32_t want = std::min((round + 1) * n, cqn);
+          std::uint32_t posted = 0;
+          while ((posted = std::atomic_ref<std::uint32_t>(c->header()->cq_tail).load()) - warm < want &&
+                 std::chrono::steady_clock::now() < deadline) {
+            c->ring_doorbell();
+            std::this_thread::yield();
+          }
+          ASSERT_LE(posted - warm, cqn) << "the completion ring overflowed";
+          ASSERT_EQ(posted - warm, want) << "completions missing while the CQ had room";
+          if (round < 2 && c->sq_room() < n) break;
+        }
+        expect_completions(*c, uds);
+        ++survivors;
+        break;
+      }
       default: {  // leaves with ops that wait and an open chain
         int pfd[2];
         ASSERT_EQ(::pipe2(pfd, O_CLOEXEC), 0);
@@ -150,9 +193,10 @@ TEST_F(RingFuzz, HostileIndicesAndVanishingSessions) {
       }
     }
   });
-  std::cout << "ring fuzz: " << iterations << " sessions, " << disconnects << " disconnected for corruption, "
+  (void)iterations;
+  std::cout << "ring fuzz: " << sessions << " sessions, " << disconnects << " disconnected for corruption, "
             << survivors << " legal\n";
-  RecordProperty("sessions", static_cast<int>(iterations));
+  RecordProperty("sessions", sessions);
   expect_back_to_baseline();
   stop_honest_client();
 }
