@@ -77,7 +77,7 @@ TEST_F(DescriptorFuzz, MutatedBatchesBesideAWellBehavedClient) {
   auto hostile = RingClient::connect(daemon_.socket_path(), {.sq_entries = 64, .directory = dir_}, err);
   ASSERT_TRUE(hostile) << err;
   const Params p = params(0xa10d0010, 400);
-  const auto stop_at = budget(std::chrono::seconds(12));
+  const auto stop_at = budget(std::chrono::seconds(10));
   HandlePool pool;
   std::uint64_t next_ud = 1, descriptors = 0, cancelled = 0, rounds = 0;
   std::vector<std::uint64_t> recent;

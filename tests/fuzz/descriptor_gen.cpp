@@ -73,8 +73,9 @@ void write_sockaddr(Rng& rng, std::span<std::byte> arena) {
     default: {
       sockaddr_un un{};
       un.sun_family = AF_UNIX;
-      std::memcpy(un.sun_path, rng.chance(1, 2) ? "/fuzz.sock" : "rel.sock", 10);
-      std::memcpy(raw.data(), &un, sizeof(un.sun_family) + 11);
+      const char* path = rng.chance(1, 2) ? "/fuzz.sock" : "rel.sock";
+      std::memcpy(un.sun_path, path, std::strlen(path) + 1);
+      std::memcpy(raw.data(), &un, sizeof(un.sun_family) + std::strlen(path) + 1);
       break;
     }
   }
