@@ -25,6 +25,21 @@ std::uint64_t relative_ns(const __kernel_timespec& ts) {
   return sec * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+bool may_try_now(const PosixOp& p) {
+  if (!p.creds) return true;
+  switch (p.op.opcode) {
+    case BackendOpcode::read:
+    case BackendOpcode::readv:
+    case BackendOpcode::write:
+    case BackendOpcode::writev:
+    case BackendOpcode::recv:
+    case BackendOpcode::send:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 PosixBackend::PosixBackend(unsigned entries, unsigned max_workers)
@@ -129,6 +144,17 @@ void PosixBackend::start(PosixOp& p) {
       return;
     }
     default:
+      // First without blocking, on this thread, as io_uring does: most
+      // transfers on a ready descriptor (the eventfd writes that wake clients
+      // among them) never need a worker. Not under another identity, except
+      // for plain transfers, whose permission was checked at open: a
+      // sendmsg's SCM_CREDENTIALS must not be checked against the daemon's.
+      if (may_try_now(p)) {
+        if (const std::optional<int> res = try_now(p.op, syscalls_)) {
+          complete(p, *res);
+          return;
+        }
+      }
       batch_.push_back(&p);
       return;
   }

@@ -2,8 +2,9 @@
 // worker threads, timers on the shard thread.
 //
 // prepare() stages an op; flush() starts what is staged: nops and cancels are
-// settled at once, timeouts and link timeouts go to the timer queue, every
-// other op to the worker pool. drain() fires expired timers, collects the
+// settled at once, timeouts and link timeouts go to the timer queue, reads,
+// writes, socket transfers and polls are first tried without blocking on the
+// shard thread (try_now()), and whatever would block goes to the worker pool. drain() fires expired timers, collects the
 // workers' results and delivers them; wait() sleeps in ppoll() on the pool's
 // eventfd, no longer than the nearest timer.
 //

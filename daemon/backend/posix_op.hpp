@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "peer_creds.hpp"
 #include "backend.hpp"
@@ -53,6 +54,14 @@ struct PosixOp {
 // set ends the op with -ECANCELED (other interruptions are retried). Adds the
 // system calls made to `syscalls`.
 int execute(const PosixOp& p, std::uint64_t& syscalls);
+
+// Tries `op` on the calling (shard) thread without blocking, as io_uring
+// first issues an op non-blocking: socket transfers with MSG_DONTWAIT, reads
+// and writes with RWF_NOWAIT (or, for a file without RWF_NOWAIT that is not a
+// regular file or block device, when the descriptor itself is non-blocking),
+// poll with a zero timeout. Returns the result, or nullopt when the op would
+// block (or is of a kind never tried here) and must go to a worker.
+std::optional<int> try_now(const BackendOp& op, std::uint64_t& syscalls);
 
 // The signal that interrupts a worker's blocking system call. Its handler is
 // installed (once per process, without SA_RESTART) by install_cancel_signal().

@@ -221,7 +221,77 @@ int without_capabilities(F&& fn) {
   return result;
 }
 
+// The non-blocking attempt of read/readv/write/writev; nullopt: use a worker.
+std::optional<int> try_rw_now(const BackendOp& op, std::uint64_t& syscalls) {
+  iovec one{op.addr, op.len};
+  const bool vectored = op.opcode == BackendOpcode::readv || op.opcode == BackendOpcode::writev;
+  const iovec* iov = vectored ? static_cast<const iovec*>(op.addr) : &one;
+  const int n = vectored ? static_cast<int>(op.len) : 1;
+  const bool reading = op.opcode == BackendOpcode::read || op.opcode == BackendOpcode::readv;
+  const auto off = static_cast<off_t>(op.offset);  // -1: the file position
+  auto call = [&](int flags) {
+    ++syscalls;
+    return reading ? ::preadv2(op.fd, iov, n, off, flags) : ::pwritev2(op.fd, iov, n, off, flags);
+  };
+  ssize_t r = call(RWF_NOWAIT);
+  if (r < 0 && errno == EOPNOTSUPP) {
+    // No RWF_NOWAIT for this file (an eventfd, for one). Its own O_NONBLOCK
+    // is as good, except on files where the kernel ignores that flag.
+    syscalls += 2;
+    const int fl = ::fcntl(op.fd, F_GETFL);
+    struct stat st{};
+    if (fl < 0 || !(fl & O_NONBLOCK) || ::fstat(op.fd, &st) < 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+      return std::nullopt;
+    }
+    r = call(0);
+  }
+  if (r >= 0) return static_cast<int>(r);
+  if (errno == EAGAIN || errno == EINTR || errno == EOPNOTSUPP) return std::nullopt;
+  return -errno;
+}
+
 }  // namespace
+
+std::optional<int> try_now(const BackendOp& op, std::uint64_t& syscalls) {
+  long r;
+  const int flags = static_cast<int>(op.op_flags);
+  // A non-blocking MSG_WAITALL receive may return part of what it must wait for.
+  if (flags & MSG_WAITALL) return std::nullopt;
+  switch (op.opcode) {
+    case BackendOpcode::read:
+    case BackendOpcode::readv:
+    case BackendOpcode::write:
+    case BackendOpcode::writev:
+      return try_rw_now(op, syscalls);
+    case BackendOpcode::recv:
+      r = ::recv(op.fd, op.addr, op.len, flags | MSG_DONTWAIT);
+      break;
+    case BackendOpcode::send:
+      r = ::send(op.fd, op.addr, op.len, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+      break;
+    case BackendOpcode::recvmsg:
+      r = ::recvmsg(op.fd, static_cast<msghdr*>(op.addr), flags | MSG_DONTWAIT);
+      break;
+    case BackendOpcode::sendmsg:
+      r = ::sendmsg(op.fd, static_cast<const msghdr*>(op.addr), flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+      break;
+    case BackendOpcode::poll_add: {
+      pollfd p{op.fd, static_cast<short>(op.op_flags), 0};
+      ++syscalls;
+      const int n = ::poll(&p, 1, 0);
+      if (n < 0) return errno == EINTR ? std::nullopt : std::optional<int>(-errno);
+      if (n == 0) return std::nullopt;
+      return p.revents;
+    }
+    default:
+      return std::nullopt;
+  }
+  ++syscalls;
+  if (r >= 0) return static_cast<int>(r);
+  if ((errno == EAGAIN || errno == EWOULDBLOCK) && !(op.op_flags & MSG_DONTWAIT)) return std::nullopt;
+  if (errno == EINTR) return std::nullopt;
+  return -errno;
+}
 
 int cancel_signal() { return SIGURG; }
 

@@ -455,6 +455,51 @@ TEST_F(PosixBackendTest, NonBlockingDescriptorIsWaitedForLikeIoUring) {
   EXPECT_EQ(run(dontwait), -EAGAIN);
 }
 
+TEST_F(PosixBackendTest, ReadyTransfersCompleteWithoutAWorker) {
+  // The eventfd write that wakes a client: no RWF_NOWAIT there, but the
+  // descriptor is non-blocking.
+  const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  fds_.push_back(efd);
+  const std::uint64_t one = 1;
+  BackendOp op;
+  op.opcode = BackendOpcode::write;
+  op.fd = efd;
+  op.addr = const_cast<std::uint64_t*>(&one);
+  op.len = sizeof(one);
+  op.offset = static_cast<std::uint64_t>(-1);
+  EXPECT_EQ(run(op), 8);
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char msg[] = "abc";
+  op = {};
+  op.opcode = BackendOpcode::send;
+  op.fd = sv[0];
+  op.addr = msg;
+  op.len = 3;
+  EXPECT_EQ(run(op), 3);
+  char buf[4] = {};
+  EXPECT_EQ(run(recv_op(sv[1], buf, 3)), 3);
+  EXPECT_EQ(backend_->worker_threads(), 0u);
+}
+
+TEST_F(PosixBackendTest, WaitallReceiveWaitsForEverything) {
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  ASSERT_EQ(::write(sv[1], "a", 1), 1);
+  char buf[2] = {};
+  BackendOp op = recv_op(sv[0], buf, 2);
+  op.op_flags = MSG_WAITALL;
+  Recorder r;
+  ASSERT_EQ(backend_->prepare(op, &r), 0);
+  backend_->flush();
+  ASSERT_TRUE(wait_running(1));
+  backend_->drain();
+  EXPECT_EQ(r.count, 0);  // not the one byte that was there
+  ASSERT_EQ(::write(sv[1], "b", 1), 1);
+  ASSERT_TRUE(finish(r));
+  EXPECT_EQ(r.result, 2);
+}
+
 TEST_F(PosixBackendTest, TimeoutExpiresWithEtime) {
   __kernel_timespec ts{0, 20'000'000};
   BackendOp op;
