@@ -60,7 +60,8 @@ bool testing_posix_backend() {
   return std::find(words.begin(), words.end(), "--backend=posix") != words.end();
 }
 
-DaemonProcess::DaemonProcess(std::vector<std::string> extra_args, std::string socket_path) {
+DaemonProcess::DaemonProcess(std::vector<std::string> extra_args, std::string socket_path,
+                             std::vector<std::string> launcher) {
   char tmpl[] = "/tmp/aiod-test-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) {
     ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
@@ -78,6 +79,7 @@ DaemonProcess::DaemonProcess(std::vector<std::string> extra_args, std::string so
                                    "--socket-mode", "0666", "--log-level", "warn"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   for (std::string& word : env_daemon_args()) argv.push_back(std::move(word));
+  argv.insert(argv.begin(), launcher.begin(), launcher.end());
   pid_ = spawn(argv, -1, ready[1]);
   ::close(ready[1]);
   pidfd_ = pidfd_open(pid_);

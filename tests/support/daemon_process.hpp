@@ -28,7 +28,9 @@ class DaemonProcess {
   // env_daemon_args(). Fails the
   // current test (and leaves running() false) if it does not become ready
   // within 10 s.
-  explicit DaemonProcess(std::vector<std::string> extra_args = {}, std::string socket_path = {});
+  // `launcher` (a program and its arguments) runs the daemon, if given.
+  explicit DaemonProcess(std::vector<std::string> extra_args = {}, std::string socket_path = {},
+                         std::vector<std::string> launcher = {});
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
   // Stops the daemon (SIGTERM) if it runs, and expects a clean exit.
