@@ -42,8 +42,8 @@ bool may_try_now(const PosixOp& p) {
 
 }  // namespace
 
-PosixBackend::PosixBackend(unsigned entries, unsigned max_workers)
-    : entries_(entries), identity_(own_creds()), pool_(max_workers, kIdleExit) {}
+PosixBackend::PosixBackend(unsigned entries, unsigned max_workers, std::chrono::milliseconds idle_exit)
+    : entries_(entries), identity_(own_creds()), pool_(max_workers, idle_exit) {}
 
 int PosixBackend::init(std::string& error) {
   install_cancel_signal();

@@ -47,9 +47,10 @@ class PosixBackend final : public Backend {
   // How often a running op whose cancellation is pending is signalled again.
   static constexpr std::uint64_t kResignalNs = 1'000'000;
 
-  // `max_workers` below the default is for tests (an op that must wait in
-  // the queue).
-  explicit PosixBackend(unsigned entries, unsigned max_workers = kMaxWorkers);
+  // Values other than the defaults are for tests (an op that must wait in
+  // the queue; workers that exit soon).
+  explicit PosixBackend(unsigned entries, unsigned max_workers = kMaxWorkers,
+                        std::chrono::milliseconds idle_exit = kIdleExit);
   PosixBackend(const PosixBackend&) = delete;
   PosixBackend& operator=(const PosixBackend&) = delete;
   // Interrupts and waits for running ops; no completion is delivered.

@@ -57,9 +57,10 @@ class PosixBackendTest : public ::testing::Test {
     for (int fd : fds_) ::close(fd);
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
-  void make(unsigned max_workers = PosixBackend::kMaxWorkers) {
+  void make(unsigned max_workers = PosixBackend::kMaxWorkers,
+            std::chrono::milliseconds idle_exit = PosixBackend::kIdleExit) {
     backend_.reset();
-    backend_ = std::make_unique<PosixBackend>(64, max_workers);
+    backend_ = std::make_unique<PosixBackend>(64, max_workers, idle_exit);
     std::string error;
     ASSERT_EQ(backend_->init(error), 0) << error;
   }
@@ -539,6 +540,24 @@ TEST_F(PosixBackendTest, CancelledTimeoutCompletesOnceWithEcanceled) {
   EXPECT_EQ(timer.result, -ECANCELED);
   EXPECT_EQ(cancel.result, 0);
   EXPECT_EQ(timer.count, 1);
+}
+
+TEST_F(PosixBackendTest, WorkersStartOnDemandAndIdleOnesExit) {
+  make(PosixBackend::kMaxWorkers, 20ms);
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char a[1], b[1], c[1];
+  Recorder r1, r2, r3;
+  // Three receives that block: three workers, or the last would never run.
+  ASSERT_EQ(backend_->prepare(recv_op(sv[0], a, 1), &r1), 0);
+  ASSERT_EQ(backend_->prepare(recv_op(sv[0], b, 1), &r2), 0);
+  ASSERT_EQ(backend_->prepare(recv_op(sv[0], c, 1), &r3), 0);
+  backend_->flush();
+  ASSERT_TRUE(wait_running(3));
+  EXPECT_EQ(backend_->worker_threads(), 3u);
+  ASSERT_EQ(::write(sv[1], "xyz", 3), 3);
+  ASSERT_TRUE(run_until([&] { return r1.count + r2.count + r3.count == 3; }));
+  EXPECT_TRUE(run_until([&] { return backend_->worker_threads() == 0; })) << "idle workers did not exit";
 }
 
 TEST_F(PosixBackendTest, CancelOfAQueuedOpCompletesItAtOnce) {
