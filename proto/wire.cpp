@@ -27,6 +27,20 @@ bool take_fds(msghdr& hdr, std::vector<UniqueFd>& out) {
   return ok;
 }
 
+// The flatbuffers verifier checks a vector's 4-byte length prefix, not that
+// its elements are aligned for their type: a [ulong] vector 4 bytes off an
+// 8-byte boundary verifies, and reading it is a misaligned 8-byte load
+// (undefined behaviour). A histogram's are the only 8-byte vectors in
+// control.fbs; one added there must be checked here too.
+bool elements_aligned(const flatbuffers::Vector<std::uint64_t>* v, const std::uint8_t* base) {
+  return v == nullptr || v->size() == 0 ||
+         (reinterpret_cast<const std::uint8_t*>(v->Data()) - base) % alignof(std::uint64_t) == 0;
+}
+
+bool histogram_aligned(const Histogram* h, const std::uint8_t* base) {
+  return h == nullptr || (elements_aligned(h->bounds_ns(), base) && elements_aligned(h->counts(), base));
+}
+
 }  // namespace
 
 int send_message(int sock, std::span<const std::uint8_t> bytes, std::span<const int> fds) {
@@ -98,7 +112,16 @@ const Message* verify(std::span<const std::uint8_t> bytes) {
   flatbuffers::Verifier verifier(bytes.data(), bytes.size(), /*max_depth=*/8,
                                  /*max_tables=*/4096);
   if (!VerifyMessageBuffer(verifier)) return nullptr;
-  return GetMessage(bytes.data());
+  const Message* msg = GetMessage(bytes.data());
+  if (const StatsReply* s = msg->body_as_StatsReply()) {
+    if (!histogram_aligned(s->latency(), bytes.data())) return nullptr;
+    if (s->sessions() != nullptr) {
+      for (const SessionStats* session : *s->sessions()) {
+        if (!histogram_aligned(session->latency(), bytes.data())) return nullptr;
+      }
+    }
+  }
+  return msg;
 }
 
 }  // namespace aiod::wire
