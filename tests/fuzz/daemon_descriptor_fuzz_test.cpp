@@ -2,7 +2,8 @@
 // (cwd and root a temporary directory, so its paths stay inside it) publishes
 // chains of valid-then-mutated descriptors of every opcode, with mutated
 // arena structures — sometimes rewritten while the daemon reads them — while a
-// well-behaved client does IO beside it.
+// well-behaved client does IO beside it. Some rounds close the batch's handles
+// while its ops hold them, or leave with the batch in flight.
 //
 // Asserts: the hostile ring is never corrupted, so each of its published
 // descriptors gets exactly one completion (ops that could wait forever are
@@ -79,7 +80,7 @@ TEST_F(DescriptorFuzz, MutatedBatchesBesideAWellBehavedClient) {
   const Params p = params(0xa10d0010, 400);
   const auto stop_at = budget(std::chrono::seconds(10));
   HandlePool pool;
-  std::uint64_t next_ud = 1, descriptors = 0, cancelled = 0, rounds = 0;
+  std::uint64_t next_ud = 1, descriptors = 0, cancelled = 0, rounds = 0, vanished = 0;
   std::vector<std::uint64_t> recent;
   run(p, [&](Rng& rng, std::uint64_t) {
     if (std::chrono::steady_clock::now() > stop_at) return;
@@ -100,6 +101,26 @@ TEST_F(DescriptorFuzz, MutatedBatchesBesideAWellBehavedClient) {
     // copies count.
     if (rng.chance(1, 4)) mutate_arena(rng, arena, pool, opt);
     descriptors += n;
+    if (rng.chance(1, 16)) {
+      // Leaves with the batch in flight: everything must be cancelled and
+      // reaped (checked at the end, by the baseline); a new session goes on.
+      ++vanished;
+      hostile = RingClient::connect(daemon_.socket_path(), {.sq_entries = 64, .directory = dir_}, err);
+      ASSERT_TRUE(hostile) << err;
+      pool.entries.clear();
+      return;
+    }
+    if (rng.chance(1, 6)) {
+      // Closes the batch's handles while its ops hold them: the descriptors
+      // must stay open until those ops complete, and nothing else changes.
+      std::vector<std::uint32_t> handles;
+      for (const auto& e : pool.entries) handles.push_back(e.handle);
+      flatbuffers::FlatBufferBuilder b(128);
+      const auto body = wire::CreateUnregisterHandlesDirect(b, &handles);
+      b.Finish(wire::CreateMessage(b, 8, wire::Body::UnregisterHandles, body.Union()), wire::MessageIdentifier());
+      ASSERT_EQ(hostile->send_raw(wire::view(b)), 0);
+      ASSERT_TRUE(hostile->receive(std::chrono::seconds(10))) << "no reply to UnregisterHandles";
+    }
 
     std::map<std::uint64_t, int> cancels;  // user_data of our CANCELs
     auto collect = [&](std::chrono::steady_clock::time_point deadline) {
@@ -146,7 +167,7 @@ TEST_F(DescriptorFuzz, MutatedBatchesBesideAWellBehavedClient) {
   RecordProperty("descriptors", static_cast<int>(descriptors));
   RecordProperty("cancelled_after_wait", static_cast<int>(cancelled));
   std::cout << "descriptor fuzz: " << rounds << " rounds, " << descriptors << " descriptors, " << cancelled
-            << " cancelled after waiting\n";
+            << " cancelled after waiting, " << vanished << " sessions left with their batch in flight\n";
   hostile.reset();
   expect_back_to_baseline();
   stop_honest_client();
