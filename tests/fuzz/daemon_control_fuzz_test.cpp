@@ -152,8 +152,8 @@ TEST_F(ControlFuzz, MutatedHellos) {
       ++refused;
     }
   });
-  std::cout << "hello fuzz: " << n << " connections: " << welcomed << " welcomed, " << refused << " refused, "
-            << closed << " closed\n";
+  std::cout << "hello fuzz: " << n << " connections: " << welcomed << " welcomed, " << refused << " refused, " << closed
+            << " closed\n";
   expect_back_to_baseline();
   stop_honest_client();
 }

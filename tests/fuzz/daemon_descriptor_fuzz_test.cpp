@@ -128,8 +128,8 @@ TEST_F(DescriptorFuzz, MutatedBatchesBesideAWellBehavedClient) {
         for (const aiod_cqe& e : hostile->reap()) {
           if (cancels.erase(e.user_data) == 1) continue;
           EXPECT_GT(e.res, -4096) << "result " << e.res << " is neither a value nor -errno";
-          ASSERT_EQ(pending.erase(e.user_data), 1u) << "completion for user_data " << e.user_data
-                                                    << ": unknown or a second one";
+          ASSERT_EQ(pending.erase(e.user_data), 1u)
+              << "completion for user_data " << e.user_data << ": unknown or a second one";
         }
         if (!pending.empty()) hostile->wait_for_completions(deadline);
       }

@@ -23,21 +23,23 @@ namespace aiod::fuzz {
 
 // Where the structures live in the arena (the arena is at least 64 KiB).
 struct ArenaMap {
-  static constexpr std::uint64_t kData = 0;           // 8 KiB of plain buffer
+  static constexpr std::uint64_t kData = 0;  // 8 KiB of plain buffer
   static constexpr std::uint64_t kDataBytes = 8192;
-  static constexpr std::uint64_t kPaths = 8192;       // kPathCount paths, 256 bytes apart
+  static constexpr std::uint64_t kPaths = 8192;  // kPathCount paths, 256 bytes apart
   static constexpr std::uint32_t kPathCount = 8;
-  static constexpr std::uint64_t kIovecs = 10240;     // up to kIovecCount aiod_iovec
+  static constexpr std::uint64_t kIovecs = 10240;  // up to kIovecCount aiod_iovec
   static constexpr std::uint32_t kIovecCount = 64;
-  static constexpr std::uint64_t kMsghdr = 11264;     // aiod_msghdr
-  static constexpr std::uint64_t kSockaddr = 11392;   // 128 bytes
-  static constexpr std::uint64_t kName = 11520;       // 128 bytes: recv_msg's name room
-  static constexpr std::uint64_t kControl = 11776;    // 512 bytes of cmsgs
+  static constexpr std::uint64_t kMsghdr = 11264;    // aiod_msghdr
+  static constexpr std::uint64_t kSockaddr = 11392;  // 128 bytes
+  static constexpr std::uint64_t kName = 11520;      // 128 bytes: recv_msg's name room
+  static constexpr std::uint64_t kControl = 11776;   // 512 bytes of cmsgs
   static constexpr std::uint64_t kControlBytes = 512;
-  static constexpr std::uint64_t kStatx = 12288;      // 256 bytes
+  static constexpr std::uint64_t kStatx = 12288;        // 256 bytes
   static constexpr std::uint64_t kSockaddrOut = 12544;  // aiod_sockaddr_out
-  static constexpr std::uint64_t kLongPath = 16384;   // up to 5000 bytes, no NUL
+  static constexpr std::uint64_t kLongPath = 16384;     // up to 5000 bytes, no NUL
   static constexpr std::uint64_t kMinArena = 64 * 1024;
+  // Length of path i (without NUL), as write_arena() lays it out.
+  static std::uint32_t path_length(std::uint32_t i);
 };
 
 // What the handles of a session name; the generator picks by kind.
@@ -86,8 +88,7 @@ void make_live_safe(aiod_sqe& s);
 // timeouts after linked ops, and sometimes both link bits), about one in
 // `mutate_one_in` mutated. The last descriptor ends its chain. user_data is
 // first_user_data, first_user_data + 1, ...
-std::vector<aiod_sqe> random_batch(Rng& rng, std::uint32_t n, std::uint64_t first_user_data,
-                                   std::uint64_t arena_size, const HandlePool& pool, const GenOptions& opt,
-                                   std::uint32_t mutate_one_in);
+std::vector<aiod_sqe> random_batch(Rng& rng, std::uint32_t n, std::uint64_t first_user_data, std::uint64_t arena_size,
+                                   const HandlePool& pool, const GenOptions& opt, std::uint32_t mutate_one_in);
 
 }  // namespace aiod::fuzz

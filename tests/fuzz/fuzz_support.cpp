@@ -71,9 +71,7 @@ std::uint64_t boundary64(Rng& rng, std::uint64_t limit) {
   }
 }
 
-std::uint32_t boundary32(Rng& rng, std::uint32_t limit) {
-  return static_cast<std::uint32_t>(boundary64(rng, limit));
-}
+std::uint32_t boundary32(Rng& rng, std::uint32_t limit) { return static_cast<std::uint32_t>(boundary64(rng, limit)); }
 
 Params params(std::uint64_t default_seed, std::uint64_t default_iterations) {
   Params p;
@@ -85,9 +83,8 @@ Params params(std::uint64_t default_seed, std::uint64_t default_iterations) {
 
 std::string replay_hint(const Params& p, std::uint64_t iteration) {
   std::ostringstream s;
-  s << "fuzz seed 0x" << std::hex << p.seed << std::dec << ", iteration " << iteration
-    << "; replay: AIOD_FUZZ_SEED=0x" << std::hex << p.seed << std::dec << " AIOD_FUZZ_FIRST=" << iteration
-    << " AIOD_FUZZ_ITERATIONS=1";
+  s << "fuzz seed 0x" << std::hex << p.seed << std::dec << ", iteration " << iteration << "; replay: AIOD_FUZZ_SEED=0x"
+    << std::hex << p.seed << std::dec << " AIOD_FUZZ_FIRST=" << iteration << " AIOD_FUZZ_ITERATIONS=1";
   return s.str();
 }
 

@@ -95,10 +95,11 @@ void HonestClient::run() {
     std::memset(arena + kReadAt, 0, kPayload);
     std::map<std::uint64_t, std::int32_t> res;
     const std::uint64_t first = ud;
-    if (!run_batch({aiod_sqe{.opcode = AIOD_OP_WRITE, .handle = wr, .off = AIOD_OFFSET_CURRENT, .addr = kWriteAt,
-                             .len = kPayload},
-                    aiod_sqe{.opcode = AIOD_OP_NOP}, aiod_sqe{.opcode = AIOD_OP_NOP}},
-                   res)) {
+    if (!run_batch(
+            {aiod_sqe{
+                 .opcode = AIOD_OP_WRITE, .handle = wr, .off = AIOD_OFFSET_CURRENT, .addr = kWriteAt, .len = kPayload},
+             aiod_sqe{.opcode = AIOD_OP_NOP}, aiod_sqe{.opcode = AIOD_OP_NOP}},
+            res)) {
       return;
     }
     if (res[first] != static_cast<std::int32_t>(kPayload) || res[first + 1] != 0 || res[first + 2] != 0) {
@@ -108,9 +109,10 @@ void HonestClient::run() {
     }
     res.clear();
     const std::uint64_t read_ud = ud;
-    if (!run_batch({aiod_sqe{.opcode = AIOD_OP_READ, .handle = rd, .off = AIOD_OFFSET_CURRENT, .addr = kReadAt,
-                             .len = kPayload}},
-                   res)) {
+    if (!run_batch(
+            {aiod_sqe{
+                .opcode = AIOD_OP_READ, .handle = rd, .off = AIOD_OFFSET_CURRENT, .addr = kReadAt, .len = kPayload}},
+            res)) {
       return;
     }
     if (res[read_ud] != static_cast<std::int32_t>(kPayload)) {

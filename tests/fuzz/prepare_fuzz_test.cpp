@@ -130,9 +130,7 @@ class PrepareFuzz : public ::testing::Test {
         }
         break;
       case BackendOpcode::recv:
-      case BackendOpcode::send:
-        EXPECT_TRUE(in_arena(op.addr, op.len)) << "buffer outside the arena";
-        break;
+      case BackendOpcode::send: EXPECT_TRUE(in_arena(op.addr, op.len)) << "buffer outside the arena"; break;
       case BackendOpcode::readv:
       case BackendOpcode::writev:
         EXPECT_EQ(op.addr, rec.iov.data());
@@ -184,8 +182,7 @@ class PrepareFuzz : public ::testing::Test {
         EXPECT_NE(rec.how.flags & O_CLOEXEC, 0u);
         EXPECT_EQ(rec.how.mode & ~07777u, 0u);
         break;
-      default:
-        break;
+      default: break;
     }
   }
 
@@ -252,10 +249,9 @@ TEST_F(PrepareFuzz, MutatedDescriptorsAndArenaStructures) {
         for (std::uint32_t h : rec.passed) table.release(h);
       }
       if (::testing::Test::HasFailure()) {
-        ADD_FAILURE() << "descriptor " << d << ": opcode " << int(s.opcode) << " flags " << int(s.flags)
-                      << " handle " << s.handle << " off " << s.off << " addr " << s.addr << " len " << s.len
-                      << " op_flags " << s.op_flags << " addr2 " << s.addr2 << " len2 " << s.len2 << " mode "
-                      << s.mode;
+        ADD_FAILURE() << "descriptor " << d << ": opcode " << int(s.opcode) << " flags " << int(s.flags) << " handle "
+                      << s.handle << " off " << s.off << " addr " << s.addr << " len " << s.len << " op_flags "
+                      << s.op_flags << " addr2 " << s.addr2 << " len2 " << s.len2 << " mode " << s.mode;
         return;
       }
     }

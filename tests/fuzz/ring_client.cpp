@@ -14,7 +14,9 @@
 namespace aiod::fuzz {
 namespace {
 
-std::uint32_t load_acquire(std::uint32_t& v) { return std::atomic_ref<std::uint32_t>(v).load(std::memory_order_acquire); }
+std::uint32_t load_acquire(std::uint32_t& v) {
+  return std::atomic_ref<std::uint32_t>(v).load(std::memory_order_acquire);
+}
 void store_release(std::uint32_t& v, std::uint32_t x) {
   std::atomic_ref<std::uint32_t>(v).store(x, std::memory_order_release);
 }
@@ -42,8 +44,8 @@ std::unique_ptr<RingClient> RingClient::connect(const std::string& socket_path, 
   UniqueFd cwd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   UniqueFd root(::open(opt.directory.empty() ? "/" : dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   flatbuffers::FlatBufferBuilder b(128);
-  const auto hello = wire::CreateHelloDirect(b, AIOD_PROTOCOL_VERSION, wire::SessionKind::Io, opt.sq_entries,
-                                             opt.arena_bytes, "fuzz");
+  const auto hello =
+      wire::CreateHelloDirect(b, AIOD_PROTOCOL_VERSION, wire::SessionKind::Io, opt.sq_entries, opt.arena_bytes, "fuzz");
   b.Finish(wire::CreateMessage(b, 1, wire::Body::Hello, hello.Union()), wire::MessageIdentifier());
   const int fds[] = {cwd.get(), root.get()};
   if (wire::send_message(c->sock_.get(), wire::view(b), fds) < 0) {
@@ -126,7 +128,8 @@ void RingClient::wait_for_completions(std::chrono::steady_clock::time_point dead
   if (load_acquire(hdr_->cq_tail) == cq_head_) {
     // Descriptors the daemon has not consumed (it may be stalled on CQ space).
     if (load_acquire(hdr_->sq_head) != sq_tail_) ring_doorbell();
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd p[2] = {{complete_efd_.get(), POLLIN, 0}, {sock_.get(), POLLRDHUP, 0}};
     if (left.count() > 0 && ::poll(p, 2, static_cast<int>(std::min<long>(left.count(), 50))) > 0 &&
         (p[0].revents & POLLIN)) {
@@ -145,7 +148,8 @@ bool RingClient::disconnected(std::chrono::milliseconds timeout) {
     const ssize_t n = ::recv(sock_.get(), buf, sizeof(buf), MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return true;
     if (n > 0) continue;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd p{sock_.get(), POLLIN | POLLRDHUP, 0};
     (void)::poll(&p, 1, static_cast<int>(left.count()));

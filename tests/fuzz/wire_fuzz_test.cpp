@@ -59,8 +59,7 @@ std::uint64_t read_scalars(const V* v) {
 std::uint64_t read_counters(const Counters* c) {
   if (c == nullptr) return 0;
   return c->ops_submitted() + c->ops_completed() + c->ops_failed() + c->ops_in_flight() + c->bytes_in() +
-         c->bytes_out() + c->invalid_descriptors() + c->ring_full_events() + c->wakeups_sent() +
-         c->wakeups_received();
+         c->bytes_out() + c->invalid_descriptors() + c->ring_full_events() + c->wakeups_sent() + c->wakeups_received();
 }
 std::uint64_t read_opcodes(const flatbuffers::Vector<flatbuffers::Offset<OpcodeCount>>* v) {
   std::uint64_t sum = 0;
@@ -80,8 +79,8 @@ std::uint64_t read_all(const Message* m) {
            read_string(h->client_name()) + h->umask();
   } else if (const auto* w = m->body_as_Welcome()) {
     sum += w->protocol_version() + w->session_id() + read_string(w->daemon_version()) + read_string(w->backend()) +
-           w->sq_entries() + w->cq_entries() + w->region_size() + w->sq_offset() + w->cq_offset() +
-           w->arena_offset() + w->arena_size() + w->features() + w->max_in_flight();
+           w->sq_entries() + w->cq_entries() + w->region_size() + w->sq_offset() + w->cq_offset() + w->arena_offset() +
+           w->arena_size() + w->features() + w->max_in_flight();
   } else if (const auto* r = m->body_as_RegisterFds()) {
     sum += r->count();
   } else if (const auto* rr = m->body_as_RegisterFdsReply()) {
@@ -97,13 +96,13 @@ std::uint64_t read_all(const Message* m) {
   } else if (const auto* s = m->body_as_StatsReply()) {
     sum += s->stats_version() + read_string(s->daemon_version()) + read_string(s->backend()) + s->uptime_ns() +
            s->shards() + s->sessions_active() + s->sessions_total() + read_counters(s->totals()) +
-           read_opcodes(s->per_opcode()) + read_histogram(s->latency()) + s->daemon_syscalls() +
-           s->config_reloads() + s->config_reload_failures() + s->next_session();
+           read_opcodes(s->per_opcode()) + read_histogram(s->latency()) + s->daemon_syscalls() + s->config_reloads() +
+           s->config_reload_failures() + s->next_session();
     if (s->sessions() != nullptr) {
       for (const SessionStats* ss : *s->sessions()) {
         sum += ss->session_id() + static_cast<std::uint32_t>(ss->pid()) + ss->uid() + ss->gid() +
-               read_string(ss->name()) + ss->shard() + read_counters(ss->counters()) +
-               read_opcodes(ss->per_opcode()) + read_histogram(ss->latency());
+               read_string(ss->name()) + ss->shard() + read_counters(ss->counters()) + read_opcodes(ss->per_opcode()) +
+               read_histogram(ss->latency());
       }
     }
   } else if (const auto* e = m->body_as_Error()) {
