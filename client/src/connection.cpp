@@ -130,6 +130,7 @@ std::error_code Connection::handshake(const ClientOptions& options, std::string&
   arena_size_ = w->arena_size();
   arena_alloc_ = ArenaAllocator(arena_size_);
   spin_ = options.spin;
+  spin_budget_ = spin_;
 
   info_.session_id = w->session_id();
   info_.daemon_version = w->daemon_version() != nullptr ? w->daemon_version()->str() : "";

@@ -159,6 +159,9 @@ class Connection {
   void nudge_if_stalled();
   [[nodiscard]] bool completions_ready() const;
   [[nodiscard]] bool daemon_on_this_cpu() const;
+  // Adjusts spin_budget_ after a wait: `worth_spinning` says the answer came
+  // (or would have come) within the configured spin.
+  void adapt_spin(bool worth_spinning);
 
   UniqueFd sock_;
   UniqueFd region_fd_;
@@ -174,7 +177,11 @@ class Connection {
   std::uint64_t arena_size_ = 0;
   ArenaAllocator arena_alloc_;
   SessionInfo info_;
-  std::chrono::microseconds spin_{0};
+  std::chrono::microseconds spin_{0};  // the most a wait spins (ClientOptions::spin)
+  // What the next wait spins: a daemon that answers within the spin earns a
+  // longer one, one that does not (many clients share its CPU) a shorter one,
+  // so that waiting clients leave the CPUs to the daemon.
+  std::chrono::nanoseconds spin_budget_{0};
 
   std::uint32_t sq_tail_ = 0;       // queued (private)
   std::uint32_t sq_published_ = 0;  // visible to the daemon
