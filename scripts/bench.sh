@@ -11,6 +11,8 @@
 # Options: --runs N, --out DIR (results, default $build/bench-results),
 # --nice N (run the programs and their daemons at this nice level, e.g. -10 on
 # a shared machine; needs root; see docs/benchmarks.md for what it changes),
+# --daemon-nice N (the private daemons' nice level; default -10, as the system
+# unit runs aiod; 0 to run them like the programs),
 # --no-deps (skip scripts/deps.sh), --no-build. The build directory is
 # $AIOD_BENCH_BUILD_DIR, default build-bench/ in the repository.
 set -euo pipefail
@@ -22,6 +24,7 @@ quick=0
 deps=1
 do_build=1
 nice_level=""
+daemon_nice=-10
 only="nops,coro_nops,fs,ping_pongs,scaling,idle,syscalls"
 while (($#)); do
   case $1 in
@@ -30,6 +33,7 @@ while (($#)); do
     --out) out=$2; shift ;;
     --only) only=$2; shift ;;
     --nice) nice_level=$2; shift ;;
+    --daemon-nice) daemon_nice=$2; shift ;;
     --no-deps) deps=0 ;;
     --no-build) do_build=0 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -63,7 +67,7 @@ poll_us=$(sed -n 's/.*poll = std::chrono::microseconds(\([0-9]*\)).*/\1/p' "$roo
   echo "kernel:     $(uname -r)"
   echo "aiod:       private daemon per program, default --poll-us (${poll_us:-?} us), 1 shard; client spin 20 us (default)"
   echo "runs:       $runs per mode, median reported$([[ $quick == 1 ]] && echo '; --quick counts')"
-  echo "priority:   nice ${nice_level:-0}"
+  echo "priority:   programs at nice ${nice_level:-0}; private aiod at nice $daemon_nice (the system unit's Nice=)"
   echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) (before)"
 } | tee "$out/machine.txt"
 
@@ -73,7 +77,7 @@ run() {
   shift
   [[ ",$only," == *",$name,"* ]] || return 0
   echo "== $name" >&2
-  nice -n "${nice_level:-0}" "$bin/bench_$name" --runs "$runs" "$@" | tee -a "$out/raw.txt" | grep '^RESULT' >> "$results" || {
+  nice -n "${nice_level:-0}" "$bin/bench_$name" --runs "$runs" --daemon-nice "$daemon_nice" "$@" | tee -a "$out/raw.txt" | grep '^RESULT' >> "$results" || {
     echo "bench.sh: bench_$name failed" >&2
     return 1
   }

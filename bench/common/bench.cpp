@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,8 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
   app.add_option("--aiod", o.daemon_path, "the aiod binary to start");
   app.add_option("--daemon-arg", o.daemon_args, "an extra argument for the private aiod (repeatable)")
       ->allow_extra_args(false);
+  app.add_option("--daemon-nice", o.daemon_nice, "nice level of the private aiod (below 0 needs root)")
+      ->check(CLI::Range(-20, 19));
   app.add_flag("--quiet", o.quiet, "no progress on stderr");
 }
 
@@ -109,6 +112,10 @@ Daemon::Daemon(const CommonOptions& o, const std::vector<std::string>& extra_arg
   if (pid_ < 0) die("fork: %s", std::strerror(errno));
   if (pid_ == 0) {
     ::dup2(ready[1], 3);  // the copy does not have close-on-exec
+    if (o.daemon_nice != 0 && ::setpriority(PRIO_PROCESS, 0, o.daemon_nice) < 0) {
+      std::fprintf(stderr, "bench: aiod at nice %d: %s; running it at this program's\n", o.daemon_nice,
+                   std::strerror(errno));
+    }
     ::execv(args[0], args.data());
     std::fprintf(stderr, "bench: exec %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);

@@ -40,11 +40,12 @@ struct CommonOptions {
   std::string socket;              // use this running daemon instead of starting one
   std::string daemon_path;         // the aiod binary to start
   std::vector<std::string> daemon_args;  // extra arguments for it
+  int daemon_nice = 0;             // its nice level (the system unit runs aiod at Nice=-10)
   bool quiet = false;
 
   [[nodiscard]] bool wants(std::string_view mode) const;
 };
-// Adds --runs, --modes, --socket, --aiod, --daemon-arg and --quiet.
+// Adds --runs, --modes, --socket, --aiod, --daemon-arg, --daemon-nice and --quiet.
 void add_common_options(CLI::App& app, CommonOptions& o);
 
 // Parses the command line; exits the process on --help or an error.
