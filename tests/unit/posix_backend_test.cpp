@@ -22,8 +22,10 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -76,6 +78,7 @@ class PosixBackendTest : public ::testing::Test {
     }
   }
   bool finish(Recorder& r) { return run_until([&] { return r.count > 0; }); }
+  bool finish(Recorder& a, Recorder& b) { return run_until([&] { return a.count > 0 && b.count > 0; }); }
   int run(const BackendOp& op) {
     Recorder r;
     EXPECT_EQ(backend_->prepare(op, &r), 0);
@@ -100,13 +103,70 @@ class PosixBackendTest : public ::testing::Test {
     fds_.push_back(fd);
     return fd;
   }
-  BackendOp recv_op(int fd, void* buf, std::uint32_t len) {
+  // An op on descriptor `fd`; the test sets the rest.
+  static BackendOp fd_op(BackendOpcode opcode, int fd) {
     BackendOp op;
-    op.opcode = BackendOpcode::recv;
+    op.opcode = opcode;
     op.fd = fd;
+    return op;
+  }
+  // A read, write, send or receive (or their vector forms: `buf` the iovecs,
+  // `len` their count); offset -1 is the file's current position.
+  static BackendOp transfer_op(BackendOpcode opcode, int fd, void* buf, std::uint32_t len, std::uint64_t offset = 0) {
+    BackendOp op = fd_op(opcode, fd);
     op.addr = buf;
     op.len = len;
+    op.offset = offset;
     return op;
+  }
+  static BackendOp recv_op(int fd, void* buf, std::uint32_t len) {
+    return transfer_op(BackendOpcode::recv, fd, buf, len);
+  }
+  static BackendOp send_op(int fd, void* buf, std::uint32_t len) {
+    return transfer_op(BackendOpcode::send, fd, buf, len);
+  }
+  static BackendOp timer_op(BackendOpcode opcode, const __kernel_timespec& ts) {
+    BackendOp op;
+    op.opcode = opcode;
+    op.ts = &ts;
+    return op;
+  }
+  static BackendOp cancel_op(Completion* target) {
+    BackendOp op;
+    op.opcode = BackendOpcode::cancel;
+    op.cancel_target = target;
+    return op;
+  }
+  static BackendOp mkdirat_op(int parent, const char* path, int personality = 0) {
+    BackendOp op = fd_op(BackendOpcode::mkdirat, parent);
+    op.path = path;
+    op.len = 0755;
+    op.personality = static_cast<std::uint16_t>(personality);
+    return op;
+  }
+  // Stages every op, hands them to the workers at once, and waits until all
+  // of them are running (blocked in a system call, for ops that block).
+  void start_blocked(std::initializer_list<std::pair<BackendOp, Recorder*>> ops) {
+    for (const auto& [op, r] : ops) ASSERT_EQ(backend_->prepare(op, r), 0);
+    backend_->flush();
+    ASSERT_TRUE(wait_running(static_cast<unsigned>(ops.size())));
+  }
+  // Stages `op` linked (`link`) to a link_timeout of `ts`; `t` gets the timer's result.
+  void prepare_linked(BackendOp op, Link link, const __kernel_timespec& ts, Recorder& r, Recorder& t) {
+    op.link = link;
+    ASSERT_EQ(backend_->prepare(op, &r), 0);
+    ASSERT_EQ(backend_->prepare(timer_op(BackendOpcode::link_timeout, ts), &t), 0);
+  }
+  // The same, run until the op and its timer have both completed.
+  void run_linked(const BackendOp& op, Link link, const __kernel_timespec& ts, Recorder& r, Recorder& t) {
+    ASSERT_NO_FATAL_FAILURE(prepare_linked(op, link, ts, r, t));
+    ASSERT_TRUE(finish(r, t));
+  }
+  // For the personality tests: a directory anyone may write in, holding
+  // "rootonly" that only its owner may.
+  void make_shared_dir_with_rootonly() {
+    ::chmod(dir().c_str(), 0777);
+    ASSERT_EQ(::mkdir((dir() + "/rootonly").c_str(), 0700), 0);
   }
   bool wait_running(unsigned n) {
     const auto deadline = std::chrono::steady_clock::now() + kLimit;
@@ -153,108 +213,64 @@ TEST_F(PosixBackendTest, FileOps) {
   open_how how{};
   how.flags = O_RDWR | O_CREAT | O_CLOEXEC;
   how.mode = 0600;
-  BackendOp op;
-  op.opcode = BackendOpcode::openat2;
-  op.fd = d;
+  BackendOp op = fd_op(BackendOpcode::openat2, d);
   op.path = "f";
   op.how = &how;
   const int fd = run(op);
   ASSERT_GE(fd, 0);
 
   char text[] = "hello world";
-  op = {};
-  op.opcode = BackendOpcode::write;
-  op.fd = fd;
-  op.addr = text;
-  op.len = 11;
-  op.offset = 0;
-  EXPECT_EQ(run(op), 11);
+  EXPECT_EQ(run(transfer_op(BackendOpcode::write, fd, text, 11, 0)), 11);
 
   char a[5] = {}, b[6] = {};
   iovec iov[2] = {{a, 5}, {b, 6}};
-  op = {};
-  op.opcode = BackendOpcode::readv;
-  op.fd = fd;
-  op.addr = iov;
-  op.len = 2;
-  op.offset = 0;
-  EXPECT_EQ(run(op), 11);
+  EXPECT_EQ(run(transfer_op(BackendOpcode::readv, fd, iov, 2, 0)), 11);
   EXPECT_EQ(std::string(a, 5), "hello");
   EXPECT_EQ(std::string(b, 6), " world");
 
-  op = {};
-  op.opcode = BackendOpcode::writev;
-  op.fd = fd;
-  op.addr = iov;
-  op.len = 2;
-  op.offset = 11;
-  EXPECT_EQ(run(op), 11);
+  EXPECT_EQ(run(transfer_op(BackendOpcode::writev, fd, iov, 2, 11)), 11);
 
   char buf[32] = {};
-  op = {};
-  op.opcode = BackendOpcode::read;
-  op.fd = fd;
-  op.addr = buf;
-  op.len = sizeof(buf);
-  op.offset = 6;
-  EXPECT_EQ(run(op), 16);
+  EXPECT_EQ(run(transfer_op(BackendOpcode::read, fd, buf, sizeof(buf), 6)), 16);
 
   for (std::uint32_t flags : {0u, static_cast<std::uint32_t>(IORING_FSYNC_DATASYNC)}) {
-    op = {};
-    op.opcode = BackendOpcode::fsync;
-    op.fd = fd;
+    op = fd_op(BackendOpcode::fsync, fd);
     op.op_flags = flags;
     EXPECT_EQ(run(op), 0);
   }
-  op = {};
-  op.opcode = BackendOpcode::fallocate;
-  op.fd = fd;
+  op = fd_op(BackendOpcode::fallocate, fd);
   op.offset = 0;
   op.offset2 = 4096;
   EXPECT_EQ(run(op), 0);
-  op = {};
-  op.opcode = BackendOpcode::fadvise;
-  op.fd = fd;
+  op = fd_op(BackendOpcode::fadvise, fd);
   op.op_flags = POSIX_FADV_SEQUENTIAL;
   EXPECT_EQ(run(op), 0);
   op.op_flags = 12345;  // posix_fadvise returns its error instead of setting errno
   EXPECT_EQ(run(op), -EINVAL);
-  op = {};
-  op.opcode = BackendOpcode::sync_file_range;
-  op.fd = fd;
+  op = fd_op(BackendOpcode::sync_file_range, fd);
   op.len = 0;
   op.op_flags = SYNC_FILE_RANGE_WRITE;
   EXPECT_EQ(run(op), 0);
-  op = {};
-  op.opcode = BackendOpcode::ftruncate;
-  op.fd = fd;
+  op = fd_op(BackendOpcode::ftruncate, fd);
   op.offset = 100;
   EXPECT_EQ(run(op), 0);
 
   struct statx stx{};
-  op = {};
-  op.opcode = BackendOpcode::statx;
-  op.fd = d;
+  op = fd_op(BackendOpcode::statx, d);
   op.path = "f";
   op.len = STATX_SIZE;
   op.addr = &stx;
   EXPECT_EQ(run(op), 0);
   EXPECT_EQ(stx.stx_size, 100u);
 
-  op = {};
-  op.opcode = BackendOpcode::close;
-  op.fd = fd;
+  op = fd_op(BackendOpcode::close, fd);
   EXPECT_EQ(run(op), 0);
   EXPECT_EQ(::fcntl(fd, F_GETFD), -1);
 }
 
 TEST_F(PosixBackendTest, DirectoryOps) {
   const int d = dir_fd();
-  BackendOp op;
-  op.opcode = BackendOpcode::mkdirat;
-  op.fd = d;
-  op.path = "sub";
-  op.len = 0755;
+  BackendOp op = mkdirat_op(d, "sub");
   EXPECT_EQ(run(op), 0);
   EXPECT_EQ(run(op), -EEXIST);
 
@@ -265,9 +281,7 @@ TEST_F(PosixBackendTest, DirectoryOps) {
   op.path2 = "link";
   EXPECT_EQ(run(op), 0);
 
-  op = {};
-  op.opcode = BackendOpcode::renameat;
-  op.fd = d;
+  op = fd_op(BackendOpcode::renameat, d);
   op.path = "link";
   op.fd2 = d;
   op.path2 = "link2";
@@ -275,9 +289,7 @@ TEST_F(PosixBackendTest, DirectoryOps) {
   EXPECT_EQ(run(op), 0);
   EXPECT_TRUE(std::filesystem::is_symlink(dir() + "/link2"));
 
-  op = {};
-  op.opcode = BackendOpcode::unlinkat;
-  op.fd = d;
+  op = fd_op(BackendOpcode::unlinkat, d);
   op.path = "link2";
   EXPECT_EQ(run(op), 0);
   op.path = "sub";
@@ -297,17 +309,13 @@ TEST_F(PosixBackendTest, SocketOps) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  op = {};
-  op.opcode = BackendOpcode::bind;
-  op.fd = listener;
+  op = fd_op(BackendOpcode::bind, listener);
   op.addr = &addr;
   op.len = sizeof(addr);
   EXPECT_EQ(run(op), 0);
   socklen_t alen = sizeof(addr);
   ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &alen), 0);
-  op = {};
-  op.opcode = BackendOpcode::listen;
-  op.fd = listener;
+  op = fd_op(BackendOpcode::listen, listener);
   op.len = 8;
   EXPECT_EQ(run(op), 0);
 
@@ -317,45 +325,32 @@ TEST_F(PosixBackendTest, SocketOps) {
   sockaddr_in peer{};
   socklen_t peer_len = sizeof(peer);
   Recorder accepted, connected;
-  op = {};
-  op.opcode = BackendOpcode::accept;
-  op.fd = listener;
+  op = fd_op(BackendOpcode::accept, listener);
   op.addr = &peer;
   op.addr2 = &peer_len;
   op.op_flags = SOCK_CLOEXEC;
   ASSERT_EQ(backend_->prepare(op, &accepted), 0);
-  op = {};
-  op.opcode = BackendOpcode::connect;  // non-blocking: EINPROGRESS, then waited for
-  op.fd = client;
+  op = fd_op(BackendOpcode::connect, client);  // non-blocking: EINPROGRESS, then waited for
   op.addr = &addr;
   op.len = sizeof(addr);
   ASSERT_EQ(backend_->prepare(op, &connected), 0);
-  ASSERT_TRUE(run_until([&] { return accepted.count > 0 && connected.count > 0; }));
+  ASSERT_TRUE(finish(accepted, connected));
   ASSERT_GE(accepted.result, 0);
   fds_.push_back(accepted.result);
   EXPECT_EQ(connected.result, 0);
   EXPECT_EQ(peer.sin_family, AF_INET);
 
   char msg[] = "ping";
-  op = {};
-  op.opcode = BackendOpcode::send;
-  op.fd = client;
-  op.addr = msg;
-  op.len = 4;
-  EXPECT_EQ(run(op), 4);
+  EXPECT_EQ(run(send_op(client, msg, 4)), 4);
   char buf[8] = {};
   EXPECT_EQ(run(recv_op(accepted.result, buf, sizeof(buf))), 4);
   EXPECT_STREQ(buf, "ping");
 
-  op = {};
-  op.opcode = BackendOpcode::poll_add;
-  op.fd = client;
+  op = fd_op(BackendOpcode::poll_add, client);
   op.op_flags = POLLOUT;
   EXPECT_EQ(run(op) & POLLOUT, POLLOUT);
 
-  op = {};
-  op.opcode = BackendOpcode::shutdown;
-  op.fd = client;
+  op = fd_op(BackendOpcode::shutdown, client);
   op.len = SHUT_WR;
   EXPECT_EQ(run(op), 0);
   EXPECT_EQ(run(recv_op(accepted.result, buf, sizeof(buf))), 0);  // end of stream
@@ -379,9 +374,7 @@ TEST_F(PosixBackendTest, MessagesCarryDescriptors) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &passed, sizeof(int));
-  BackendOp op;
-  op.opcode = BackendOpcode::sendmsg;
-  op.fd = sv[0];
+  BackendOp op = fd_op(BackendOpcode::sendmsg, sv[0]);
   op.addr = &m;
   EXPECT_EQ(run(op), 1);
 
@@ -393,9 +386,7 @@ TEST_F(PosixBackendTest, MessagesCarryDescriptors) {
   r.msg_iovlen = 1;
   r.msg_control = control_in;
   r.msg_controllen = sizeof(control_in);
-  op = {};
-  op.opcode = BackendOpcode::recvmsg;
-  op.fd = sv[1];
+  op = fd_op(BackendOpcode::recvmsg, sv[1]);
   op.addr = &r;
   op.op_flags = MSG_CMSG_CLOEXEC;
   EXPECT_EQ(run(op), 1);
@@ -429,16 +420,9 @@ TEST_F(PosixBackendTest, NonBlockingDescriptorIsWaitedForLikeIoUring) {
   const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   fds_.push_back(efd);
   std::uint64_t value = 0;
-  BackendOp op;
-  op.opcode = BackendOpcode::read;
-  op.fd = efd;
-  op.addr = &value;
-  op.len = sizeof(value);
-  op.offset = static_cast<std::uint64_t>(-1);
+  const BackendOp op = transfer_op(BackendOpcode::read, efd, &value, sizeof(value), static_cast<std::uint64_t>(-1));
   Recorder r;
-  ASSERT_EQ(backend_->prepare(op, &r), 0);
-  backend_->flush();
-  ASSERT_TRUE(wait_running(1));
+  ASSERT_NO_FATAL_FAILURE(start_blocked({{op, &r}}));
   backend_->drain();
   EXPECT_EQ(r.count, 0);  // not -EAGAIN: it waits
   const std::uint64_t three = 3;
@@ -462,22 +446,13 @@ TEST_F(PosixBackendTest, ReadyTransfersCompleteWithoutAWorker) {
   const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   fds_.push_back(efd);
   const std::uint64_t one = 1;
-  BackendOp op;
-  op.opcode = BackendOpcode::write;
-  op.fd = efd;
-  op.addr = const_cast<std::uint64_t*>(&one);
-  op.len = sizeof(one);
-  op.offset = static_cast<std::uint64_t>(-1);
-  EXPECT_EQ(run(op), 8);
+  const BackendOp wake = transfer_op(BackendOpcode::write, efd, const_cast<std::uint64_t*>(&one), sizeof(one),
+                                    static_cast<std::uint64_t>(-1));
+  EXPECT_EQ(run(wake), 8);
   int sv[2];
   socketpair(SOCK_STREAM, sv);
   char msg[] = "abc";
-  op = {};
-  op.opcode = BackendOpcode::send;
-  op.fd = sv[0];
-  op.addr = msg;
-  op.len = 3;
-  EXPECT_EQ(run(op), 3);
+  EXPECT_EQ(run(send_op(sv[0], msg, 3)), 3);
   char buf[4] = {};
   EXPECT_EQ(run(recv_op(sv[1], buf, 3)), 3);
   EXPECT_EQ(backend_->worker_threads(), 0u);
@@ -491,9 +466,7 @@ TEST_F(PosixBackendTest, WaitallReceiveWaitsForEverything) {
   BackendOp op = recv_op(sv[0], buf, 2);
   op.op_flags = MSG_WAITALL;
   Recorder r;
-  ASSERT_EQ(backend_->prepare(op, &r), 0);
-  backend_->flush();
-  ASSERT_TRUE(wait_running(1));
+  ASSERT_NO_FATAL_FAILURE(start_blocked({{op, &r}}));
   backend_->drain();
   EXPECT_EQ(r.count, 0);  // not the one byte that was there
   ASSERT_EQ(::write(sv[1], "b", 1), 1);
@@ -502,22 +475,16 @@ TEST_F(PosixBackendTest, WaitallReceiveWaitsForEverything) {
 }
 
 TEST_F(PosixBackendTest, TimeoutExpiresWithEtime) {
-  __kernel_timespec ts{0, 20'000'000};
-  BackendOp op;
-  op.opcode = BackendOpcode::timeout;
-  op.ts = &ts;
+  const __kernel_timespec ts{0, 20'000'000};
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(run(op), -ETIME);
+  EXPECT_EQ(run(timer_op(BackendOpcode::timeout, ts)), -ETIME);
   EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
 }
 
 TEST_F(PosixBackendTest, WaitSleepsUntilTheNearestTimer) {
-  __kernel_timespec ts{0, 30'000'000};
-  BackendOp op;
-  op.opcode = BackendOpcode::timeout;
-  op.ts = &ts;
+  const __kernel_timespec ts{0, 30'000'000};
   Recorder r;
-  ASSERT_EQ(backend_->prepare(op, &r), 0);
+  ASSERT_EQ(backend_->prepare(timer_op(BackendOpcode::timeout, ts), &r), 0);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(backend_->wait(std::nullopt), -ETIME);  // no limit given: the timer's is used
   EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
@@ -526,17 +493,11 @@ TEST_F(PosixBackendTest, WaitSleepsUntilTheNearestTimer) {
 }
 
 TEST_F(PosixBackendTest, CancelledTimeoutCompletesOnceWithEcanceled) {
-  __kernel_timespec ts{60, 0};
-  BackendOp op;
-  op.opcode = BackendOpcode::timeout;
-  op.ts = &ts;
+  const __kernel_timespec ts{60, 0};
   Recorder timer, cancel;
-  ASSERT_EQ(backend_->prepare(op, &timer), 0);
-  BackendOp c;
-  c.opcode = BackendOpcode::cancel;
-  c.cancel_target = &timer;
-  ASSERT_EQ(backend_->prepare(c, &cancel), 0);
-  ASSERT_TRUE(run_until([&] { return timer.count > 0 && cancel.count > 0; }));
+  ASSERT_EQ(backend_->prepare(timer_op(BackendOpcode::timeout, ts), &timer), 0);
+  ASSERT_EQ(backend_->prepare(cancel_op(&timer), &cancel), 0);
+  ASSERT_TRUE(finish(timer, cancel));
   EXPECT_EQ(timer.result, -ECANCELED);
   EXPECT_EQ(cancel.result, 0);
   EXPECT_EQ(timer.count, 1);
@@ -549,11 +510,9 @@ TEST_F(PosixBackendTest, WorkersStartOnDemandAndIdleOnesExit) {
   char a[1], b[1], c[1];
   Recorder r1, r2, r3;
   // Three receives that block: three workers, or the last would never run.
-  ASSERT_EQ(backend_->prepare(recv_op(sv[0], a, 1), &r1), 0);
-  ASSERT_EQ(backend_->prepare(recv_op(sv[0], b, 1), &r2), 0);
-  ASSERT_EQ(backend_->prepare(recv_op(sv[0], c, 1), &r3), 0);
-  backend_->flush();
-  ASSERT_TRUE(wait_running(3));
+  ASSERT_NO_FATAL_FAILURE(start_blocked({{recv_op(sv[0], a, 1), &r1},
+                                         {recv_op(sv[0], b, 1), &r2},
+                                         {recv_op(sv[0], c, 1), &r3}}));
   EXPECT_EQ(backend_->worker_threads(), 3u);
   ASSERT_EQ(::write(sv[1], "xyz", 3), 3);
   ASSERT_TRUE(run_until([&] { return r1.count + r2.count + r3.count == 3; }));
@@ -586,14 +545,9 @@ TEST_F(PosixBackendTest, CancelOfARunningRecvInterruptsIt) {
   socketpair(SOCK_STREAM, sv);
   char buf[1];
   Recorder r, cancel;
-  ASSERT_EQ(backend_->prepare(recv_op(sv[0], buf, 1), &r), 0);
-  backend_->flush();
-  ASSERT_TRUE(wait_running(1));
-  BackendOp c;
-  c.opcode = BackendOpcode::cancel;
-  c.cancel_target = &r;
-  ASSERT_EQ(backend_->prepare(c, &cancel), 0);
-  ASSERT_TRUE(run_until([&] { return r.count > 0 && cancel.count > 0; }));
+  ASSERT_NO_FATAL_FAILURE(start_blocked({{recv_op(sv[0], buf, 1), &r}}));
+  ASSERT_EQ(backend_->prepare(cancel_op(&r), &cancel), 0);
+  ASSERT_TRUE(finish(r, cancel));
   EXPECT_EQ(r.result, -ECANCELED);
   EXPECT_EQ(cancel.result, 0);
   EXPECT_EQ(backend_->running_ops(), 0u);
@@ -603,18 +557,10 @@ TEST_F(PosixBackendTest, CancelOfAFinishedOpIsEnoent) {
   int sv[2];
   socketpair(SOCK_STREAM, sv);
   char msg[] = "m";
-  BackendOp send;
-  send.opcode = BackendOpcode::send;
-  send.fd = sv[0];
-  send.addr = msg;
-  send.len = 1;
   Recorder r, cancel;
-  ASSERT_EQ(backend_->prepare(send, &r), 0);
+  ASSERT_EQ(backend_->prepare(send_op(sv[0], msg, 1), &r), 0);
   ASSERT_TRUE(finish(r));
-  BackendOp c;
-  c.opcode = BackendOpcode::cancel;
-  c.cancel_target = &r;
-  ASSERT_EQ(backend_->prepare(c, &cancel), 0);
+  ASSERT_EQ(backend_->prepare(cancel_op(&r), &cancel), 0);
   ASSERT_TRUE(finish(cancel));
   EXPECT_EQ(cancel.result, -ENOENT);
   EXPECT_EQ(r.count, 1);
@@ -627,13 +573,11 @@ TEST_F(PosixBackendTest, CancelFdCancelsEveryOpOnThatDescriptorOnly) {
   socketpair(SOCK_STREAM, other);
   char a[1], b[1], c[1];
   Recorder r1, r2, r3;
-  ASSERT_EQ(backend_->prepare(recv_op(sv[0], a, 1), &r1), 0);
-  ASSERT_EQ(backend_->prepare(recv_op(sv[0], b, 1), &r2), 0);
-  ASSERT_EQ(backend_->prepare(recv_op(other[0], c, 1), &r3), 0);
-  backend_->flush();
-  ASSERT_TRUE(wait_running(3));
+  ASSERT_NO_FATAL_FAILURE(start_blocked({{recv_op(sv[0], a, 1), &r1},
+                                         {recv_op(sv[0], b, 1), &r2},
+                                         {recv_op(other[0], c, 1), &r3}}));
   ASSERT_EQ(backend_->cancel_fd(sv[0]), 0);
-  ASSERT_TRUE(run_until([&] { return r1.count > 0 && r2.count > 0; }));
+  ASSERT_TRUE(finish(r1, r2));
   EXPECT_EQ(r1.result, -ECANCELED);
   EXPECT_EQ(r2.result, -ECANCELED);
   EXPECT_EQ(r3.count, 0);
@@ -647,16 +591,8 @@ TEST_F(PosixBackendTest, LinkTimeoutLosesToItsOp) {
   socketpair(SOCK_STREAM, sv);
   ASSERT_EQ(::write(sv[1], "d", 1), 1);
   char buf[1];
-  BackendOp op = recv_op(sv[0], buf, 1);
-  op.link = Link::soft;
-  __kernel_timespec ts{60, 0};
-  BackendOp timer;
-  timer.opcode = BackendOpcode::link_timeout;
-  timer.ts = &ts;
   Recorder r, t;
-  ASSERT_EQ(backend_->prepare(op, &r), 0);
-  ASSERT_EQ(backend_->prepare(timer, &t), 0);
-  ASSERT_TRUE(run_until([&] { return r.count > 0 && t.count > 0; }));
+  ASSERT_NO_FATAL_FAILURE(run_linked(recv_op(sv[0], buf, 1), Link::soft, {60, 0}, r, t));
   EXPECT_EQ(r.result, 1);
   EXPECT_EQ(t.result, -ECANCELED);
 }
@@ -665,41 +601,22 @@ TEST_F(PosixBackendTest, LinkTimeoutCancelsItsOp) {
   int sv[2];
   socketpair(SOCK_STREAM, sv);
   char buf[1];
-  BackendOp op = recv_op(sv[0], buf, 1);
-  op.link = Link::hard;
-  __kernel_timespec ts{0, 10'000'000};
-  BackendOp timer;
-  timer.opcode = BackendOpcode::link_timeout;
-  timer.ts = &ts;
   Recorder r, t;
-  ASSERT_EQ(backend_->prepare(op, &r), 0);
-  ASSERT_EQ(backend_->prepare(timer, &t), 0);
-  ASSERT_TRUE(run_until([&] { return r.count > 0 && t.count > 0; }));
+  ASSERT_NO_FATAL_FAILURE(run_linked(recv_op(sv[0], buf, 1), Link::hard, {0, 10'000'000}, r, t));
   EXPECT_EQ(r.result, -ECANCELED);
   EXPECT_EQ(t.result, -ETIME);
 }
 
 TEST_F(PosixBackendTest, LinkTimeoutOfANopCompletesAsCancelled) {
-  BackendOp op;
-  op.link = Link::soft;
-  __kernel_timespec ts{60, 0};
-  BackendOp timer;
-  timer.opcode = BackendOpcode::link_timeout;
-  timer.ts = &ts;
   Recorder r, t;
-  ASSERT_EQ(backend_->prepare(op, &r), 0);
-  ASSERT_EQ(backend_->prepare(timer, &t), 0);
-  ASSERT_TRUE(run_until([&] { return r.count > 0 && t.count > 0; }));
+  ASSERT_NO_FATAL_FAILURE(run_linked(BackendOp{}, Link::soft, {60, 0}, r, t));
   EXPECT_EQ(r.result, 0);
   EXPECT_EQ(t.result, -ECANCELED);
 }
 
 TEST_F(PosixBackendTest, LinkTimeoutWithoutALinkedOpIsInvalid) {
-  __kernel_timespec ts{0, 1000};
-  BackendOp timer;
-  timer.opcode = BackendOpcode::link_timeout;
-  timer.ts = &ts;
-  EXPECT_EQ(run(timer), -EINVAL);
+  const __kernel_timespec ts{0, 1000};
+  EXPECT_EQ(run(timer_op(BackendOpcode::link_timeout, ts)), -EINVAL);
 }
 
 // The races the invariant must survive: data arriving, a link timeout firing
@@ -710,24 +627,15 @@ TEST_F(PosixBackendTest, ExactlyOneCompletionEachUnderRaces) {
     int sv[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     char buf[1];
-    BackendOp op = recv_op(sv[0], buf, 1);
-    op.link = Link::soft;
-    __kernel_timespec ts{0, (round % 7) * 20'000};
-    BackendOp timer;
-    timer.opcode = BackendOpcode::link_timeout;
-    timer.ts = &ts;
+    const __kernel_timespec ts{0, (round % 7) * 20'000};
     Recorder r, t, c;
-    ASSERT_EQ(backend_->prepare(op, &r), 0);
-    ASSERT_EQ(backend_->prepare(timer, &t), 0);
+    ASSERT_NO_FATAL_FAILURE(prepare_linked(recv_op(sv[0], buf, 1), Link::soft, ts, r, t));
     backend_->flush();
     std::thread writer([&] {
       if (round % 3 != 0) (void)!::write(sv[1], "w", 1);
     });
     if (round % 2 == 0) {
-      BackendOp cancel;
-      cancel.opcode = BackendOpcode::cancel;
-      cancel.cancel_target = &r;
-      ASSERT_EQ(backend_->prepare(cancel, &c), 0);
+      ASSERT_EQ(backend_->prepare(cancel_op(&r), &c), 0);
     } else {
       c.count = 1;  // no cancel this round
     }
@@ -783,30 +691,22 @@ TEST_F(PosixBackendTest, DestroyingTheBackendInterruptsBlockedOps) {
   socketpair(SOCK_STREAM, sv);
   char buf[1];
   Recorder r;
-  ASSERT_EQ(backend_->prepare(recv_op(sv[0], buf, 1), &r), 0);
-  backend_->flush();
-  ASSERT_TRUE(wait_running(1));
+  ASSERT_NO_FATAL_FAILURE(start_blocked({{recv_op(sv[0], buf, 1), &r}}));
   backend_.reset();  // must not hang, and must not deliver
   EXPECT_EQ(r.count, 0);
 }
 
 TEST_F(PosixBackendTest, PersonalityRunsOpsUnderTheCapturedIdentity) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to take another identity";
-  ::chmod(dir().c_str(), 0777);
+  ASSERT_NO_FATAL_FAILURE(make_shared_dir_with_rootonly());
   const int d = dir_fd();
-  ASSERT_EQ(::mkdir((dir() + "/rootonly").c_str(), 0700), 0);
   PeerCreds nobody;
   nobody.uid = 65534;
   nobody.gid = 65534;
   nobody.groups = {65534};
   const int id = with_peer_identity(nobody, [&] { return backend_->register_personality(); });
   ASSERT_GT(id, 0);
-  BackendOp op;
-  op.opcode = BackendOpcode::mkdirat;
-  op.fd = d;
-  op.path = "mine";
-  op.len = 0755;
-  op.personality = static_cast<std::uint16_t>(id);
+  BackendOp op = mkdirat_op(d, "mine", id);
   EXPECT_EQ(run(op), 0);
   struct stat st{};
   ASSERT_EQ(::stat((dir() + "/mine").c_str(), &st), 0);
@@ -825,9 +725,8 @@ TEST_F(PosixBackendTest, PersonalityRunsOpsUnderTheCapturedIdentity) {
 
 TEST_F(PosixBackendTest, RootPersonalityWithOtherGroupsHasNoCapabilities) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to take another identity";
-  ::chmod(dir().c_str(), 0777);
+  ASSERT_NO_FATAL_FAILURE(make_shared_dir_with_rootonly());
   const int d = dir_fd();
-  ASSERT_EQ(::mkdir((dir() + "/rootonly").c_str(), 0700), 0);
   ASSERT_EQ(::chown((dir() + "/rootonly").c_str(), 65534, 65534), 0);
   PeerCreds root_other;
   root_other.uid = 0;
@@ -835,12 +734,7 @@ TEST_F(PosixBackendTest, RootPersonalityWithOtherGroupsHasNoCapabilities) {
   root_other.groups = {0, 12345};
   const int id = with_peer_identity(root_other, [&] { return backend_->register_personality(); });
   ASSERT_GT(id, 0);
-  BackendOp op;
-  op.opcode = BackendOpcode::mkdirat;
-  op.fd = d;
-  op.path = "rootonly/x";
-  op.len = 0755;
-  op.personality = static_cast<std::uint16_t>(id);
+  BackendOp op = mkdirat_op(d, "rootonly/x", id);
   EXPECT_EQ(run(op), -EACCES);  // CAP_DAC_OVERRIDE would have allowed it
   op.personality = 0;
   EXPECT_EQ(run(op), 0);  // and the worker has it back
@@ -851,12 +745,7 @@ TEST_F(PosixBackendTest, SyscallsAreCounted) {
   int sv[2];
   socketpair(SOCK_STREAM, sv);
   char msg[] = "m";
-  BackendOp send;
-  send.opcode = BackendOpcode::send;
-  send.fd = sv[0];
-  send.addr = msg;
-  send.len = 1;
-  EXPECT_EQ(run(send), 1);
+  EXPECT_EQ(run(send_op(sv[0], msg, 1)), 1);
   EXPECT_GT(backend_->syscalls(), before);
 }
 
