@@ -28,6 +28,7 @@
 
 #include "backend/backend.hpp"
 #include "descriptor_gen.hpp"
+#include "fake_backend.hpp"
 #include "fuzz_support.hpp"
 #include "handle_table.hpp"
 #include "op_prepare.hpp"
@@ -41,23 +42,7 @@ using daemon::Finish;
 using daemon::OpRecord;
 
 // A backend that runs nothing; each iteration decides what it claims to support.
-class FakeBackend final : public daemon::Backend {
- public:
-  daemon::BackendInfo info() const override { return {"fake", false}; }
-  bool supports(BackendOpcode op) const override { return (unsupported_ >> static_cast<unsigned>(op) & 1) == 0; }
-  unsigned space() const override { return 0; }
-  int prepare(const daemon::BackendOp&, daemon::Completion*) override { return -EOPNOTSUPP; }
-  int cancel(daemon::Completion*) override { return 0; }
-  int cancel_fd(int) override { return 0; }
-  int flush() override { return 0; }
-  int drain() override { return 0; }
-  int wait(std::optional<std::chrono::nanoseconds>) override { return 0; }
-  int register_personality() override { return -EPERM; }
-  void unregister_personality(std::uint16_t) override {}
-  std::uint64_t syscalls() const override { return 0; }
-
-  std::uint64_t unsupported_ = 0;
-};
+using test::FakeBackend;
 
 const std::set<int> kRejections = {-EINVAL, -EFAULT, -EBADF, -ENOENT, -ENAMETOOLONG, -EXDEV, -EPERM, -EOPNOTSUPP};
 
@@ -219,7 +204,7 @@ TEST_F(PrepareFuzz, MutatedDescriptorsAndArenaStructures) {
     pool.foreign = {pool.entries[0].handle + (1u << 16), 9, 0x7fff0001u};
     GenOptions opt;
     write_arena(rng, arena_, opt);
-    backend.unsupported_ = rng.chance(1, 8) ? rng.next() : 0;
+    backend.support_all_but(rng.chance(1, 8) ? rng.next() : 0);
     daemon::PrepareContext ctx;
     ctx.arena = arena_;
     ctx.handles = &table;

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -59,28 +58,11 @@ std::unique_ptr<RingClient> RingClient::connect(const std::string& socket_path, 
     error = "no valid Welcome";
     return nullptr;
   }
-  c->region_size_ = w->region_size();
-  void* base = ::mmap(nullptr, c->region_size_, PROT_READ | PROT_WRITE, MAP_SHARED, in->fds[0].get(), 0);
-  if (base == MAP_FAILED) {
+  if (!c->map_region(*w, in->fds)) {
     error = "mmap failed";
     return nullptr;
   }
-  c->region_ = static_cast<std::byte*>(base);
-  c->region_fd_ = std::move(in->fds[0]);
-  c->submit_efd_ = std::move(in->fds[1]);
-  c->complete_efd_ = std::move(in->fds[2]);
-  c->sq_entries_ = w->sq_entries();
-  c->cq_entries_ = w->cq_entries();
-  c->hdr_ = reinterpret_cast<aiod_shm_header*>(c->region_);
-  c->sq_ = reinterpret_cast<aiod_sqe*>(c->region_ + w->sq_offset());
-  c->cq_ = reinterpret_cast<aiod_cqe*>(c->region_ + w->cq_offset());
-  c->arena_ = c->region_ + w->arena_offset();
-  c->arena_size_ = w->arena_size();
   return c;
-}
-
-RingClient::~RingClient() {
-  if (region_ != nullptr) ::munmap(region_, region_size_);
 }
 
 std::uint32_t RingClient::sq_room() const { return sq_entries_ - (sq_tail_ - load_acquire(hdr_->sq_head)); }

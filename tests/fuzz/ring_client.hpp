@@ -15,12 +15,13 @@
 #include <vector>
 
 #include "aiod_shm.h"
+#include "session_mapping.hpp"
 #include "unique_fd.hpp"
 #include "wire.hpp"
 
 namespace aiod::fuzz {
 
-class RingClient {
+class RingClient : private test::SessionMapping {
  public:
   struct Options {
     std::uint32_t sq_entries = 64;
@@ -32,7 +33,6 @@ class RingClient {
 
   // Connects and completes the handshake; nullptr and `error` on failure.
   static std::unique_ptr<RingClient> connect(const std::string& socket_path, const Options& opt, std::string& error);
-  ~RingClient();
   RingClient(const RingClient&) = delete;
   RingClient& operator=(const RingClient&) = delete;
 
@@ -71,16 +71,6 @@ class RingClient {
 
  private:
   RingClient() = default;
-  UniqueFd sock_, region_fd_, submit_efd_, complete_efd_;
-  std::byte* region_ = nullptr;
-  std::size_t region_size_ = 0;
-  aiod_shm_header* hdr_ = nullptr;
-  aiod_sqe* sq_ = nullptr;
-  aiod_cqe* cq_ = nullptr;
-  std::byte* arena_ = nullptr;
-  std::uint64_t arena_size_ = 0;
-  std::uint32_t sq_entries_ = 0, cq_entries_ = 0;
-  std::uint32_t sq_tail_ = 0, cq_head_ = 0;
   std::uint64_t next_id_ = 100;
 };
 

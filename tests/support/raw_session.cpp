@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -45,27 +44,7 @@ RawSession::RawSession(const std::string& socket_path, std::uint32_t sq_entries)
     error_ = "bad welcome";
     return;
   }
-  region_size_ = w->region_size();
-  void* base = ::mmap(nullptr, region_size_, PROT_READ | PROT_WRITE, MAP_SHARED, in.fds[0].get(), 0);
-  if (base == MAP_FAILED) {
-    error_ = "mmap failed";
-    return;
-  }
-  region_ = static_cast<std::byte*>(base);
-  region_fd_ = std::move(in.fds[0]);
-  submit_efd_ = std::move(in.fds[1]);
-  complete_efd_ = std::move(in.fds[2]);
-  sq_entries_ = w->sq_entries();
-  cq_entries_ = w->cq_entries();
-  sq_ = reinterpret_cast<aiod_sqe*>(region_ + w->sq_offset());
-  cq_ = reinterpret_cast<aiod_cqe*>(region_ + w->cq_offset());
-  arena_ = region_ + w->arena_offset();
-  arena_size_ = w->arena_size();
-  hdr_ = reinterpret_cast<aiod_shm_header*>(region_);
-}
-
-RawSession::~RawSession() {
-  if (region_ != nullptr) ::munmap(region_, region_size_);
+  if (!map_region(*w, in.fds)) error_ = "mmap failed";
 }
 
 void RawSession::push(const aiod_sqe& sqe) {

@@ -10,17 +10,16 @@
 #include <vector>
 
 #include "aiod_shm.h"
-#include "unique_fd.hpp"
+#include "session_mapping.hpp"
 
 namespace aiod::test {
 
-class RawSession {
+class RawSession : private SessionMapping {
  public:
   // Connects and completes the handshake; on failure `error()` says why.
   explicit RawSession(const std::string& socket_path, std::uint32_t sq_entries = 64);
   RawSession(const RawSession&) = delete;
   RawSession& operator=(const RawSession&) = delete;
-  ~RawSession();
 
   [[nodiscard]] bool ok() const noexcept { return hdr_ != nullptr; }
   [[nodiscard]] const std::string& error() const noexcept { return error_; }
@@ -45,16 +44,6 @@ class RawSession {
   std::optional<std::uint32_t> register_fd(int fd);
 
  private:
-  UniqueFd sock_, region_fd_, submit_efd_, complete_efd_;
-  std::byte* region_ = nullptr;
-  std::size_t region_size_ = 0;
-  aiod_shm_header* hdr_ = nullptr;
-  aiod_sqe* sq_ = nullptr;
-  aiod_cqe* cq_ = nullptr;
-  std::byte* arena_ = nullptr;
-  std::uint64_t arena_size_ = 0;
-  std::uint32_t sq_entries_ = 0, cq_entries_ = 0;
-  std::uint32_t sq_tail_ = 0, cq_head_ = 0;
   std::string error_;
 };
 

@@ -44,6 +44,7 @@
 
 #include "aiod_shm.h"
 #include "backend/backend.hpp"
+#include "fake_backend.hpp"
 #include "handle_table.hpp"
 #include "op_prepare.hpp"
 #include "op_record.hpp"
@@ -55,29 +56,7 @@ constexpr std::size_t kArenaSize = 64 * 1024;
 constexpr std::uint64_t kUserData = 0x1122334455667788ull;
 constexpr std::uint16_t kPersonality = 7;
 
-// A backend that runs nothing; the test decides what it claims to support.
-class FakeBackend final : public Backend {
- public:
-  FakeBackend() { supported.fill(true); }
-  BackendInfo info() const override { return {"fake", false}; }
-  bool supports(BackendOpcode op) const override {
-    const auto i = static_cast<std::size_t>(op);
-    return i < supported.size() && supported[i];
-  }
-  unsigned space() const override { return 0; }
-  int prepare(const BackendOp&, Completion*) override { return -EOPNOTSUPP; }
-  int cancel(Completion*) override { return 0; }
-  // Present in later versions of the interface; harmless where it is not.
-  int cancel_fd(int) { return 0; }
-  int flush() override { return 0; }
-  int drain() override { return 0; }
-  int wait(std::optional<std::chrono::nanoseconds>) override { return 0; }
-  int register_personality() override { return -EPERM; }
-  void unregister_personality(std::uint16_t) override {}
-  std::uint64_t syscalls() const override { return 0; }
-
-  std::array<bool, static_cast<std::size_t>(BackendOpcode::count)> supported{};
-};
+using test::FakeBackend;
 
 bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
 bool fd_closed(int fd) { return ::fcntl(fd, F_GETFD) == -1 && errno == EBADF; }
