@@ -47,6 +47,7 @@
 #include "fake_backend.hpp"
 #include "handle_table.hpp"
 #include "op_prepare.hpp"
+#include "op_prepare_util.hpp"
 #include "op_record.hpp"
 
 namespace aiod::daemon {
@@ -67,16 +68,7 @@ struct Inserted {
 };
 
 // The generic descriptor fields, to say which ones an opcode uses.
-enum FieldBit : unsigned {
-  kHandle = 1u << 0,
-  kOff = 1u << 1,
-  kAddr = 1u << 2,
-  kLen = 1u << 3,
-  kOpFlags = 1u << 4,
-  kAddr2 = 1u << 5,
-  kLen2 = 1u << 6,
-  kMode = 1u << 7,
-};
+using enum prep::Field;
 
 struct FieldSetter {
   unsigned bit;
