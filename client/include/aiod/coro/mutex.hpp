@@ -19,6 +19,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "aiod/coro/detail/parking_awaiter.hpp"
 #include "aiod/coro/detail/runtime.hpp"
 #include "aiod/coro/task.hpp"
 
@@ -26,32 +27,18 @@ namespace aiod::coro {
 
 class Mutex {
  public:
-  class Awaiter : detail::Waiter {
+  class Awaiter : public detail::ParkingAwaiter<Awaiter> {
    public:
     explicit Awaiter(Mutex& m) noexcept : mutex_(m) {}
-    Awaiter(const Awaiter&) = delete;
-    Awaiter& operator=(const Awaiter&) = delete;
     ~Awaiter();
-
-    [[nodiscard]] bool await_ready() const noexcept { return false; }
-    template <class P>
-      requires std::is_base_of_v<detail::PromiseBase, P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-      return suspend(h.promise().frame, h);
-    }
-    [[nodiscard]] std::error_code await_resume() noexcept {
-      parked_ = false;
-      return result_;
-    }
 
    private:
     friend class Mutex;
+    friend class detail::ParkingAwaiter<Awaiter>;
     bool suspend(detail::Frame* f, std::coroutine_handle<> h);
     static void on_cancel(detail::Frame& f, void* self);
 
     Mutex& mutex_;
-    std::error_code result_{};
-    bool parked_ = false;
   };
 
   Mutex() = default;

@@ -13,6 +13,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "aiod/coro/detail/parking_awaiter.hpp"
 #include "aiod/coro/detail/runtime.hpp"
 #include "aiod/coro/task.hpp"
 
@@ -20,27 +21,17 @@ namespace aiod::coro {
 
 class ResetEvent {
  public:
-  class Awaiter : detail::Waiter {
+  class Awaiter : public detail::ParkingAwaiter<Awaiter> {
    public:
     explicit Awaiter(ResetEvent& event) noexcept : event_(event) {}
-    Awaiter(const Awaiter&) = delete;
-    Awaiter& operator=(const Awaiter&) = delete;
-
-    [[nodiscard]] bool await_ready() const noexcept { return false; }
-    template <class P>
-      requires std::is_base_of_v<detail::PromiseBase, P>
-    bool await_suspend(std::coroutine_handle<P> h) noexcept {
-      return suspend(h.promise().frame, h);
-    }
-    [[nodiscard]] std::error_code await_resume() const noexcept { return result_; }
 
    private:
     friend class ResetEvent;
+    friend class detail::ParkingAwaiter<Awaiter>;
     bool suspend(detail::Frame* f, std::coroutine_handle<> h) noexcept;
     static void on_cancel(detail::Frame& f, void* self);
 
     ResetEvent& event_;
-    std::error_code result_{};
   };
 
   ResetEvent() noexcept = default;

@@ -17,6 +17,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "aiod/coro/detail/parking_awaiter.hpp"
 #include "aiod/coro/detail/runtime.hpp"
 #include "aiod/coro/task.hpp"
 
@@ -24,32 +25,18 @@ namespace aiod::coro {
 
 class RwLock {
  public:
-  class Awaiter : detail::Waiter {
+  class Awaiter : public detail::ParkingAwaiter<Awaiter> {
    public:
     Awaiter(RwLock& rw, bool exclusive_lock) noexcept : rw_(rw) { exclusive = exclusive_lock; }
-    Awaiter(const Awaiter&) = delete;
-    Awaiter& operator=(const Awaiter&) = delete;
     ~Awaiter();
-
-    [[nodiscard]] bool await_ready() const noexcept { return false; }
-    template <class P>
-      requires std::is_base_of_v<detail::PromiseBase, P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-      return suspend(h.promise().frame, h);
-    }
-    [[nodiscard]] std::error_code await_resume() noexcept {
-      parked_ = false;
-      return result_;
-    }
 
    private:
     friend class RwLock;
+    friend class detail::ParkingAwaiter<Awaiter>;
     bool suspend(detail::Frame* f, std::coroutine_handle<> h);
     static void on_cancel(detail::Frame& f, void* self);
 
     RwLock& rw_;
-    std::error_code result_{};
-    bool parked_ = false;
   };
 
   RwLock() = default;

@@ -16,6 +16,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "aiod/coro/detail/parking_awaiter.hpp"
 #include "aiod/coro/detail/runtime.hpp"
 #include "aiod/coro/task.hpp"
 
@@ -23,27 +24,17 @@ namespace aiod::coro {
 
 class Semaphore {
  public:
-  class Awaiter : detail::Waiter {
+  class Awaiter : public detail::ParkingAwaiter<Awaiter> {
    public:
     explicit Awaiter(Semaphore& sem) noexcept : sem_(sem) {}
-    Awaiter(const Awaiter&) = delete;
-    Awaiter& operator=(const Awaiter&) = delete;
-
-    [[nodiscard]] bool await_ready() const noexcept { return false; }
-    template <class P>
-      requires std::is_base_of_v<detail::PromiseBase, P>
-    bool await_suspend(std::coroutine_handle<P> h) noexcept {
-      return suspend(h.promise().frame, h);
-    }
-    [[nodiscard]] std::error_code await_resume() const noexcept { return result_; }
 
    private:
     friend class Semaphore;
+    friend class detail::ParkingAwaiter<Awaiter>;
     bool suspend(detail::Frame* f, std::coroutine_handle<> h) noexcept;
     static void on_cancel(detail::Frame& f, void* self);
 
     Semaphore& sem_;
-    std::error_code result_{};
   };
 
   explicit Semaphore(std::size_t permits = 1) noexcept : permits_(permits) {}
