@@ -1,6 +1,8 @@
 #include "peer_creds.hpp"
 
 #include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -29,6 +31,16 @@ long raw_setgroups(const std::vector<gid_t>& groups) {
 }
 long raw_setresgid(gid_t r, gid_t e, gid_t s) { return ::syscall(SYS_setresgid, r, e, s); }
 long raw_setresuid(uid_t r, uid_t e, uid_t s) { return ::syscall(SYS_setresuid, r, e, s); }
+
+// Copies the thread's permitted capabilities into its effective set (needed
+// to switch uids back after acting for a peer).
+long raw_raise_effective_caps() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};  // pid 0: this thread
+  __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, caps) < 0) return -1;
+  for (auto& c : caps) c.effective = c.permitted;
+  return ::syscall(SYS_capset, &header, caps);
+}
 
 }  // namespace
 
@@ -99,30 +111,30 @@ int authorise_peer(const PeerCreds& peer, const PeerCreds& daemon, bool& needs_p
 int with_peer_identity(const PeerCreds& peer, const std::function<int()>& fn) {
   const PeerCreds saved = own_creds();
   if (saved.uid != 0) return -EPERM;
-  // Order: groups and gid while still root, uid last. The saved uid stays 0 so
-  // we can come back; moving the effective uid off 0 clears the effective
-  // capabilities, which is what a personality must not carry.
-  if (raw_setgroups(peer.groups) < 0) return -errno;
-  if (raw_setresgid(static_cast<gid_t>(-1), peer.gid, static_cast<gid_t>(-1)) < 0) {
-    const int err = -errno;
-    if (raw_setgroups(saved.groups) < 0) std::abort();
-    return err;
-  }
-  if (raw_setresuid(static_cast<uid_t>(-1), peer.uid, static_cast<uid_t>(-1)) < 0) {
-    const int err = -errno;
-    if (raw_setresgid(static_cast<gid_t>(-1), saved.gid, static_cast<gid_t>(-1)) < 0 ||
-        raw_setgroups(saved.groups) < 0) {
-      std::abort();
+  // Every id of the thread becomes the peer's (real, effective, saved and, by
+  // following the effective ones, filesystem): a receiver of SCM_CREDENTIALS
+  // or SO_PEERCRED, a signal permission check, a file's owner all see the
+  // client, never root. KEEP_CAPS (this thread's alone) keeps the permitted
+  // set across the switch so the thread can come back; the effective set is
+  // empty while it acts for the peer, and that is the set every check uses.
+  if (::prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0) return -errno;
+  auto restore = [&saved] {
+    if (raw_raise_effective_caps() < 0 || raw_setresuid(saved.uid, saved.uid, saved.uid) < 0 ||
+        raw_setresgid(saved.gid, saved.gid, saved.gid) < 0 || raw_setgroups(saved.groups) < 0 ||
+        ::prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L) < 0) {
+      spdlog::critical("could not restore the daemon's credentials on a daemon thread");
+      std::abort();  // a thread left with a client's identity must not go on
     }
+  };
+  // Order: groups and gids while still root, uids last.
+  if (raw_setgroups(peer.groups) < 0 || raw_setresgid(peer.gid, peer.gid, peer.gid) < 0 ||
+      raw_setresuid(peer.uid, peer.uid, peer.uid) < 0) {
+    const int err = -errno;
+    restore();
     return err;
   }
   const int result = fn();
-  if (raw_setresuid(static_cast<uid_t>(-1), saved.uid, static_cast<uid_t>(-1)) < 0 ||
-      raw_setresgid(static_cast<gid_t>(-1), saved.gid, static_cast<gid_t>(-1)) < 0 ||
-      raw_setgroups(saved.groups) < 0) {
-    spdlog::critical("could not restore the daemon's credentials on a shard thread");
-    std::abort();
-  }
+  restore();
   return result;
 }
 

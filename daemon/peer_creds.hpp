@@ -44,10 +44,11 @@ struct PeerCreds {
                                  bool& needs_personality, std::string& why);
 
 // Runs `fn` on the calling thread while that thread (only) has the peer's
-// uid/gid/groups as its effective identity, then restores the daemon's. The
-// daemon must be root. Returns fn's result, or -errno if switching failed (fn
-// did not run). If restoring fails the process aborts: a shard thread left with
-// a client's identity must not go on.
+// identity — real, effective, saved and filesystem uids and gids, and groups,
+// with no effective capabilities unless the peer is uid 0 — then restores the
+// daemon's. The daemon must be root. Returns fn's result, or -errno if
+// switching failed (fn did not run). If restoring fails the process aborts: a
+// daemon thread left with a client's identity must not go on.
 [[nodiscard]] int with_peer_identity(const PeerCreds& peer, const std::function<int()>& fn);
 
 }  // namespace aiod::daemon

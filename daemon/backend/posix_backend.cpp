@@ -25,15 +25,16 @@ std::uint64_t relative_ns(const __kernel_timespec& ts) {
   return sec * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+// The shard thread runs as the daemon. Under a client's identity only
+// receiving may be tried there: whatever is sent carries its sender's
+// credentials (SCM_CREDENTIALS on AF_UNIX, netlink's sender, a write's
+// permission checks in some special files), and those must be the client's.
 bool may_try_now(const PosixOp& p) {
   if (!p.creds) return true;
   switch (p.op.opcode) {
     case BackendOpcode::read:
     case BackendOpcode::readv:
-    case BackendOpcode::write:
-    case BackendOpcode::writev:
     case BackendOpcode::recv:
-    case BackendOpcode::send:
       return true;
     default:
       return false;
@@ -146,9 +147,8 @@ void PosixBackend::start(PosixOp& p) {
     default:
       // First without blocking, on this thread, as io_uring does: most
       // transfers on a ready descriptor (the eventfd writes that wake clients
-      // among them) never need a worker. Not under another identity, except
-      // for plain transfers, whose permission was checked at open: a
-      // sendmsg's SCM_CREDENTIALS must not be checked against the daemon's.
+      // among them) never need a worker. Under another identity only reads
+      // (see may_try_now).
       if (may_try_now(p)) {
         if (const std::optional<int> res = try_now(p.op, syscalls_)) {
           complete(p, *res);
