@@ -196,7 +196,9 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   w.add_max_in_flight(max_in_flight_);
   const auto welcome = w.Finish();
   b.Finish(wire::CreateMessage(b, msg.id(), wire::Body::Welcome, welcome.Union()), wire::MessageIdentifier());
-  const int fds[] = {region_.fd(), submit_efd_.get(), complete_efd_.get()};
+  // The memfd is closed once sent: the daemon keeps only its mapping.
+  const UniqueFd memfd = region_.take_fd();
+  const int fds[] = {memfd.get(), submit_efd_.get(), complete_efd_.get()};
   if (reply(wire::view(b), fds) < 0) return -EPIPE;
 
   is_io_ = true;

@@ -1,6 +1,9 @@
 // shm_region.hpp — a session's shared memory: a memfd, mapped shared and
 // writable by the daemon, sealed against resizing before the client sees it.
 //
+// The daemon keeps only the mapping: the memfd itself goes to the client
+// (take_fd()) and the daemon's copy is closed.
+//
 // Sealing with F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL means a client can never
 // truncate the file under the daemon's mapping (which would turn the daemon's
 // next access into SIGBUS). Writes stay allowed: the client must write the
@@ -31,7 +34,10 @@ class ShmRegion {
 
   [[nodiscard]] std::byte* base() const noexcept { return base_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
-  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+  // The memfd, handed over once: the daemon passes it to its client and
+  // closes its own copy, so that it never holds a descriptor of a session's
+  // memory that anything could reopen (the mapping stays until destruction).
+  [[nodiscard]] UniqueFd take_fd() noexcept { return std::move(fd_); }
 
  private:
   void reset() noexcept;
