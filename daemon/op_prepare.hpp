@@ -31,6 +31,9 @@ struct PrepareContext {
   // not be resolved against the daemon's root, so only what can be confined
   // to the client's root (open_at/openat2 with RESOLVE_IN_ROOT) is allowed.
   bool foreign_root = false;
+  // The client's network namespace when it is not the daemon's (-1 when it
+  // is): sockets are created there (BackendOp::netns).
+  int netns_fd = -1;
   const Backend* backend = nullptr;
 };
 

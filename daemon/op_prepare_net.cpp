@@ -130,6 +130,7 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       rec.op.len = static_cast<std::uint32_t>(s.off);  // domain
       rec.op.op_flags = s.op_flags | SOCK_CLOEXEC;      // type
       rec.op.offset = s.mode;                           // protocol
+      rec.op.netns = ctx.netns_fd;                      // the client's, if not the daemon's
       rec.finish = Finish::new_handle;
       return 0;
     }
@@ -163,10 +164,8 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       }
       rec.op.addr = &rec.addr;
       rec.op.len = rec.addr_len;
-      const auto& un = reinterpret_cast<const sockaddr_un&>(rec.addr);
-      if (s.opcode == AIOD_OP_BIND && rec.addr.ss_family == AF_UNIX && un.sun_path[0] == '/') {
-        rec.finish = Finish::bind_unix;
-      }
+      // A socket file is created with the client's umask, as its own bind's would be.
+      if (s.opcode == AIOD_OP_BIND) rec.op.op_flags = ctx.umask;
       return 0;
     }
     case AIOD_OP_LISTEN:

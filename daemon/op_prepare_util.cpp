@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "handle_table.hpp"
+#include "protected_sockets.hpp"
 
 namespace aiod::daemon::prep {
 
@@ -72,7 +73,11 @@ int fix_unix_address(const PrepareContext& ctx, sockaddr_storage& addr, socklen_
   if (addr.ss_family != AF_UNIX) return 0;
   auto& un = reinterpret_cast<sockaddr_un&>(addr);
   const std::size_t path_room = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
-  if (path_room == 0 || un.sun_path[0] == '\0') return 0;  // unnamed or abstract
+  if (path_room == 0) return 0;  // unnamed
+  if (un.sun_path[0] == '\0') {
+    const std::string_view name(un.sun_path + 1, std::min(path_room, sizeof(un.sun_path)) - 1);
+    return is_protected_abstract(name) ? -EACCES : 0;
+  }
   const std::string path(un.sun_path, strnlen(un.sun_path, std::min(path_room, sizeof(un.sun_path))));
   // The kernel resolves socket paths from the daemon's root and cwd. The root
   // is the client's too unless it is foreign; the cwd never is, and there is

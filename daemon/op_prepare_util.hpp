@@ -51,7 +51,9 @@ enum Field : unsigned {
 
 // Checks that an AF_UNIX address resolves as it would for the client: absolute
 // paths only (the client library makes relative ones absolute), and none for a
-// foreign root. Abstract and unnamed addresses pass. Returns 0, -EINVAL, -EXDEV.
+// foreign root; the backend resolves them (backend/confined_path.hpp).
+// Unnamed addresses pass, and abstract ones but the daemon's own notify socket
+// (protected_sockets.hpp). Returns 0, -EINVAL, -EXDEV, -EACCES.
 [[nodiscard]] int fix_unix_address(const PrepareContext& ctx, sockaddr_storage& addr, socklen_t& len);
 
 // Per-family validators; each returns 0 or -errno, like prepare_record().

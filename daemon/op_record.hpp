@@ -35,7 +35,6 @@ enum class Finish : std::uint8_t {
   eventfd_rw,    // 8 bytes moved through an eventfd means success (0)
   child_exit,    // the pidfd polled readable: the child exited (0)
   cancel,        // cancel a queued op (decided when its turn comes) or one in the backend
-  bind_unix,     // a socket file was created: give it the client's umask
 };
 
 struct OpRecord final : public Completion {

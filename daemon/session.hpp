@@ -99,7 +99,6 @@ class Session : public IntrusiveListNode<Session> {
   // chain. The chain's bookkeeping is the caller's.
   bool settle(OpRecord& rec, int res);
   void write_peer_address(const OpRecord& rec);
-  int apply_umask_to_socket_file(const OpRecord& rec);
   void write_back_message(OpRecord& rec);
   void resolve_cancel(OpRecord& cancel);
   OpRecord* find_live(std::uint64_t user_data, const OpRecord* except);
@@ -155,6 +154,7 @@ class Session : public IntrusiveListNode<Session> {
   UniqueFd complete_efd_;  // daemon writes: "new completions"
   UniqueFd cwd_;
   UniqueFd root_;
+  UniqueFd netns_;  // the client's network namespace, when it is not the daemon's
   PrepareContext prepare_ctx_;
   std::uint32_t max_in_flight_ = 0;
 

@@ -2,10 +2,6 @@
 // client's completions, exactly one per consumed descriptor.
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-
 #include <cerrno>
 #include <cstring>
 
@@ -94,9 +90,6 @@ int Session::finish_result(OpRecord& rec, int res) {
     case Finish::cancel:
       if (rec.op.opcode == BackendOpcode::nop && res >= 0) res = rec.preset;
       break;
-    case Finish::bind_unix:
-      if (res >= 0) res = apply_umask_to_socket_file(rec);
-      break;
   }
   if (res > 0) {
     switch (rec.opcode) {
@@ -119,20 +112,6 @@ int Session::finish_result(OpRecord& rec, int res) {
     }
   }
   return res;
-}
-
-// bind() creates the socket file with mode 0777 less the *daemon's* umask,
-// which is 0; give it the client's umask, as the client's own bind would. The
-// chmod runs under the client's identity: the path may have been swapped for
-// a symlink meanwhile, and then it can only reach what the client could.
-int Session::apply_umask_to_socket_file(const OpRecord& rec) {
-  const auto& un = reinterpret_cast<const sockaddr_un&>(rec.addr);
-  const std::string path(un.sun_path, strnlen(un.sun_path, sizeof(un.sun_path)));
-  const auto mode = static_cast<mode_t>(0777 & ~prepare_ctx_.umask);
-  auto chmod_it = [&] { return ::fchmodat(AT_FDCWD, path.c_str(), mode, 0) == 0 ? 0 : -errno; };
-  const bool as_client = personality_ != 0;
-  const int err = as_client ? with_peer_identity(creds_, chmod_it) : chmod_it();
-  return err < 0 ? err : 0;
 }
 
 void Session::write_peer_address(const OpRecord& rec) {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "daemon.hpp"
+#include "peer_namespaces.hpp"
 #include "session.hpp"
 #include "shard.hpp"
 #include "version.hpp"
@@ -128,6 +129,19 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   cwd_ = std::move(in.fds[0]);
   root_ = std::move(in.fds[1]);
 
+  // Served inside the client's own namespaces, never the daemon's.
+  PeerNamespaces namespaces;
+  if (const int err = read_peer_namespaces(creds_, namespaces, why); err < 0) {
+    reply_error(msg.id(), -err, why);
+    return err;
+  }
+  if (namespaces.netns && shard_.daemon().identity().uid != 0) {
+    reply_error(msg.id(), EPERM,
+                "the client is in another network namespace, and this aiod (not root) cannot act there");
+    return -EPERM;
+  }
+  netns_ = std::move(namespaces.netns);
+
   if (needs_personality) {
     const int id = shard_.acquire_personality(creds_);
     if (id < 0) {
@@ -173,9 +187,8 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   prepare_ctx_.umask = hello.umask() & 0777;
   // A client in a chroot or another mount namespace has a root of its own;
   // paths must then never be resolved against the daemon's.
-  struct stat daemon_root {}, client_root {};
-  prepare_ctx_.foreign_root = ::stat("/", &daemon_root) != 0 || ::fstat(root_.get(), &client_root) != 0 ||
-                              daemon_root.st_dev != client_root.st_dev || daemon_root.st_ino != client_root.st_ino;
+  prepare_ctx_.foreign_root = namespaces.foreign_mount || !is_daemon_root(root_.get());
+  prepare_ctx_.netns_fd = netns_.get();
   prepare_ctx_.backend = &shard_.backend();
 
   flatbuffers::FlatBufferBuilder b(512);

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "protected_sockets.hpp"
+
 namespace aiod::daemon {
 namespace {
 
@@ -67,6 +69,9 @@ Notifier take_notifier(std::string& error) {
   if (env != nullptr) {
     const std::string address = env;  // copy: unsetenv frees the value
     ::unsetenv("NOTIFY_SOCKET");
+    // Clients' messages leave from this process too: the manager must never
+    // get one of theirs as the daemon's (protected_sockets.hpp).
+    protect_socket(address);
     (void)notifier.open(address, error);
   }
   return notifier;

@@ -76,6 +76,8 @@ enum class Link : std::uint8_t {
 
 // A fully validated operation. Pointers refer to daemon-owned memory or to a
 // session's mapped arena; they stay valid until the op's Completion runs.
+// Every path and AF_UNIX path address in it is resolved by the backend under
+// the rules of backend/confined_path.hpp.
 //
 // Field use by opcode (anything else is ignored):
 //   read/write        fd, addr (buffer), len, offset ((uint64_t)-1: file position)
@@ -87,7 +89,8 @@ enum class Link : std::uint8_t {
 //   recvmsg/sendmsg   fd, addr (msghdr*), op_flags (MSG_*)
 //   recv/send         fd, addr (buffer), len, op_flags (MSG_*)
 //   accept            fd, addr (sockaddr*), addr2 (socklen_t*), op_flags (SOCK_*)
-//   connect/bind      fd, addr (sockaddr*), len (socklen)
+//   connect/bind      fd, addr (sockaddr*), len (socklen); bind: op_flags (the
+//                     client's umask, for the file of an AF_UNIX path)
 //   listen            fd, len (backlog)
 //   shutdown          fd, len (how)
 //   poll_add          fd, op_flags (poll events)
@@ -96,7 +99,8 @@ enum class Link : std::uint8_t {
 //   unlinkat          fd, path, op_flags (AT_REMOVEDIR)
 //   mkdirat           fd, path, len (mode)
 //   symlinkat         path (target), fd (dir), path2 (link path)
-//   socket            len (domain), op_flags (type), offset (protocol)
+//   socket            len (domain), op_flags (type), offset (protocol), netns
+//                     (the network namespace to create it in; -1: the daemon's)
 //   splice            fd2 (in), offset2 (in offset), fd (out), offset (out offset), len, op_flags
 //   statx             fd, path, op_flags (AT_*), len (mask), addr (struct statx*)
 //   fallocate         fd, op_flags (mode), offset, offset2 (length)
@@ -108,6 +112,7 @@ struct BackendOp {
   Link link = Link::none;
   std::uint16_t personality = 0;  // 0: the daemon's own credentials
   int fd = -1;
+  int netns = -1;
   int fd2 = -1;
   void* addr = nullptr;
   void* addr2 = nullptr;

@@ -279,19 +279,37 @@ int PosixBackend::drain() {
   return n;
 }
 
-int PosixBackend::wait(std::optional<std::chrono::nanoseconds> timeout) {
+bool PosixBackend::holds(Completion* target) const {
+  if (live_.contains(target)) return true;
+  return std::any_of(staged_.begin(), staged_.end(), [&](const PosixOp* p) { return p->done == target; });
+}
+
+PosixBackend::SleepPlan PosixBackend::begin_sleep() {
   flush();
-  if (!ready_.empty()) return 0;
-  const std::uint64_t now = TimerQueue::now_ns();
-  std::optional<std::uint64_t> deadline;
-  if (timeout) deadline = now + static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout->count()));
-  if (auto next = timers_.next_deadline(); next && (!deadline || *next < *deadline)) deadline = next;
+  SleepPlan plan;
+  if (!ready_.empty()) {
+    plan.results_waiting = true;
+    return plan;
+  }
+  plan.deadline_ns = timers_.next_deadline();
   if (!cancelling_.empty()) {
     const std::uint64_t again = last_resignal_ns_ + kResignalNs;
-    if (!deadline || again < *deadline) deadline = again;
+    if (!plan.deadline_ns || again < *plan.deadline_ns) plan.deadline_ns = again;
   }
+  plan.results_waiting = !pool_.prepare_sleep();
+  return plan;
+}
+
+int PosixBackend::wait(std::optional<std::chrono::nanoseconds> timeout) {
+  const std::uint64_t now = TimerQueue::now_ns();
+  const SleepPlan plan = begin_sleep();
   int ret = 0;
-  if (pool_.prepare_sleep()) {
+  if (!plan.results_waiting) {
+    std::optional<std::uint64_t> deadline = plan.deadline_ns;
+    if (timeout) {
+      const std::uint64_t limit = now + static_cast<std::uint64_t>(std::max<std::int64_t>(0, timeout->count()));
+      if (!deadline || limit < *deadline) deadline = limit;
+    }
     timespec ts{};
     if (deadline) {
       const std::uint64_t left = *deadline > now ? *deadline - now : 0;
@@ -301,7 +319,7 @@ int PosixBackend::wait(std::optional<std::chrono::nanoseconds> timeout) {
     pollfd p{pool_.wake_fd(), POLLIN, 0};
     ++syscalls_;
     const int n = ::ppoll(&p, 1, deadline ? &ts : nullptr, nullptr);
-    pool_.end_sleep();
+    end_sleep();
     if (n < 0) {
       ret = -errno;
     } else if (n == 0) {

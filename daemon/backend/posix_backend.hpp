@@ -74,6 +74,24 @@ class PosixBackend final : public Backend {
   void unregister_personality(std::uint16_t id) override;
   [[nodiscard]] std::uint64_t syscalls() const override { return syscalls_ + pool_.syscalls(); }
 
+  // --- for a backend that hands some of its ops to this one (UringBackend) ----
+  // Whether any op is staged, pending or waiting to be delivered.
+  [[nodiscard]] bool busy() const { return !staged_.empty() || !live_.empty() || !ready_.empty(); }
+  // Whether `target` is an op of this backend that has not completed yet.
+  [[nodiscard]] bool holds(Completion* target) const;
+  // The sleep protocol, which wait() follows too: begin_sleep() flushes and
+  // says whether results wait already (then do not sleep) or until when the
+  // caller may sleep at the latest for this backend's timers (deadline_ns on
+  // TimerQueue::now_ns()'s clock; nullopt: no limit). When it says sleep, the
+  // next op to finish writes wake_fd(), and end_sleep() must follow the sleep.
+  struct SleepPlan {
+    bool results_waiting = false;
+    std::optional<std::uint64_t> deadline_ns;
+  };
+  [[nodiscard]] SleepPlan begin_sleep();
+  void end_sleep() { pool_.end_sleep(); }
+  [[nodiscard]] int wake_fd() const noexcept { return pool_.wake_fd(); }
+
   // Worker threads alive now, and ops a worker has started (for tests).
   [[nodiscard]] unsigned worker_threads() const { return pool_.threads(); }
   [[nodiscard]] unsigned running_ops() const { return pool_.running(); }

@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <linux/io_uring.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,11 +16,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "confined_path.hpp"
 #include "posix_op.hpp"
-
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
 
 namespace aiod::daemon::posix {
 namespace {
@@ -52,7 +50,15 @@ loff_t* offset_ptr(std::uint64_t offset, loff_t& storage) {
   return &storage;
 }
 
-// One attempt of the system call; -1 with errno like the call itself.
+// A confined_*() result (>= 0 or -errno) as a system call's (-1 and errno).
+long as_call(int res) {
+  if (res >= 0) return res;
+  errno = -res;
+  return -1;
+}
+
+// One attempt of the system call; -1 with errno like the call itself. Every
+// path a client names goes through confined_path.hpp.
 long attempt(const BackendOp& op) {
   const bool positional = op.offset != static_cast<std::uint64_t>(-1);
   const auto off = static_cast<off_t>(op.offset);
@@ -74,13 +80,17 @@ long attempt(const BackendOp& op) {
     case BackendOpcode::fsync:
       return (op.op_flags & IORING_FSYNC_DATASYNC) ? ::fdatasync(op.fd) : ::fsync(op.fd);
     case BackendOpcode::openat2:
-      return ::syscall(SYS_openat2, op.fd, op.path, op.how, sizeof(open_how));
+      return as_call(confined_open(op.fd, op.path, *op.how));
     case BackendOpcode::close:
       return ::close(op.fd);
     case BackendOpcode::recvmsg:
       return ::recvmsg(op.fd, static_cast<msghdr*>(op.addr), static_cast<int>(op.op_flags));
-    case BackendOpcode::sendmsg:  // the daemon ignores SIGPIPE; tests may not
-      return ::sendmsg(op.fd, static_cast<const msghdr*>(op.addr), static_cast<int>(op.op_flags) | MSG_NOSIGNAL);
+    case BackendOpcode::sendmsg: {  // the daemon ignores SIGPIPE; tests may not
+      const auto& msg = *static_cast<const msghdr*>(op.addr);
+      const int flags = static_cast<int>(op.op_flags) | MSG_NOSIGNAL;
+      if (is_unix_path(msg.msg_name, msg.msg_namelen)) return as_call(confined_unix_sendmsg(op.fd, msg, flags));
+      return ::sendmsg(op.fd, &msg, flags);
+    }
     case BackendOpcode::recv:
       return ::recv(op.fd, op.addr, op.len, static_cast<int>(op.op_flags));
     case BackendOpcode::send:
@@ -89,8 +99,12 @@ long attempt(const BackendOp& op) {
       return ::accept4(op.fd, static_cast<sockaddr*>(op.addr), static_cast<socklen_t*>(op.addr2),
                        static_cast<int>(op.op_flags));
     case BackendOpcode::connect:
+      if (is_unix_path(op.addr, op.len)) return as_call(confined_unix_connect(op.fd, op.addr, op.len));
       return ::connect(op.fd, static_cast<const sockaddr*>(op.addr), op.len);
     case BackendOpcode::bind:
+      if (is_unix_path(op.addr, op.len)) {
+        return as_call(confined_unix_bind(op.fd, op.addr, op.len, static_cast<mode_t>(op.op_flags)));
+      }
       return ::bind(op.fd, static_cast<const sockaddr*>(op.addr), op.len);
     case BackendOpcode::listen:
       return ::listen(op.fd, static_cast<int>(op.len));
@@ -102,13 +116,13 @@ long attempt(const BackendOp& op) {
       return n < 0 ? n : p.revents;
     }
     case BackendOpcode::renameat:
-      return ::syscall(SYS_renameat2, op.fd, op.path, op.fd2, op.path2, op.op_flags);
+      return as_call(confined_rename(op.fd, op.path, op.fd2, op.path2, op.op_flags));
     case BackendOpcode::unlinkat:
-      return ::unlinkat(op.fd, op.path, static_cast<int>(op.op_flags));
+      return as_call(confined_unlink(op.fd, op.path, static_cast<int>(op.op_flags)));
     case BackendOpcode::mkdirat:
-      return ::mkdirat(op.fd, op.path, op.len);
+      return as_call(confined_mkdir(op.fd, op.path, op.len));
     case BackendOpcode::symlinkat:
-      return ::symlinkat(op.path, op.fd, op.path2);
+      return as_call(confined_symlink(op.path, op.fd, op.path2));
     case BackendOpcode::socket:
       return ::socket(static_cast<int>(op.len), static_cast<int>(op.op_flags), static_cast<int>(op.offset));
     case BackendOpcode::splice: {
@@ -118,7 +132,8 @@ long attempt(const BackendOp& op) {
                       op.op_flags);
     }
     case BackendOpcode::statx:
-      return ::statx(op.fd, op.path, static_cast<int>(op.op_flags), op.len, static_cast<struct statx*>(op.addr));
+      return as_call(confined_statx(op.fd, op.path, static_cast<int>(op.op_flags), op.len,
+                                    static_cast<struct statx*>(op.addr)));
     case BackendOpcode::fallocate:
       return ::fallocate(op.fd, static_cast<int>(op.op_flags), static_cast<off_t>(op.offset),
                          static_cast<off_t>(op.offset2));
@@ -272,9 +287,12 @@ std::optional<int> try_now(const BackendOp& op, std::uint64_t& syscalls) {
     case BackendOpcode::recvmsg:
       r = ::recvmsg(op.fd, static_cast<msghdr*>(op.addr), flags | MSG_DONTWAIT);
       break;
-    case BackendOpcode::sendmsg:
-      r = ::sendmsg(op.fd, static_cast<const msghdr*>(op.addr), flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    case BackendOpcode::sendmsg: {
+      const auto* msg = static_cast<const msghdr*>(op.addr);
+      if (is_unix_path(msg->msg_name, msg->msg_namelen)) return std::nullopt;  // a path to resolve: a worker's job
+      r = ::sendmsg(op.fd, msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
       break;
+    }
     case BackendOpcode::poll_add: {
       pollfd p{op.fd, static_cast<short>(op.op_flags), 0};
       ++syscalls;
@@ -306,7 +324,22 @@ void install_cancel_signal() {
   });
 }
 
-int execute(const PosixOp& p, std::uint64_t& syscalls) {
+namespace {
+
+// Runs `fn` with the calling thread (only) in network namespace `netns`, then
+// back in the daemon's. Needs the daemon's capabilities: called before the
+// thread takes a client's identity.
+template <class F>
+int in_network_namespace(int netns, F&& fn) {
+  static const int daemon_netns = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);  // before any switch
+  if (daemon_netns < 0) return -EOPNOTSUPP;
+  if (::setns(netns, CLONE_NEWNET) < 0) return -errno;
+  const int result = fn();
+  if (::setns(daemon_netns, CLONE_NEWNET) < 0) std::abort();  // a worker must not go on in a client's namespace
+  return result;
+}
+
+int run_as(const PosixOp& p, std::uint64_t& syscalls) {
   if (!p.creds) return run(p.op, p.cancelled, syscalls);
   // The raw per-thread switch there and back: own_creds() (5 calls), 3 to
   // switch, 3 to restore.
@@ -316,6 +349,16 @@ int execute(const PosixOp& p, std::uint64_t& syscalls) {
     syscalls += 3;
     return without_capabilities([&] { return run(p.op, p.cancelled, syscalls); });
   });
+}
+
+}  // namespace
+
+int execute(const PosixOp& p, std::uint64_t& syscalls) {
+  if (p.op.opcode == BackendOpcode::socket && p.op.netns >= 0) {
+    syscalls += 2;
+    return in_network_namespace(p.op.netns, [&] { return run_as(p, syscalls); });
+  }
+  return run_as(p, syscalls);
 }
 
 }  // namespace aiod::daemon::posix

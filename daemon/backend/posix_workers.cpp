@@ -2,6 +2,7 @@
 #include "posix_workers.hpp"
 
 #include <signal.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -86,6 +87,10 @@ void* WorkerPool::thread_entry(void* self) {
   ::sigdelset(&all, cancel_signal());
   ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
   ::pthread_setname_np(::pthread_self(), "aiod-worker");
+  // A root, cwd and umask of the worker's own (see confined_path.hpp: a
+  // socket file is created with the client's umask by changing this
+  // thread's). Cannot fail for a thread without CLONE_NEWNS.
+  (void)::unshare(CLONE_FS);
   static_cast<WorkerPool*>(self)->run_worker();
   return nullptr;
 }

@@ -4,16 +4,32 @@
 // SINGLE_ISSUER with DEFER_TASKRUN (6.1+), falling back to COOP_TASKRUN (5.19+)
 // and then to a plain ring. Every SQE's user_data is the Completion* to notify;
 // cancel SQEs and their own results go to a completion that ignores them.
+//
+// Some ops are not given to io_uring but to a posix backend this one owns
+// (`emulated_`, the same code as --backend posix, on worker threads of this
+// shard): every op that resolves a path a client names (io_uring would walk
+// it from the daemon's own context; see confined_path.hpp), a socket created
+// in a client's network namespace, and any op this kernel's io_uring lacks.
+// A link timeout goes wherever the op it guards went; a cancel goes to the
+// backend holding its target. The ring sleeps with a poll on the posix
+// backend's wake eventfd armed, so a finished emulated op wakes it.
 #include <liburing.h>
 #include <sys/stat.h>
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <map>
 #include <bitset>
 #include <cerrno>
 #include <cstring>
 
 #include "backend.hpp"
+#include "confined_path.hpp"
+#include "posix_backend.hpp"
 
 namespace aiod::daemon {
 namespace {
@@ -67,6 +83,30 @@ constexpr std::array<std::pair<BackendOpcode, io_uring_op>, static_cast<size_t>(
         {BackendOpcode::sync_file_range, IORING_OP_SYNC_FILE_RANGE},
     }};
 
+// Whether `op` must run in the posix backend (see the top of this file).
+bool must_emulate(const BackendOp& op, bool kernel_has_it) {
+  switch (op.opcode) {
+    case BackendOpcode::openat2:
+    case BackendOpcode::renameat:
+    case BackendOpcode::unlinkat:
+    case BackendOpcode::mkdirat:
+    case BackendOpcode::symlinkat:
+    case BackendOpcode::statx:
+      return true;
+    case BackendOpcode::connect:
+    case BackendOpcode::bind:
+      return !kernel_has_it || posix::is_unix_path(op.addr, op.len);
+    case BackendOpcode::sendmsg: {
+      const auto* msg = static_cast<const msghdr*>(op.addr);
+      return !kernel_has_it || (msg != nullptr && posix::is_unix_path(msg->msg_name, msg->msg_namelen));
+    }
+    case BackendOpcode::socket:
+      return !kernel_has_it || op.netns >= 0;
+    default:
+      return !kernel_has_it;
+  }
+}
+
 class UringBackend final : public Backend {
  public:
   UringBackend() = default;
@@ -116,6 +156,8 @@ class UringBackend final : public Backend {
       }
       io_uring_free_probe(probe);
     }
+    emulated_ = std::make_unique<posix::PosixBackend>(entries);
+    if (const int err = emulated_->init(error); err < 0) return err;
     spdlog::debug("io_uring backend: {} entries, setup flags {:#x}, features {:#x}", entries,
                   setup_flags_, features_);
     return 0;
@@ -123,14 +165,22 @@ class UringBackend final : public Backend {
 
   BackendInfo info() const override { return {"io_uring", true}; }
 
-  bool supports(BackendOpcode op) const override {
-    return supported_[static_cast<size_t>(op)];
-  }
+  // What the ring lacks runs emulated.
+  bool supports(BackendOpcode op) const override { return op < BackendOpcode::count; }
 
-  unsigned space() const override { return io_uring_sq_space_left(&ring_); }
+  unsigned space() const override { return std::min(io_uring_sq_space_left(&ring_), emulated_->space()); }
 
   int prepare(const BackendOp& op, Completion* done) override {
-    if (!supports(op.opcode)) return -EOPNOTSUPP;
+    bool emulate;
+    if (op.opcode == BackendOpcode::link_timeout) {
+      emulate = link_to_emulated_;
+    } else if (op.opcode == BackendOpcode::cancel) {
+      emulate = emulated_->holds(op.cancel_target);
+    } else {
+      emulate = must_emulate(op, supported_[static_cast<size_t>(op.opcode)]);
+    }
+    link_to_emulated_ = emulate && op.link != Link::none && op.opcode != BackendOpcode::link_timeout;
+    if (emulate) return prepare_emulated(op, done);
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) return -EAGAIN;
     switch (op.opcode) {
@@ -248,6 +298,7 @@ class UringBackend final : public Backend {
   }
 
   int cancel(Completion* target) override {
+    if (emulated_->holds(target)) return emulated_->cancel(target);
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) return -EAGAIN;
     io_uring_prep_cancel(sqe, target, 0);
@@ -256,6 +307,7 @@ class UringBackend final : public Backend {
   }
 
   int cancel_fd(int fd) override {
+    (void)emulated_->cancel_fd(fd);
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) return -EAGAIN;
     io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
@@ -264,9 +316,11 @@ class UringBackend final : public Backend {
   }
 
   int flush() override {
-    if (io_uring_sq_ready(&ring_) == 0) return 0;
+    const int emulated = emulated_->flush();
+    if (io_uring_sq_ready(&ring_) == 0) return emulated;
     ++syscalls_;
-    return io_uring_submit(&ring_);
+    const int ret = io_uring_submit(&ring_);
+    return ret < 0 ? ret : ret + emulated;
   }
 
   int drain() override {
@@ -277,7 +331,7 @@ class UringBackend final : public Backend {
       ++syscalls_;
       io_uring_get_events(&ring_);
     }
-    int total = 0;
+    int total = emulated_->drain();
     for (;;) {
       // Copy results out and release the slots before running completions:
       // a completion may prepare and flush new work.
@@ -296,6 +350,32 @@ class UringBackend final : public Backend {
   }
 
   int wait(std::optional<std::chrono::nanoseconds> timeout) override {
+    // Emulated ops still to finish: sleep no longer than their timers, and
+    // with the ring watching the eventfd their workers write when one ends.
+    bool emulated_sleeping = false;
+    if (emulated_->busy()) {
+      const std::uint64_t now = posix::TimerQueue::now_ns();
+      const posix::PosixBackend::SleepPlan plan = emulated_->begin_sleep();
+      if (plan.results_waiting) {
+        timeout = std::chrono::nanoseconds(0);
+      } else {
+        emulated_sleeping = true;
+        // Without the poll (no SQE to be had) the ring wakes to look every millisecond.
+        if (!arm_emulated_wake() && (!timeout || *timeout > std::chrono::milliseconds(1))) {
+          timeout = std::chrono::milliseconds(1);
+        }
+        if (plan.deadline_ns) {
+          const auto left = std::chrono::nanoseconds(*plan.deadline_ns > now ? *plan.deadline_ns - now : 0);
+          if (!timeout || left < *timeout) timeout = left;
+        }
+      }
+    }
+    const int ret = wait_ring(timeout);
+    if (emulated_sleeping) emulated_->end_sleep();
+    return ret;
+  }
+
+  int wait_ring(std::optional<std::chrono::nanoseconds> timeout) {
     io_uring_cqe* cqe = nullptr;
     ++syscalls_;
     int ret;
@@ -309,25 +389,84 @@ class UringBackend final : public Backend {
     return ret < 0 ? ret : 0;
   }
 
+  // Both backends capture the calling thread's credentials; the ring's id
+  // names both.
   int register_personality() override {
     ++syscalls_;
-    return io_uring_register_personality(&ring_);
+    const int id = io_uring_register_personality(&ring_);
+    if (id < 0) return id;
+    const int emulated_id = emulated_->register_personality();
+    if (emulated_id < 0) {
+      io_uring_unregister_personality(&ring_, id);
+      return emulated_id;
+    }
+    emulated_personality_[static_cast<std::uint16_t>(id)] = static_cast<std::uint16_t>(emulated_id);
+    return id;
   }
 
   void unregister_personality(std::uint16_t id) override {
     ++syscalls_;
     io_uring_unregister_personality(&ring_, id);
+    if (const auto it = emulated_personality_.find(id); it != emulated_personality_.end()) {
+      emulated_->unregister_personality(it->second);
+      emulated_personality_.erase(it);
+    }
   }
 
-  std::uint64_t syscalls() const override { return syscalls_; }
+  std::uint64_t syscalls() const override { return syscalls_ + emulated_->syscalls(); }
 
  private:
+  // The ring's eventfd poll on the emulated backend's wake-up: its result
+  // only says "look"; drain() collects what finished.
+  class EmulatedWake final : public Completion {
+   public:
+    explicit EmulatedWake(UringBackend& backend) : backend_(backend) {}
+    void complete(int) override {
+      backend_.wake_armed_ = false;
+      std::uint64_t value;
+      (void)!::read(backend_.emulated_->wake_fd(), &value, sizeof(value));  // non-blocking
+    }
+
+   private:
+    UringBackend& backend_;
+  };
+
+  int prepare_emulated(const BackendOp& op, Completion* done) {
+    BackendOp copy = op;
+    if (op.personality != 0) {
+      const auto it = emulated_personality_.find(op.personality);
+      if (it == emulated_personality_.end()) return -EINVAL;
+      copy.personality = it->second;
+    }
+    return emulated_->prepare(copy, done);
+  }
+
+  bool arm_emulated_wake() {
+    if (wake_armed_) return true;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {
+      ++syscalls_;
+      io_uring_submit(&ring_);
+      sqe = io_uring_get_sqe(&ring_);
+      if (sqe == nullptr) return false;
+    }
+    io_uring_prep_poll_add(sqe, emulated_->wake_fd(), POLLIN);
+    io_uring_sqe_set_data(sqe, &emulated_wake_);
+    wake_armed_ = true;
+    return true;
+  }
+
   io_uring ring_{};
   bool initialised_ = false;
   unsigned setup_flags_ = 0;
   unsigned features_ = 0;
   std::bitset<static_cast<size_t>(BackendOpcode::count)> supported_;
   std::uint64_t syscalls_ = 0;
+  std::unique_ptr<posix::PosixBackend> emulated_;
+  std::map<std::uint16_t, std::uint16_t> emulated_personality_;  // ring id -> emulated_'s id
+  bool link_to_emulated_ = false;  // the last op prepared went to emulated_ with a link
+  EmulatedWake emulated_wake_{*this};
+  bool wake_armed_ = false;
 };
 
 }  // namespace
