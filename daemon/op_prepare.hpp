@@ -27,9 +27,9 @@ struct PrepareContext {
   int root_fd = -1;  // absolute paths resolve here (RESOLVE_IN_ROOT)
   std::uint16_t personality = 0;
   std::uint32_t umask = 022;  // the client's; the daemon itself runs with umask 0
-  // The client's root is not the daemon's (a chroot, a container): paths must
-  // not be resolved against the daemon's root, so only what can be confined
-  // to the client's root (open_at/openat2 with RESOLVE_IN_ROOT) is allowed.
+  // The client's root is not the daemon's (a chroot, another mount
+  // namespace): every walk is RESOLVE_IN_ROOT — absolute paths from the
+  // client's root, relative ones confined to their starting directory.
   bool foreign_root = false;
   // The client's network namespace when it is not the daemon's (-1 when it
   // is): sockets are created there (BackendOp::netns).
@@ -39,8 +39,8 @@ struct PrepareContext {
 
 // Fills `rec` from `sqe`. Returns 0, or -errno: EINVAL (malformed), EFAULT (a
 // buffer outside the arena), EBADF (a handle this session does not have),
-// ENOENT (an empty path), ENAMETOOLONG, EXDEV (a path a foreign-root session
-// may not use, or absolute with RESOLVE_BENEATH), EPERM (SCM_CREDENTIALS),
+// ENOENT (an empty path), ENAMETOOLONG, EXDEV (absolute with RESOLVE_BENEATH),
+// EACCES (the daemon's notify socket), EPERM (SCM_CREDENTIALS),
 // EOPNOTSUPP (an op this kernel cannot run). On success the record holds a
 // reference on every handle it names.
 [[nodiscard]] int prepare_record(const aiod_sqe& sqe, const PrepareContext& ctx, OpRecord& rec);

@@ -74,9 +74,9 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if ((s.op_flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) != 0) return -EINVAL;
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
       if (int err = copy_path(ctx, s.addr2, s.len2, rec.path2); err < 0) return err;
-      const int old_dir = path_dir(ctx, rec, s.handle);
+      const int old_dir = path_dir(ctx, rec, s.handle, rec.path);
       if (old_dir < 0) return old_dir;
-      const int new_dir = path_dir(ctx, rec, static_cast<std::uint32_t>(s.off));
+      const int new_dir = path_dir(ctx, rec, static_cast<std::uint32_t>(s.off), rec.path2);
       if (new_dir < 0) return new_dir;
       rec.op.opcode = BackendOpcode::renameat;
       rec.op.fd = old_dir;
@@ -90,7 +90,7 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if (!unused_fields_zero(s, kHandle | kAddr | kLen | kOpFlags)) return -EINVAL;
       if ((s.op_flags & ~static_cast<std::uint32_t>(AT_REMOVEDIR)) != 0) return -EINVAL;
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
-      const int dir = path_dir(ctx, rec, s.handle);
+      const int dir = path_dir(ctx, rec, s.handle, rec.path);
       if (dir < 0) return dir;
       rec.op.opcode = BackendOpcode::unlinkat;
       rec.op.fd = dir;
@@ -101,7 +101,7 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     case AIOD_OP_MKDIR_AT: {
       if (!unused_fields_zero(s, kHandle | kAddr | kLen | kMode)) return -EINVAL;
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
-      const int dir = path_dir(ctx, rec, s.handle);
+      const int dir = path_dir(ctx, rec, s.handle, rec.path);
       if (dir < 0) return dir;
       rec.op.opcode = BackendOpcode::mkdirat;
       rec.op.fd = dir;
@@ -114,7 +114,7 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       // The target is stored as it is, never resolved by this op.
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
       if (int err = copy_path(ctx, s.addr2, s.len2, rec.path2); err < 0) return err;
-      const int dir = path_dir(ctx, rec, s.handle);
+      const int dir = path_dir(ctx, rec, s.handle, rec.path2);
       if (dir < 0) return dir;
       rec.op.opcode = BackendOpcode::symlinkat;
       rec.op.path = rec.path.c_str();
@@ -132,15 +132,8 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if (out == nullptr) return -EFAULT;
       const bool empty_ok = (s.op_flags & AT_EMPTY_PATH) != 0;
       if (int err = copy_path(ctx, s.addr, s.len, rec.path, empty_ok); err < 0) return err;
-      int dir;
-      if (rec.path.empty()) {
-        // statx of the directory handle itself (or of the cwd).
-        dir = s.handle == AIOD_HANDLE_CWD ? ctx.cwd_fd : acquire(ctx, rec, s.handle);
-      } else if (rec.path.front() == '/' && !ctx.foreign_root) {
-        dir = ctx.root_fd;  // ignored by the kernel for absolute paths
-      } else {
-        dir = path_dir(ctx, rec, s.handle);
-      }
+      // An empty path: statx of the directory handle itself (or of the cwd).
+      const int dir = path_dir(ctx, rec, s.handle, rec.path);
       if (dir < 0) return dir;
       rec.op.opcode = BackendOpcode::statx;
       rec.op.fd = dir;

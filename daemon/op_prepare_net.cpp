@@ -27,7 +27,7 @@ int copy_address(const PrepareContext& ctx, std::uint64_t off, std::uint64_t len
   rec.addr = {};
   std::memcpy(&rec.addr, p, len);
   rec.addr_len = static_cast<socklen_t>(len);
-  return fix_unix_address(ctx, rec.addr, rec.addr_len);
+  return fix_unix_address(ctx, rec, rec.addr, rec.addr_len);
 }
 
 int socket_fd(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, BackendOpcode op) {

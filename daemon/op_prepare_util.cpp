@@ -1,6 +1,7 @@
 #include "op_prepare_util.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/limits.h>
 #include <sys/un.h>
 
@@ -61,15 +62,16 @@ int acquire(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle) {
   return fd;
 }
 
-int path_dir(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle) {
-  // The kernel resolves absolute paths from the daemon's root, and nothing
-  // confines "..": for a client in another root that would be an escape.
-  if (ctx.foreign_root) return -EXDEV;
+int path_dir(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle, const std::string& path) {
+  // In a foreign root every walk is RESOLVE_IN_ROOT: absolute paths start at
+  // the client's root, relative ones are confined to their starting directory.
+  if (ctx.foreign_root) rec.op.resolve = RESOLVE_IN_ROOT;
+  if (ctx.foreign_root && !path.empty() && path.front() == '/') return ctx.root_fd;
   if (handle == AIOD_HANDLE_CWD) return ctx.cwd_fd;
   return acquire(ctx, rec, handle);
 }
 
-int fix_unix_address(const PrepareContext& ctx, sockaddr_storage& addr, socklen_t& len) {
+int fix_unix_address(const PrepareContext& ctx, OpRecord& rec, sockaddr_storage& addr, socklen_t& len) {
   if (addr.ss_family != AF_UNIX) return 0;
   auto& un = reinterpret_cast<sockaddr_un&>(addr);
   const std::size_t path_room = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
@@ -79,11 +81,13 @@ int fix_unix_address(const PrepareContext& ctx, sockaddr_storage& addr, socklen_
     return is_protected_abstract(name) ? -EACCES : 0;
   }
   const std::string path(un.sun_path, strnlen(un.sun_path, std::min(path_room, sizeof(un.sun_path))));
-  // The kernel resolves socket paths from the daemon's root and cwd. The root
-  // is the client's too unless it is foreign; the cwd never is, and there is
-  // no connectat(), so relative paths are refused (libaiod makes them absolute).
-  if (ctx.foreign_root) return -EXDEV;
-  return path.front() == '/' ? 0 : -EINVAL;
+  // The backend walks socket paths from the client's root (-1: the daemon's,
+  // which is the client's unless foreign). Nothing names the client's cwd
+  // there, so relative paths are refused (libaiod makes them absolute).
+  if (path.front() != '/') return -EINVAL;
+  rec.op.fd2 = ctx.foreign_root ? ctx.root_fd : -1;
+  if (ctx.foreign_root) rec.op.resolve = RESOLVE_IN_ROOT;
+  return 0;
 }
 
 }  // namespace aiod::daemon::prep

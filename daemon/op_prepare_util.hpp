@@ -44,17 +44,19 @@ enum Field : unsigned {
 // when rec.handle is taken). Returns the descriptor or -EBADF.
 [[nodiscard]] int acquire(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle);
 
-// The directory descriptor a non-open *_at path resolves against: the cwd for
-// AIOD_HANDLE_CWD, else the handle's. Sessions with a foreign root get -EXDEV
-// (see PrepareContext::foreign_root).
-[[nodiscard]] int path_dir(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle);
+// The directory descriptor a non-open *_at `path` resolves against: the cwd
+// for AIOD_HANDLE_CWD, else the handle's; for a foreign root (see
+// PrepareContext::foreign_root) an absolute path starts at the client's root,
+// and rec.op.resolve confines every walk (RESOLVE_IN_ROOT).
+[[nodiscard]] int path_dir(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle, const std::string& path);
 
 // Checks that an AF_UNIX address resolves as it would for the client: absolute
-// paths only (the client library makes relative ones absolute), and none for a
-// foreign root; the backend resolves them (backend/confined_path.hpp).
-// Unnamed addresses pass, and abstract ones but the daemon's own notify socket
-// (protected_sockets.hpp). Returns 0, -EINVAL, -EXDEV, -EACCES.
-[[nodiscard]] int fix_unix_address(const PrepareContext& ctx, sockaddr_storage& addr, socklen_t& len);
+// paths only (the client library makes relative ones absolute), walked by the
+// backend from the client's root (rec.op.fd2 and rec.op.resolve; see
+// backend/confined_path.hpp). Unnamed addresses pass, and abstract ones but
+// the daemon's own notify socket (protected_sockets.hpp). Returns 0, -EINVAL,
+// -EACCES.
+[[nodiscard]] int fix_unix_address(const PrepareContext& ctx, OpRecord& rec, sockaddr_storage& addr, socklen_t& len);
 
 // Per-family validators; each returns 0 or -errno, like prepare_record().
 int prepare_io(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec);

@@ -86,11 +86,12 @@ enum class Link : std::uint8_t {
 //   timeout           ts (relative); link_timeout: the same, linked behind its target
 //   openat2           fd (dir), path, how
 //   close             fd
-//   recvmsg/sendmsg   fd, addr (msghdr*), op_flags (MSG_*)
+//   recvmsg/sendmsg   fd, addr (msghdr*), op_flags (MSG_*); sendmsg: fd2 as connect
 //   recv/send         fd, addr (buffer), len, op_flags (MSG_*)
 //   accept            fd, addr (sockaddr*), addr2 (socklen_t*), op_flags (SOCK_*)
 //   connect/bind      fd, addr (sockaddr*), len (socklen); bind: op_flags (the
-//                     client's umask, for the file of an AF_UNIX path)
+//                     client's umask, for the file of an AF_UNIX path); an
+//                     AF_UNIX path is walked from fd2 (-1: the daemon's root)
 //   listen            fd, len (backlog)
 //   shutdown          fd, len (how)
 //   poll_add          fd, op_flags (poll events)
@@ -113,6 +114,7 @@ struct BackendOp {
   std::uint16_t personality = 0;  // 0: the daemon's own credentials
   int fd = -1;
   int netns = -1;
+  std::uint64_t resolve = 0;  // RESOLVE_* for every path walk (RESOLVE_IN_ROOT: a foreign root)
   int fd2 = -1;
   void* addr = nullptr;
   void* addr2 = nullptr;

@@ -44,9 +44,10 @@ int open_confined(int dirfd, const char* path, open_how how) {
   return fd.release();
 }
 
-int open_path(int dirfd, const char* path, bool directory, bool follow) {
+int open_path(int dirfd, const char* path, bool directory, bool follow, std::uint64_t resolve) {
   open_how how{};
   how.flags = O_PATH | (directory ? O_DIRECTORY : 0) | (follow ? 0 : O_NOFOLLOW);
+  how.resolve = resolve;
   return open_confined(dirfd, path, how);
 }
 
@@ -66,10 +67,10 @@ Split split(std::string_view path) {
 }
 
 // Resolves the parent of `path` under the rules; `leaf` receives the last component.
-int open_parent(int dirfd, const char* path, std::string& leaf) {
+int open_parent(int dirfd, const char* path, std::string& leaf, std::uint64_t resolve) {
   Split s = split(path);
   leaf = std::move(s.leaf);
-  return open_path(dirfd, s.parent.c_str(), true, true);
+  return open_path(dirfd, s.parent.c_str(), true, true, resolve);
 }
 
 std::string_view unix_path(const void* addr, socklen_t len) {
@@ -81,9 +82,10 @@ std::string_view unix_path(const void* addr, socklen_t len) {
 // Resolves a socket path to an O_PATH descriptor of the socket file and an
 // address that names that file through the daemon's own descriptor table (a
 // magic link the daemon made itself, so nothing of the client's is walked).
-int resolve_socket(const void* addr, socklen_t len, UniqueFd& file, sockaddr_un& via, socklen_t& via_len) {
+int resolve_socket(const void* addr, socklen_t len, int dirfd, std::uint64_t resolve, UniqueFd& file,
+                   sockaddr_un& via, socklen_t& via_len) {
   const std::string path(unix_path(addr, len));
-  const int fd = open_path(AT_FDCWD, path.c_str(), false, true);
+  const int fd = open_path(dirfd < 0 ? AT_FDCWD : dirfd, path.c_str(), false, true, resolve);
   if (fd < 0) return fd;
   file.reset(fd);
   struct stat st {};
@@ -100,46 +102,47 @@ int resolve_socket(const void* addr, socklen_t len, UniqueFd& file, sockaddr_un&
 
 int confined_open(int dirfd, const char* path, open_how how) { return open_confined(dirfd, path, how); }
 
-int confined_unlink(int dirfd, const char* path, int flags) {
+int confined_unlink(int dirfd, const char* path, int flags, std::uint64_t resolve) {
   std::string leaf;
-  const UniqueFd dir(open_parent(dirfd, path, leaf));
+  const UniqueFd dir(open_parent(dirfd, path, leaf, resolve));
   if (!dir) return dir.get();
   return ::unlinkat(dir.get(), leaf.c_str(), flags) < 0 ? -errno : 0;
 }
 
-int confined_mkdir(int dirfd, const char* path, mode_t mode) {
+int confined_mkdir(int dirfd, const char* path, mode_t mode, std::uint64_t resolve) {
   std::string leaf;
-  const UniqueFd dir(open_parent(dirfd, path, leaf));
+  const UniqueFd dir(open_parent(dirfd, path, leaf, resolve));
   if (!dir) return dir.get();
   return ::mkdirat(dir.get(), leaf.c_str(), mode) < 0 ? -errno : 0;
 }
 
-int confined_rename(int old_dirfd, const char* old_path, int new_dirfd, const char* new_path, unsigned flags) {
+int confined_rename(int old_dirfd, const char* old_path, int new_dirfd, const char* new_path, unsigned flags,
+                    std::uint64_t resolve) {
   std::string old_leaf, new_leaf;
-  const UniqueFd old_dir(open_parent(old_dirfd, old_path, old_leaf));
+  const UniqueFd old_dir(open_parent(old_dirfd, old_path, old_leaf, resolve));
   if (!old_dir) return old_dir.get();
-  const UniqueFd new_dir(open_parent(new_dirfd, new_path, new_leaf));
+  const UniqueFd new_dir(open_parent(new_dirfd, new_path, new_leaf, resolve));
   if (!new_dir) return new_dir.get();
   return ::syscall(SYS_renameat2, old_dir.get(), old_leaf.c_str(), new_dir.get(), new_leaf.c_str(), flags) < 0
              ? -errno
              : 0;
 }
 
-int confined_symlink(const char* target, int dirfd, const char* link_path) {
+int confined_symlink(const char* target, int dirfd, const char* link_path, std::uint64_t resolve) {
   std::string leaf;
-  const UniqueFd dir(open_parent(dirfd, link_path, leaf));
+  const UniqueFd dir(open_parent(dirfd, link_path, leaf, resolve));
   if (!dir) return dir.get();
   // The target is stored, not resolved.
   return ::symlinkat(target, dir.get(), leaf.c_str()) < 0 ? -errno : 0;
 }
 
-int confined_statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* out) {
+int confined_statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* out, std::uint64_t resolve) {
   constexpr int kKept = AT_STATX_SYNC_TYPE | AT_NO_AUTOMOUNT;
   if (path[0] == '\0') {  // AT_EMPTY_PATH: the directory handle itself
     if (const int err = refuse_procfs(dirfd); err < 0) return err;
     return ::statx(dirfd, "", AT_EMPTY_PATH | (flags & kKept), mask, out) < 0 ? -errno : 0;
   }
-  const UniqueFd file(open_path(dirfd, path, false, (flags & AT_SYMLINK_NOFOLLOW) == 0));
+  const UniqueFd file(open_path(dirfd, path, false, (flags & AT_SYMLINK_NOFOLLOW) == 0, resolve));
   if (!file) return file.get();
   return ::statx(file.get(), "", AT_EMPTY_PATH | (flags & kKept), mask, out) < 0 ? -errno : 0;
 }
@@ -150,19 +153,21 @@ bool is_unix_path(const void* addr, socklen_t len) {
   return un->sun_family == AF_UNIX && un->sun_path[0] != '\0';
 }
 
-int confined_unix_connect(int sock, const void* addr, socklen_t len) {
+int confined_unix_connect(int sock, const void* addr, socklen_t len, int dirfd, std::uint64_t resolve) {
   UniqueFd file;
   sockaddr_un via;
   socklen_t via_len;
-  if (const int err = resolve_socket(addr, len, file, via, via_len); err < 0) return err;
+  if (const int err = resolve_socket(addr, len, dirfd, resolve, file, via, via_len); err < 0) return err;
   return ::connect(sock, reinterpret_cast<const sockaddr*>(&via), via_len) < 0 ? -errno : 0;
 }
 
-int confined_unix_sendmsg(int sock, const msghdr& msg, int flags) {
+int confined_unix_sendmsg(int sock, const msghdr& msg, int flags, int dirfd, std::uint64_t resolve) {
   UniqueFd file;
   sockaddr_un via;
   socklen_t via_len;
-  if (const int err = resolve_socket(msg.msg_name, msg.msg_namelen, file, via, via_len); err < 0) return err;
+  if (const int err = resolve_socket(msg.msg_name, msg.msg_namelen, dirfd, resolve, file, via, via_len); err < 0) {
+    return err;
+  }
   msghdr m = msg;
   m.msg_name = &via;
   m.msg_namelen = via_len;
@@ -170,10 +175,10 @@ int confined_unix_sendmsg(int sock, const msghdr& msg, int flags) {
   return n < 0 ? -errno : static_cast<int>(n);
 }
 
-int confined_unix_bind(int sock, const void* addr, socklen_t len, mode_t umask) {
+int confined_unix_bind(int sock, const void* addr, socklen_t len, mode_t umask, int dirfd, std::uint64_t resolve) {
   const std::string path(unix_path(addr, len));
   std::string leaf;
-  const UniqueFd dir(open_parent(AT_FDCWD, path.c_str(), leaf));
+  const UniqueFd dir(open_parent(dirfd < 0 ? AT_FDCWD : dirfd, path.c_str(), leaf, resolve));
   if (!dir) return dir.get();
   sockaddr_un local{};
   local.sun_family = AF_UNIX;

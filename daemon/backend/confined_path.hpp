@@ -20,12 +20,16 @@
 //
 // Every function runs on a posix worker thread (it may block on the
 // filesystem), already under the client's identity, and returns >= 0 or
-// -errno, like the system call it stands for.
+// -errno, like the system call it stands for. `resolve` holds RESOLVE_* flags
+// added to every walk: RESOLVE_IN_ROOT for a client whose root is not the
+// daemon's (the walk then treats its starting directory as the root).
 #pragma once
 
 #include <linux/openat2.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#include <cstdint>
 
 struct statx;
 
@@ -35,22 +39,25 @@ namespace aiod::daemon::posix {
 // added to how.resolve). Returns the new descriptor.
 int confined_open(int dirfd, const char* path, open_how how);
 
-int confined_unlink(int dirfd, const char* path, int flags);
-int confined_mkdir(int dirfd, const char* path, mode_t mode);
-int confined_rename(int old_dirfd, const char* old_path, int new_dirfd, const char* new_path, unsigned flags);
-int confined_symlink(const char* target, int dirfd, const char* link_path);
-int confined_statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* out);
+int confined_unlink(int dirfd, const char* path, int flags, std::uint64_t resolve);
+int confined_mkdir(int dirfd, const char* path, mode_t mode, std::uint64_t resolve);
+int confined_rename(int old_dirfd, const char* old_path, int new_dirfd, const char* new_path, unsigned flags,
+                    std::uint64_t resolve);
+int confined_symlink(const char* target, int dirfd, const char* link_path, std::uint64_t resolve);
+int confined_statx(int dirfd, const char* path, int flags, unsigned mask, struct statx* out, std::uint64_t resolve);
 
 // Whether `addr` is an AF_UNIX address with a path (not abstract, not unnamed).
 [[nodiscard]] bool is_unix_path(const void* addr, socklen_t len);
 
-// connect / bind / sendmsg whose address is an AF_UNIX path (is_unix_path).
+// connect / bind / sendmsg whose address is an AF_UNIX path (is_unix_path),
+// walked from `dirfd` (the client's root; -1: the daemon's, which is then the
+// client's too).
 // bind creates the socket file with mode 0777 & ~umask, as the client's own
 // bind would, by setting the calling worker's own umask for the call (workers
 // do not share their filesystem context). The daemon's notify socket is
 // refused (protected_sockets.hpp).
-int confined_unix_connect(int sock, const void* addr, socklen_t len);
-int confined_unix_bind(int sock, const void* addr, socklen_t len, mode_t umask);
-int confined_unix_sendmsg(int sock, const msghdr& msg, int flags);
+int confined_unix_connect(int sock, const void* addr, socklen_t len, int dirfd, std::uint64_t resolve);
+int confined_unix_bind(int sock, const void* addr, socklen_t len, mode_t umask, int dirfd, std::uint64_t resolve);
+int confined_unix_sendmsg(int sock, const msghdr& msg, int flags, int dirfd, std::uint64_t resolve);
 
 }  // namespace aiod::daemon::posix

@@ -88,7 +88,7 @@ long attempt(const BackendOp& op) {
     case BackendOpcode::sendmsg: {  // the daemon ignores SIGPIPE; tests may not
       const auto& msg = *static_cast<const msghdr*>(op.addr);
       const int flags = static_cast<int>(op.op_flags) | MSG_NOSIGNAL;
-      if (is_unix_path(msg.msg_name, msg.msg_namelen)) return as_call(confined_unix_sendmsg(op.fd, msg, flags));
+      if (is_unix_path(msg.msg_name, msg.msg_namelen)) return as_call(confined_unix_sendmsg(op.fd, msg, flags, op.fd2, op.resolve));
       return ::sendmsg(op.fd, &msg, flags);
     }
     case BackendOpcode::recv:
@@ -99,11 +99,11 @@ long attempt(const BackendOp& op) {
       return ::accept4(op.fd, static_cast<sockaddr*>(op.addr), static_cast<socklen_t*>(op.addr2),
                        static_cast<int>(op.op_flags));
     case BackendOpcode::connect:
-      if (is_unix_path(op.addr, op.len)) return as_call(confined_unix_connect(op.fd, op.addr, op.len));
+      if (is_unix_path(op.addr, op.len)) return as_call(confined_unix_connect(op.fd, op.addr, op.len, op.fd2, op.resolve));
       return ::connect(op.fd, static_cast<const sockaddr*>(op.addr), op.len);
     case BackendOpcode::bind:
       if (is_unix_path(op.addr, op.len)) {
-        return as_call(confined_unix_bind(op.fd, op.addr, op.len, static_cast<mode_t>(op.op_flags)));
+        return as_call(confined_unix_bind(op.fd, op.addr, op.len, static_cast<mode_t>(op.op_flags), op.fd2, op.resolve));
       }
       return ::bind(op.fd, static_cast<const sockaddr*>(op.addr), op.len);
     case BackendOpcode::listen:
@@ -116,13 +116,13 @@ long attempt(const BackendOp& op) {
       return n < 0 ? n : p.revents;
     }
     case BackendOpcode::renameat:
-      return as_call(confined_rename(op.fd, op.path, op.fd2, op.path2, op.op_flags));
+      return as_call(confined_rename(op.fd, op.path, op.fd2, op.path2, op.op_flags, op.resolve));
     case BackendOpcode::unlinkat:
-      return as_call(confined_unlink(op.fd, op.path, static_cast<int>(op.op_flags)));
+      return as_call(confined_unlink(op.fd, op.path, static_cast<int>(op.op_flags), op.resolve));
     case BackendOpcode::mkdirat:
-      return as_call(confined_mkdir(op.fd, op.path, op.len));
+      return as_call(confined_mkdir(op.fd, op.path, op.len, op.resolve));
     case BackendOpcode::symlinkat:
-      return as_call(confined_symlink(op.path, op.fd, op.path2));
+      return as_call(confined_symlink(op.path, op.fd, op.path2, op.resolve));
     case BackendOpcode::socket:
       return ::socket(static_cast<int>(op.len), static_cast<int>(op.op_flags), static_cast<int>(op.offset));
     case BackendOpcode::splice: {
@@ -133,7 +133,7 @@ long attempt(const BackendOp& op) {
     }
     case BackendOpcode::statx:
       return as_call(confined_statx(op.fd, op.path, static_cast<int>(op.op_flags), op.len,
-                                    static_cast<struct statx*>(op.addr)));
+                                    static_cast<struct statx*>(op.addr), op.resolve));
     case BackendOpcode::fallocate:
       return ::fallocate(op.fd, static_cast<int>(op.op_flags), static_cast<off_t>(op.offset),
                          static_cast<off_t>(op.offset2));

@@ -49,6 +49,7 @@
 #include "op_prepare.hpp"
 #include "op_prepare_util.hpp"
 #include "op_record.hpp"
+#include "protected_sockets.hpp"
 
 namespace aiod::daemon {
 namespace {
@@ -1004,9 +1005,15 @@ TEST_F(OpPrepare, UnixSocketPathsResolveAsTheClientsWould) {
   handles_.release(f.handle);
   s.len = put_unix(arena_, kAddrAt, "app.sock");
   EXPECT_EQ(prepare(s), -EINVAL) << "relative: the daemon's cwd is not the client's";
+  protect_socket("@aiod-unit-protected");
+  s.len = put_unix(arena_, kAddrAt, std::string("\0aiod-unit-protected", 20));
+  EXPECT_EQ(prepare(s), -EACCES) << "the daemon's own notify socket";
   ctx_.foreign_root = true;
   s.len = put_unix(arena_, kAddrAt, "/run/app.sock");
-  EXPECT_EQ(prepare(s), -EXDEV) << "the daemon's root is not the client's";
+  ASSERT_EQ(prepare(s), 0) << "a foreign root's socket path";
+  EXPECT_EQ(rec_.op.fd2, root_.get()) << "walked from the client's root";
+  EXPECT_NE(rec_.op.resolve & RESOLVE_IN_ROOT, 0u);
+  handles_.release(f.handle);
   s.len = put_unix(arena_, kAddrAt, std::string("\0abstract", 9));
   EXPECT_EQ(prepare(s), 0) << "abstract names are not paths";
   handles_.release(f.handle);
@@ -1163,19 +1170,27 @@ TEST_F(OpPrepare, AForeignRootConfinesOrRefusesPaths) {
       }
     }
   }
-  // Other path ops cannot be confined: refused.
+  // The other path ops are confined the same way (the backend walks with
+  // rec.op.resolve).
   for (std::uint8_t opcode : {std::uint8_t{AIOD_OP_UNLINK_AT}, std::uint8_t{AIOD_OP_MKDIR_AT},
                               std::uint8_t{AIOD_OP_RENAME_AT}, std::uint8_t{AIOD_OP_SYMLINK_AT},
                               std::uint8_t{AIOD_OP_STATX}}) {
     const OpSpec& op = spec(opcode);
-    for (bool cwd : {true, false}) {
-      const Pair p = insert_for(op);
-      aiod_sqe s = valid(op, p.a, p.b);
-      if (cwd) s.handle = AIOD_HANDLE_CWD;
-      EXPECT_EQ(prepare(s), -EXDEV) << op.name << (cwd ? " from the cwd" : "");
-      expect_nothing_held(op, p, op.name);
-    }
+    const Pair p = insert_for(op);
+    aiod_sqe s = valid(op, p.a, p.b);
+    ASSERT_EQ(prepare(s), 0) << op.name;
+    EXPECT_NE(rec_.op.resolve & RESOLVE_IN_ROOT, 0u) << op.name;
+    expect_held(op, p, op.name);
   }
+  // An absolute path starts at the client's root.
+  aiod_sqe s = valid(spec(AIOD_OP_MKDIR_AT), insert());
+  put(kPathAt, "/etc/x");
+  s.handle = AIOD_HANDLE_CWD;
+  s.addr = kPathAt;
+  s.len = 6;
+  ASSERT_EQ(prepare(s), 0);
+  EXPECT_EQ(rec_.op.fd, root_.get()) << "an absolute path of a foreign root must start at the client's root";
+  EXPECT_NE(rec_.op.resolve & RESOLVE_IN_ROOT, 0u);
 }
 
 TEST_F(OpPrepare, SpliceNamesBothEnds) {
