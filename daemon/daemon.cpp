@@ -219,11 +219,21 @@ void Daemon::tell_manager(const std::string& state) {
 }
 
 void Daemon::accept_connection(UniqueFd conn) {
+  const std::uint64_t id = next_session_id_.fetch_add(1, std::memory_order_relaxed);
   std::string refusal;
-  if (sessions_active_.load(std::memory_order_relaxed) >= config_.limits.max_sessions) {
+  ucred peer{};
+  socklen_t len = sizeof(peer);
+  if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
+    refusal = std::string("cannot read the peer's credentials: ") + std::strerror(errno);
+  } else if (sessions_active_.load(std::memory_order_relaxed) >= config_.limits.max_sessions) {
     refusal = "too many sessions (max-sessions is " + std::to_string(config_.limits.max_sessions) + ")";
+  } else if (!shares_.try_take(peer.uid, Shared::sessions, 1, config_.limits.max_sessions_per_uid)) {
+    refusal = "too many sessions of uid " + std::to_string(peer.uid) + " (max-sessions-per-uid is " +
+              std::to_string(config_.limits.max_sessions_per_uid) + ")";
   } else {
     sessions_active_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(admitted_mutex_);
+    admitted_.emplace(id, UidShare(&shares_, peer.uid, Shared::sessions, 1));
   }
   Shard* target = shards_.front().get();
   std::size_t least = target->session_count();
@@ -234,7 +244,13 @@ void Daemon::accept_connection(UniqueFd conn) {
       target = shard.get();
     }
   }
-  target->adopt(std::move(conn), next_session_id_.fetch_add(1, std::memory_order_relaxed), std::move(refusal));
+  target->adopt(std::move(conn), id, std::move(refusal));
+}
+
+void Daemon::session_ended(std::uint64_t session_id) {
+  sessions_active_.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(admitted_mutex_);
+  admitted_.erase(session_id);  // gives the uid's share back
 }
 
 void Daemon::reject(int fd, int code, const std::string& message) {

@@ -8,14 +8,16 @@
 // Notifier, and sends WATCHDOG=1 only while every shard's loop is turning
 // (see watchdog.hpp).
 //
-// Thread-safety: collect_stats(), identity(), backend_name() and
+// Thread-safety: collect_stats(), identity(), backend_name(), shares() and
 // session_ended() may be called from shard threads.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config.hpp"
@@ -23,6 +25,7 @@
 #include "peer_creds.hpp"
 #include "stats.hpp"
 #include "systemd_notify.hpp"
+#include "uid_shares.hpp"
 #include "watchdog.hpp"
 
 namespace aiod::daemon {
@@ -45,7 +48,10 @@ class Daemon {
   [[nodiscard]] const PeerCreds& identity() const noexcept { return identity_; }
   // The shards' backend ("io_uring" or "posix"); set by start(), before any session exists.
   [[nodiscard]] std::string_view backend_name() const noexcept { return backend_name_; }
-  void session_ended() { sessions_active_.fetch_sub(1, std::memory_order_relaxed); }
+  // A session admitted by accept_connection() has ended.
+  void session_ended(std::uint64_t session_id);
+  // Per-uid shares of sessions, handles and memory.
+  [[nodiscard]] UidShares& shares() noexcept { return shares_; }
 
  private:
   int start(std::string& error);
@@ -71,6 +77,9 @@ class Daemon {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::string backend_name_;
   std::atomic<std::uint32_t> sessions_active_{0};
+  UidShares shares_;
+  std::mutex admitted_mutex_;
+  std::unordered_map<std::uint64_t, UidShare> admitted_;  // session id -> its uid's session share
   std::atomic<std::uint64_t> next_session_id_{1};
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> reload_failures_{0};

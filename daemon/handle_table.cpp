@@ -25,9 +25,17 @@ HandleTable::~HandleTable() {
   for (Entry& e : entries_) {
     if (e.fd >= 0) ::close(e.fd);
   }
+  if (shares_ != nullptr) shares_->give_back(uid_, Shared::handles, held_);
+}
+
+void HandleTable::count_against(UidShares* shares, uid_t uid, std::uint32_t limit) {
+  shares_ = shares;
+  uid_ = uid;
+  uid_limit_ = limit;
 }
 
 std::int64_t HandleTable::insert(UniqueFd fd) {
+  if (shares_ != nullptr && !shares_->try_take(uid_, Shared::handles, 1, uid_limit_)) return -EMFILE;
   std::uint32_t slot;
   if (!free_slots_.empty()) {
     // Oldest free slot first: a closed handle's slot comes back as late as
@@ -38,10 +46,12 @@ std::int64_t HandleTable::insert(UniqueFd fd) {
     slot = static_cast<std::uint32_t>(entries_.size());
     entries_.emplace_back();
   } else {
+    if (shares_ != nullptr) shares_->give_back(uid_, Shared::handles, 1);
     return -EMFILE;
   }
   Entry& e = entries_[slot];
   e.fd = fd.release();
+  ++held_;
   e.refs = 0;
   e.open = true;
   ++open_;
@@ -91,6 +101,8 @@ void HandleTable::maybe_free(std::uint32_t slot) {
   if (e.open || e.refs != 0 || e.fd < 0) return;
   ::close(e.fd);
   e.fd = -1;
+  --held_;
+  if (shares_ != nullptr) shares_->give_back(uid_, Shared::handles, 1);
   e.generation = static_cast<std::uint16_t>((e.generation + 1) & kGenerationMask);
   free_slots_.push_back(slot);
 }

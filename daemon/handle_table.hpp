@@ -19,6 +19,7 @@
 #include <deque>
 #include <vector>
 
+#include "uid_shares.hpp"
 #include "unique_fd.hpp"
 
 namespace aiod::daemon {
@@ -32,8 +33,13 @@ class HandleTable {
   // Closes every descriptor still held. No operation may be in flight.
   ~HandleTable();
 
+  // From now on every descriptor the table holds counts against `uid`'s
+  // share of handles in `shares` (at most `limit`); `shares` must outlive
+  // the table. Called before the first insert().
+  void count_against(UidShares* shares, uid_t uid, std::uint32_t limit);
+
   // Takes ownership of `fd`. Returns the new handle (> 0) or -EMFILE (the
-  // descriptor is then closed).
+  // table or the uid's share is full; the descriptor is then closed).
   [[nodiscard]] std::int64_t insert(UniqueFd fd);
 
   // Looks up an open handle and takes a reference on it for an in-flight
@@ -65,6 +71,10 @@ class HandleTable {
   std::deque<std::uint32_t> free_slots_;
   std::uint32_t capacity_;
   std::uint32_t open_ = 0;
+  std::uint32_t held_ = 0;  // descriptors held (open handles and closed ones still referenced)
+  UidShares* shares_ = nullptr;
+  uid_t uid_ = 0;
+  std::uint32_t uid_limit_ = 0;
 };
 
 }  // namespace aiod::daemon

@@ -118,6 +118,7 @@ int prepare_record(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) 
   rec.finish = Finish::plain;
   rec.op = BackendOp{};
   rec.op.personality = ctx.personality;
+  rec.op.owner = ctx.owner;
   rec.out_offset = rec.out_offset2 = OpRecord::kNoOffset;
   rec.cancel_requested = false;
   rec.close_after = false;

@@ -26,6 +26,7 @@ struct PrepareContext {
   int cwd_fd = -1;   // relative paths resolve here
   int root_fd = -1;  // absolute paths resolve here (RESOLVE_IN_ROOT)
   std::uint16_t personality = 0;
+  std::uint32_t owner = 0;  // BackendOp::owner of every op: the client's uid + 1
   std::uint32_t umask = 022;  // the client's; the daemon itself runs with umask 0
   // The client's root is not the daemon's (a chroot, another mount
   // namespace): every walk is RESOLVE_IN_ROOT — absolute paths from the
@@ -34,6 +35,10 @@ struct PrepareContext {
   // The client's network namespace when it is not the daemon's (-1 when it
   // is): sockets are created there (BackendOp::netns).
   int netns_fd = -1;
+  // Control data (SEND_MSG, RECV_MSG) the session's records hold, and the
+  // most they may: a descriptor that would exceed it fails with -ENOBUFS.
+  std::uint64_t* control_in_flight = nullptr;
+  std::uint64_t max_control_bytes = 0;
   const Backend* backend = nullptr;
 };
 

@@ -95,10 +95,18 @@ int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, boo
   rec.expected = 0;  // no short-transfer rule for messages
   rec.msg.msg_iov = rec.iov.data();
   rec.msg.msg_iovlen = rec.iov.size();
+  if (socket_fd(s, ctx, rec, send ? BackendOpcode::sendmsg : BackendOpcode::recvmsg) < 0) return -EBADF;
+  const std::byte* cp = h.control_len > 0 ? arena_ptr(ctx, h.control, h.control_len) : nullptr;
+  if (h.control_len > 0 && cp == nullptr) return -EFAULT;
+  // Control data is daemon memory: allocated only for a valid descriptor,
+  // and only within the session's share (ctx.control_in_flight).
+  if (h.control_len > 0 && ctx.control_in_flight != nullptr) {
+    if (*ctx.control_in_flight + h.control_len > ctx.max_control_bytes) return -ENOBUFS;
+    *ctx.control_in_flight += h.control_len;
+    rec.control_charged = static_cast<std::uint32_t>(h.control_len);  // <= kMaxControl
+  }
   rec.control.assign(h.control_len, 0);
   if (h.control_len > 0) {
-    const std::byte* cp = arena_ptr(ctx, h.control, h.control_len);
-    if (cp == nullptr) return -EFAULT;
     if (send) {
       std::memcpy(rec.control.data(), cp, h.control_len);
       if (const int err = translate_send_control(ctx, rec); err < 0) return err;
@@ -106,7 +114,6 @@ int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, boo
     rec.msg.msg_control = rec.control.data();
     rec.msg.msg_controllen = rec.control.size();
   }
-  if (socket_fd(s, ctx, rec, send ? BackendOpcode::sendmsg : BackendOpcode::recvmsg) < 0) return -EBADF;
   rec.op.addr = &rec.msg;
   // Sends never raise SIGPIPE in the daemon; received descriptors never leak
   // into a child of the daemon.

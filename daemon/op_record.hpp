@@ -63,6 +63,7 @@ struct OpRecord final : public Completion {
   msghdr msg{};
   std::vector<iovec> iov;
   std::vector<std::uint8_t> control;
+  std::uint32_t control_charged = 0;        // bytes of `control` counted in the session's share
   std::uint64_t value = 0;                  // eventfd counter
   std::uint32_t handle2 = 0;                // a second handle referenced, or 0
   std::vector<std::uint32_t> passed;        // handles referenced by SCM_RIGHTS (send)

@@ -155,6 +155,7 @@ class Session : public IntrusiveListNode<Session> {
   UniqueFd cwd_;
   UniqueFd root_;
   UniqueFd netns_;  // the client's network namespace, when it is not the daemon's
+  UidShare memory_share_;  // region_'s size, held against the client uid's share
   PrepareContext prepare_ctx_;
   std::uint32_t max_in_flight_ = 0;
 
@@ -164,6 +165,8 @@ class Session : public IntrusiveListNode<Session> {
   std::vector<OpRecord> records_;  // fixed pool: never reallocated while in use
   OpRecord* free_records_ = nullptr;
   std::uint32_t in_flight_ = 0;    // records allocated: consumed, completion not posted
+  std::uint64_t control_in_flight_ = 0;  // control data records hold (PrepareContext::control_in_flight)
+  static constexpr std::size_t kKeptControlBytes = 4096;  // a record's control buffer kept for reuse
   std::uint32_t blocked_need_ = 1;  // room the next chain needs before the pump can go on
   std::uint32_t seen_pending_ = 0;  // unconsumed descriptors the pump already looked at
   std::vector<aiod_sqe> scratch_;  // private copies of one chain's descriptors

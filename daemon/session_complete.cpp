@@ -31,6 +31,11 @@ OpRecord* Session::alloc_record() {
 void Session::free_record(OpRecord& rec) {
   rec.path.clear();
   rec.path2.clear();
+  // Large control buffers go back to the allocator: a record must not pin
+  // what one message needed.
+  control_in_flight_ -= rec.control_charged;
+  rec.control_charged = 0;
+  if (rec.control.capacity() > kKeptControlBytes) std::vector<std::uint8_t>().swap(rec.control);
   rec.chain = nullptr;
   rec.live = false;
   rec.next_free = free_records_;

@@ -17,8 +17,16 @@ namespace aiod::daemon {
 Task<> Session::serve_control() {
   while (!closing_) {
     wire::ReceivedMessage in;
-    const int n = co_await receive(in);
+    // A control session (aioctl) that stays silent is closed: it holds a
+    // session slot of its uid. An IO session's control socket may be quiet
+    // for ever.
+    const int n = co_await receive(in, is_io_ ? std::chrono::nanoseconds(0) : shard_.config().limits.control_idle_timeout);
     if (closing_) break;
+    if (n == -ECANCELED && !is_io_) {
+      request_close("control session idle for " + std::to_string(shard_.config().limits.control_idle_timeout.count()) +
+                    " ms (control-idle-timeout-ms)");
+      break;
+    }
     if (n == 0) {
       request_close("client disconnected");
       break;

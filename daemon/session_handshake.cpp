@@ -152,6 +152,17 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   }
 
   const SessionLayout layout = compute_layout(hello.sq_entries(), hello.arena_bytes(), config.limits.layout);
+  UidShares& shares = shard_.daemon().shares();
+  if (!shares.try_take(creds_.uid, Shared::memory, layout.total_size, config.limits.max_memory_per_uid)) {
+    reply_error(msg.id(), ENOMEM,
+                "uid " + std::to_string(creds_.uid) + " already holds " +
+                    std::to_string(shares.held(creds_.uid, Shared::memory)) +
+                    " bytes of session memory; this session needs " + std::to_string(layout.total_size) +
+                    " more (max-memory-per-uid is " + std::to_string(config.limits.max_memory_per_uid) + ")");
+    return -ENOMEM;
+  }
+  memory_share_ = UidShare(&shares, creds_.uid, Shared::memory, layout.total_size);
+  handles_.count_against(&shares, creds_.uid, config.limits.max_handles_per_uid);
   std::string error;
   if (const int err = ShmRegion::create(layout.total_size, "aiod-session", region_, error); err < 0) {
     reply_error(msg.id(), -err, "cannot create the session's shared memory: " + error);
@@ -189,6 +200,9 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   // paths must then never be resolved against the daemon's.
   prepare_ctx_.foreign_root = namespaces.foreign_mount || !is_daemon_root(root_.get());
   prepare_ctx_.netns_fd = netns_.get();
+  prepare_ctx_.owner = creds_.uid + 1;
+  prepare_ctx_.control_in_flight = &control_in_flight_;
+  prepare_ctx_.max_control_bytes = config.limits.max_control_bytes;
   prepare_ctx_.backend = &shard_.backend();
 
   flatbuffers::FlatBufferBuilder b(512);

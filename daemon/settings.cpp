@@ -27,6 +27,17 @@ constexpr SettingInfo kSettings[] = {
     {"max-handles", "most open handles per session, 16 to 65535 (default 65535)", true},
     {"drain-budget", "descriptors one session may submit per turn before others go (default 256)", true},
     {"handshake-timeout-ms", "how long a new connection may take to say hello (default 5000)", true},
+    {"max-sessions-per-uid", "most concurrent sessions of one client uid (default 64)", true},
+    {"max-handles-per-uid", "most open handles of one client uid, all its sessions together (default 16384)",
+     true},
+    {"max-memory-per-uid", "most session memory (rings and arenas) of one client uid, bytes (default 1 GiB)",
+     true},
+    {"max-workers-per-uid", "most posix worker threads one client uid may keep busy, per shard (default 256)",
+     false},
+    {"max-control-bytes", "most message control data one session may have in flight, bytes (default 1 MiB)",
+     true},
+    {"control-idle-timeout-ms", "how long a control session (aioctl) may stay silent before it is closed "
+                                "(default 60000)", true},
 };
 
 std::string_view trim(std::string_view s) {
@@ -96,6 +107,20 @@ int apply_setting(Config& c, std::string_view name, std::string_view value, std:
     std::uint32_t ms = 0;
     ok = parse_uint<std::uint32_t>(value, 1, 3'600'000, ms, error);
     if (ok) c.limits.handshake_timeout = std::chrono::milliseconds(ms);
+  } else if (name == "max-sessions-per-uid") {
+    ok = parse_uint<std::uint32_t>(value, 1, 1'000'000, c.limits.max_sessions_per_uid, error);
+  } else if (name == "max-handles-per-uid") {
+    ok = parse_uint<std::uint32_t>(value, 16, 100'000'000, c.limits.max_handles_per_uid, error);
+  } else if (name == "max-memory-per-uid") {
+    ok = parse_uint<std::uint64_t>(value, 1u << 20, std::uint64_t{1} << 44, c.limits.max_memory_per_uid, error);
+  } else if (name == "max-workers-per-uid") {
+    ok = parse_uint<std::uint32_t>(value, 1, 4096, c.limits.max_workers_per_uid, error);
+  } else if (name == "max-control-bytes") {
+    ok = parse_uint<std::uint32_t>(value, 4096, 1u << 30, c.limits.max_control_bytes, error);
+  } else if (name == "control-idle-timeout-ms") {
+    std::uint32_t ms = 0;
+    ok = parse_uint<std::uint32_t>(value, 1, 86'400'000, ms, error);
+    if (ok) c.limits.control_idle_timeout = std::chrono::milliseconds(ms);
   } else {
     error = "unknown setting '" + std::string(name) + "'";
     return -EINVAL;

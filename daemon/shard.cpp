@@ -52,13 +52,14 @@ int Shard::start(std::string& error) {
     const std::string name = "aiod-shard-" + std::to_string(index_);
     ::pthread_setname_np(::pthread_self(), name.c_str());
     std::string err;
-    if (config_.backend != BackendChoice::posix) backend_ = make_uring_backend(config_.backend_entries, err);
+    const unsigned share = config_.limits.max_workers_per_uid;
+    if (config_.backend != BackendChoice::posix) backend_ = make_uring_backend(config_.backend_entries, share, err);
     if (!backend_ && config_.backend == BackendChoice::automatic) {
       if (index_ == 0) spdlog::warn("{}; using the posix backend (worker threads) instead", err);
       err.clear();
     }
     if (!backend_ && config_.backend != BackendChoice::io_uring) {
-      backend_ = make_posix_backend(config_.backend_entries, err);
+      backend_ = make_posix_backend(config_.backend_entries, share, err);
     }
     if (!backend_) {
       started.set_value(err);
@@ -167,7 +168,7 @@ void Shard::remove_session(Session& s) {
     retired_.wakeups_sent.add(c.wakeups_sent);
     retired_.wakeups_received.add(c.wakeups_received);
   }
-  if (s.counted()) daemon_.session_ended();
+  if (s.counted()) daemon_.session_ended(s.id());
 }
 
 void Shard::ParkAwaiter::await_suspend(std::coroutine_handle<> h) {
@@ -235,7 +236,7 @@ void Shard::take_inbox() {
   }
   for (Incoming& in : conns) {
     if (stopping_) {
-      if (in.refusal.empty()) daemon_.session_ended();
+      if (in.refusal.empty()) daemon_.session_ended(in.id);
       continue;  // closes the connection: the daemon is going away
     }
     run_session(*this, std::move(in.conn), in.id, std::move(in.refusal));

@@ -114,6 +114,9 @@ struct BackendOp {
   std::uint16_t personality = 0;  // 0: the daemon's own credentials
   int fd = -1;
   int netns = -1;
+  // Whose share of the posix backend's workers the op uses: a client uid + 1,
+  // or 0 for the daemon's own ops (doorbells, control receives), never held back.
+  std::uint32_t owner = 0;
   std::uint64_t resolve = 0;  // RESOLVE_* for every path walk (RESOLVE_IN_ROOT: a foreign root)
   int fd2 = -1;
   void* addr = nullptr;
@@ -180,13 +183,15 @@ class Backend {
 };
 
 // Creates the io_uring backend with `entries` submission slots, on the calling
-// thread (the ring is single-issuer). Returns nullptr and sets `error` to a
-// sentence explaining why when io_uring is unavailable.
-std::unique_ptr<Backend> make_uring_backend(unsigned entries, std::string& error);
+// thread (the ring is single-issuer); `worker_share` is its posix part's most
+// workers per owner (see make_posix_backend). Returns nullptr and sets `error`
+// to a sentence explaining why when io_uring is unavailable.
+std::unique_ptr<Backend> make_uring_backend(unsigned entries, unsigned worker_share, std::string& error);
 
 // Creates the posix backend (posix_backend.hpp): `entries` staging slots;
-// worker threads start on demand. Returns nullptr and sets `error` when it
-// cannot be set up (no eventfd).
-std::unique_ptr<Backend> make_posix_backend(unsigned entries, std::string& error);
+// worker threads start on demand, at most `worker_share` of them busy with
+// one owner's ops (BackendOp::owner) at a time. Returns nullptr and sets
+// `error` when it cannot be set up (no eventfd).
+std::unique_ptr<Backend> make_posix_backend(unsigned entries, unsigned worker_share, std::string& error);
 
 }  // namespace aiod::daemon

@@ -75,6 +75,8 @@ void PosixBackend::release(PosixOp& op) {
   op.link_target = nullptr;
   op.target_done = false;
   op.resignal = false;
+  op.held_back = false;
+  op.in_share = false;
   free_.push_back(&op);
 }
 
@@ -155,12 +157,52 @@ void PosixBackend::start(PosixOp& p) {
           return;
         }
       }
-      batch_.push_back(&p);
+      dispatch(p);
       return;
   }
 }
 
+void PosixBackend::dispatch(PosixOp& p) {
+  if (p.op.owner != 0) {
+    p.in_share = true;
+    Share& share = shares_[p.op.owner];
+    if (share.with_workers >= worker_share_) {
+      p.held_back = true;
+      share.waiting.push_back(&p);
+      return;
+    }
+    ++share.with_workers;
+  }
+  batch_.push_back(&p);
+}
+
+void PosixBackend::leave_share(PosixOp& p) {
+  if (p.op.owner == 0) return;
+  const auto it = shares_.find(p.op.owner);
+  if (it == shares_.end()) return;
+  Share& share = it->second;
+  if (p.held_back) {
+    std::erase(share.waiting, &p);
+    p.held_back = false;
+  } else if (share.with_workers > 0) {
+    --share.with_workers;
+    if (!share.waiting.empty()) {
+      PosixOp* next = share.waiting.front();
+      share.waiting.pop_front();
+      next->held_back = false;
+      ++share.with_workers;
+      batch_.push_back(next);
+      submit_batch();
+    }
+  }
+  if (share.with_workers == 0 && share.waiting.empty()) shares_.erase(it);
+}
+
 void PosixBackend::complete(PosixOp& p, int res) {
+  if (p.in_share) {
+    p.in_share = false;
+    leave_share(p);
+  }
   const auto [first, last] = live_.equal_range(p.done);
   for (auto it = first; it != last; ++it) {
     if (it->second == &p) {
@@ -199,6 +241,10 @@ int PosixBackend::cancel_op(PosixOp& op) {
     return 0;
   }
   if (op.resignal) return -ENOENT;  // its cancellation is under way
+  if (op.held_back) {  // never reached the pool
+    complete(op, -ECANCELED);
+    return 0;
+  }
   switch (pool_.cancel(op)) {
     case WorkerPool::CancelOutcome::dequeued:
       complete(op, -ECANCELED);
@@ -350,8 +396,9 @@ void PosixBackend::unregister_personality(std::uint16_t id) { personalities_.era
 
 }  // namespace posix
 
-std::unique_ptr<Backend> make_posix_backend(unsigned entries, std::string& error) {
+std::unique_ptr<Backend> make_posix_backend(unsigned entries, unsigned worker_share, std::string& error) {
   auto backend = std::make_unique<posix::PosixBackend>(entries);
+  backend->set_worker_share(worker_share);
   if (backend->init(error) < 0) return nullptr;
   return backend;
 }

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -74,6 +75,12 @@ class PosixBackend final : public Backend {
   void unregister_personality(std::uint16_t id) override;
   [[nodiscard]] std::uint64_t syscalls() const override { return syscalls_ + pool_.syscalls(); }
 
+  // At most `per_owner` ops of one owner (BackendOp::owner, a client uid) are
+  // with the workers at a time; the owner's others wait, in order, outside
+  // the pool, so one uid's ops that block for ever (polls, FIFO opens, reads
+  // of idle sockets) never keep another's from a worker.
+  void set_worker_share(unsigned per_owner) { worker_share_ = per_owner == 0 ? 1 : per_owner; }
+
   // --- for a backend that hands some of its ops to this one (UringBackend) ----
   // Whether any op is staged, pending or waiting to be delivered.
   [[nodiscard]] bool busy() const { return !staged_.empty() || !live_.empty() || !ready_.empty(); }
@@ -107,6 +114,10 @@ class PosixBackend final : public Backend {
   int cancel_op(PosixOp& op);
   PosixOp* find_live(Completion* target, const PosixOp* except);
   void submit_batch();
+  // Hands `op` to the pool (batch_) within its owner's share, or holds it back.
+  void dispatch(PosixOp& op);
+  // Its owner's op `op` leaves the pool: the owner's next held-back op may go.
+  void leave_share(PosixOp& op);
   void fire_timers();
   void resignal();
 
@@ -127,6 +138,12 @@ class PosixBackend final : public Backend {
   std::vector<PosixOp*> cancelling_;  // signalled, not finished yet
   std::uint64_t last_resignal_ns_ = 0;
   TimerQueue timers_;
+  struct Share {
+    unsigned with_workers = 0;     // the owner's ops in the pool
+    std::deque<PosixOp*> waiting;  // held back, in submission order
+  };
+  std::unordered_map<std::uint32_t, Share> shares_;  // owners with ops in the pool or waiting
+  unsigned worker_share_ = kMaxWorkers;
   // id -> identity; null: the daemon's own (no switch needed)
   std::map<std::uint16_t, std::shared_ptr<const PeerCreds>> personalities_;
   std::uint16_t next_personality_ = 1;

@@ -43,6 +43,8 @@ struct PosixOp {
   bool timer_armed = false;        // in the timer queue (timeout, link_timeout)
   std::multimap<std::uint64_t, PosixOp*>::iterator timer_pos;
   bool resignal = false;  // running, cancel requested: signalled until it ends
+  bool held_back = false;  // waits for a worker share of its owner (PosixBackend::Share)
+  bool in_share = false;   // counted in its owner's share (with the workers or held back)
 };
 
 // Runs `p.op` on the calling (worker) thread, under `p.creds` when set (the

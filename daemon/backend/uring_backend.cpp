@@ -117,7 +117,7 @@ class UringBackend final : public Backend {
   }
 
   // Returns 0 or -errno; on failure `error` says why.
-  int init(unsigned entries, std::string& error) {
+  int init(unsigned entries, unsigned worker_share, std::string& error) {
     // Preferred first; each later set drops a feature an older kernel lacks.
     const unsigned attempts[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
@@ -157,6 +157,7 @@ class UringBackend final : public Backend {
       io_uring_free_probe(probe);
     }
     emulated_ = std::make_unique<posix::PosixBackend>(entries);
+    emulated_->set_worker_share(worker_share);
     if (const int err = emulated_->init(error); err < 0) return err;
     spdlog::debug("io_uring backend: {} entries, setup flags {:#x}, features {:#x}", entries,
                   setup_flags_, features_);
@@ -471,9 +472,9 @@ class UringBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_uring_backend(unsigned entries, std::string& error) {
+std::unique_ptr<Backend> make_uring_backend(unsigned entries, unsigned worker_share, std::string& error) {
   auto backend = std::make_unique<UringBackend>();
-  if (backend->init(entries, error) < 0) return nullptr;
+  if (backend->init(entries, worker_share, error) < 0) return nullptr;
   return backend;
 }
 

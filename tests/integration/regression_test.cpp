@@ -211,7 +211,7 @@ TEST(RegressionScale, ClientsListsSixHundredSessions) {
   lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 8192);
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0);
   if (lim.rlim_cur < 4000) GTEST_SKIP() << "needs ~4000 descriptors";
-  DaemonProcess daemon;
+  DaemonProcess daemon({"--max-sessions-per-uid", "1000"});  // one uid: its share must hold them all
   ASSERT_TRUE(daemon.running());
   ClientOptions o = daemon.client_options();
   o.sq_entries = 8;

@@ -88,7 +88,8 @@ ClientReport run_client(const ClientOptions& options, int index, std::chrono::st
 }
 
 TEST(Stress, TwoHundredClientsEveryOpExactlyOnce) {
-  DaemonProcess daemon({"--threads", "2"});
+  // Every client is this test's uid: its share must hold them all.
+  DaemonProcess daemon({"--threads", "2", "--max-sessions-per-uid", "256"});
   ASSERT_TRUE(daemon.running());
   ClientOptions options = daemon.client_options();
   options.sq_entries = 32;

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -747,6 +748,46 @@ TEST_F(PosixBackendTest, SyscallsAreCounted) {
   char msg[] = "m";
   EXPECT_EQ(run(send_op(sv[0], msg, 1)), 1);
   EXPECT_GT(backend_->syscalls(), before);
+}
+
+}  // namespace
+}  // namespace aiod::daemon
+
+namespace aiod::daemon {
+namespace {
+
+// Ops that block for ever (receives on idle sockets) of one owner take at
+// most its worker share; the owner's others wait outside the pool, another
+// owner's op still gets a worker, and a cancel reaches a held-back op.
+TEST_F(PosixBackendTest, OneOwnersBlockedOpsKeepToItsWorkerShare) {
+  backend_->set_worker_share(2);
+  int sv[2];
+  socketpair(SOCK_STREAM, sv);
+  char buf[8];
+  std::array<Recorder, 3> hog;
+  for (Recorder& r : hog) {
+    BackendOp op = recv_op(sv[0], buf, sizeof(buf));
+    op.owner = 1;
+    ASSERT_EQ(backend_->prepare(op, &r), 0);
+  }
+  backend_->flush();
+  ASSERT_TRUE(run_until([&] { return backend_->running_ops() == 2; })) << "the owner's share is 2 workers";
+  int other[2];
+  socketpair(SOCK_STREAM, other);
+  ASSERT_EQ(::write(other[1], "x", 1), 1);
+  BackendOp mine = recv_op(other[0], buf, 1);
+  mine.owner = 2;
+  mine.op_flags = MSG_WAITALL;  // never tried on the calling thread: it needs a worker
+  EXPECT_EQ(run(mine), 1) << "another owner's op did not get a worker";
+  EXPECT_EQ(backend_->running_ops(), 2u) << "the held-back op reached the pool";
+  Recorder cancelled;
+  ASSERT_EQ(backend_->prepare(cancel_op(&hog[2]), &cancelled), 0);
+  ASSERT_TRUE(finish(hog[2], cancelled));
+  EXPECT_EQ(hog[2].result, -ECANCELED);
+  EXPECT_EQ(cancelled.result, 0);
+  ASSERT_EQ(::shutdown(sv[1], SHUT_WR), 0);  // the two running receives end
+  ASSERT_TRUE(finish(hog[0], hog[1]));
+  for (const Recorder& r : hog) EXPECT_EQ(r.count, 1);
 }
 
 }  // namespace
