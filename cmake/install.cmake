@@ -55,8 +55,9 @@ install(FILES "${PROJECT_SOURCE_DIR}/docs/man/aiod.8" DESTINATION "${CMAKE_INSTA
 install(FILES "${PROJECT_SOURCE_DIR}/docs/man/aioctl.1" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1" COMPONENT daemon)
 install(FILES "${PROJECT_SOURCE_DIR}/docs/man/aiod.conf.5" DESTINATION "${CMAKE_INSTALL_MANDIR}/man5" COMPONENT daemon)
 
-# The unit's choices explained; aiod(8) points here.
-install(FILES "${PROJECT_SOURCE_DIR}/docs/systemd.md" DESTINATION "${CMAKE_INSTALL_DOCDIR}" COMPONENT daemon)
+# The unit's choices and the threat model explained; aiod(8) and aiod.conf(5) point here.
+install(FILES "${PROJECT_SOURCE_DIR}/docs/systemd.md" "${PROJECT_SOURCE_DIR}/docs/security.md"
+        DESTINATION "${CMAKE_INSTALL_DOCDIR}" COMPONENT daemon)
 
 # --- libaiod for other projects --------------------------------------------------
 # find_package(aiod) then target_link_libraries(app PRIVATE aiod::client).

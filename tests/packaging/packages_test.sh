@@ -58,7 +58,7 @@ for f in usr/sbin/aiod usr/bin/aioctl lib/systemd/system/aiod.service lib/system
   usr/lib/systemd/user/aiod.service usr/lib/systemd/user/aiod.socket usr/lib/sysusers.d/aiod.conf \
   etc/aiod/aiod.conf usr/share/man/man8/aiod.8.gz usr/share/man/man1/aioctl.1.gz \
   usr/share/man/man5/aiod.conf.5.gz usr/include/aiod/aiod.hpp usr/share/doc/aiod/copyright \
-  usr/share/doc/aiod/systemd.md; do
+  usr/share/doc/aiod/systemd.md usr/share/doc/aiod/security.md; do
   [[ -e "$root/$f" ]] || fail "/$f is in no package"
 done
 libdir=$(dirname "$(find "$root/usr/lib" -name aiod.pc -path '*/pkgconfig/*' | head -1)")
