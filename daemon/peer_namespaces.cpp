@@ -71,8 +71,10 @@ int read_peer_namespaces(const PeerCreds& peer, PeerNamespaces& out, std::string
 
 bool is_daemon_root(int fd) {
   struct statx mine {}, theirs {};
-  if (::statx(AT_FDCWD, "/", 0, STATX_MNT_ID | STATX_INO, &mine) < 0 ||
-      ::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_INO, &theirs) < 0) {
+  // AT_STATX_DONT_SYNC: cached answers only (this runs on a shard thread; the
+  // client's root may be on a hung NFS server or a hostile FUSE daemon).
+  if (::statx(AT_FDCWD, "/", AT_STATX_DONT_SYNC, STATX_MNT_ID | STATX_INO, &mine) < 0 ||
+      ::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID | STATX_INO, &theirs) < 0) {
     return false;
   }
   // Without a mount id (before 5.8) the device and inode must do.

@@ -17,9 +17,11 @@
 namespace aiod::daemon {
 namespace {
 
+// On the shard thread: AT_STATX_DONT_SYNC answers from what the kernel has
+// cached, never asking a (maybe hung, maybe hostile) NFS server or FUSE daemon.
 bool is_directory(int fd) {
-  struct stat st {};
-  return ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  struct statx st {};
+  return ::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) == 0 && S_ISDIR(st.stx_mode);
 }
 
 // Client names go to logs and tables: keep them short and printable.

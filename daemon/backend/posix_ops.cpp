@@ -252,10 +252,14 @@ std::optional<int> try_rw_now(const BackendOp& op, std::uint64_t& syscalls) {
   if (r < 0 && errno == EOPNOTSUPP) {
     // No RWF_NOWAIT for this file (an eventfd, for one). Its own O_NONBLOCK
     // is as good, except on files where the kernel ignores that flag.
+    // (This runs on the shard thread: the type comes from the kernel's
+    // cache, never from a filesystem that could hang, AT_STATX_DONT_SYNC.)
     syscalls += 2;
     const int fl = ::fcntl(op.fd, F_GETFL);
-    struct stat st{};
-    if (fl < 0 || !(fl & O_NONBLOCK) || ::fstat(op.fd, &st) < 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+    struct statx st{};
+    if (fl < 0 || !(fl & O_NONBLOCK) ||
+        ::statx(op.fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) < 0 || S_ISREG(st.stx_mode) ||
+        S_ISBLK(st.stx_mode)) {
       return std::nullopt;
     }
     r = call(0);
