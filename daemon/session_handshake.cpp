@@ -1,4 +1,5 @@
 // session_handshake.cpp — Hello → checks → region, rings, eventfds → Welcome.
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 
