@@ -225,6 +225,10 @@ void Daemon::accept_connection(UniqueFd conn) {
   socklen_t len = sizeof(peer);
   if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
     refusal = std::string("cannot read the peer's credentials: ") + std::strerror(errno);
+  } else if (peer.pid == ::getpid()) {
+    // A socket the daemon connected for a client (CONNECT to this socket):
+    // its credentials and namespaces would be the daemon's, not the client's.
+    refusal = "a connection aiod made for a client cannot be a session";
   } else if (sessions_active_.load(std::memory_order_relaxed) >= config_.limits.max_sessions) {
     refusal = "too many sessions (max-sessions is " + std::to_string(config_.limits.max_sessions) + ")";
   } else if (!shares_.try_take(peer.uid, Shared::sessions, 1, config_.limits.max_sessions_per_uid)) {

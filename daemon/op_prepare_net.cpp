@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstring>
 
+#include "control_data.hpp"
 #include "handle_table.hpp"
 #include "op_prepare_util.hpp"
 
@@ -40,30 +41,24 @@ int socket_fd(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, Backe
 
 // Handles in SCM_RIGHTS become descriptors (with a reference held until the op
 // completes); credentials may not be forged with the daemon's identity.
+// Walked by the kernel's rules (control_data.hpp): every SCM_RIGHTS the kernel
+// will act on has had its handles translated.
 int translate_send_control(const PrepareContext& ctx, OpRecord& rec) {
-  msghdr m{};
-  m.msg_control = rec.control.data();
-  m.msg_controllen = rec.control.size();
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
-    // The client wrote these lengths: each header must lie inside the buffer
-    // before its data is touched (CMSG_NXTHDR only checks the next header).
-    const std::size_t room = rec.control.size() - static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(c) -
-                                                                          rec.control.data());
-    if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > room) return -EINVAL;
-    if (c->cmsg_level != SOL_SOCKET) continue;
-    if (c->cmsg_type == SCM_CREDENTIALS) return -EPERM;
-    if (c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  return for_each_control_header(rec.control, [&](cmsghdr& c) {
+    if (c.cmsg_level != SOL_SOCKET) return 0;
+    if (c.cmsg_type == SCM_CREDENTIALS) return -EPERM;
+    if (c.cmsg_type != SCM_RIGHTS) return 0;
+    const std::size_t n = (c.cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (std::size_t i = 0; i < n; ++i) {
       std::uint32_t handle;
-      std::memcpy(&handle, CMSG_DATA(c) + i * sizeof(int), sizeof(handle));
+      std::memcpy(&handle, CMSG_DATA(&c) + i * sizeof(int), sizeof(handle));
       const int fd = ctx.handles->acquire(handle);
       if (fd < 0) return fd;
       rec.passed.push_back(handle);
-      std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(fd));
+      std::memcpy(CMSG_DATA(&c) + i * sizeof(int), &fd, sizeof(fd));
     }
-  }
-  return 0;
+    return 0;
+  });
 }
 
 int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, bool send) {

@@ -8,12 +8,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <string>
 #include <cerrno>
 #include <cstdlib>
 #include <spdlog/spdlog.h>
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
 #endif
 
 namespace aiod::daemon {
@@ -39,6 +47,42 @@ long raw_raise_effective_caps() {
   __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3]{};
   if (::syscall(SYS_capget, &header, caps) < 0) return -1;
   for (auto& c : caps) c.effective = c.permitted;
+  return ::syscall(SYS_capset, &header, caps);
+}
+
+// The effective capabilities of a uid-0 peer, from its /proc status; the pidfd
+// must still be alive afterwards (the pid was not reused meanwhile).
+int read_peer_caps(PeerCreds& peer) {
+  if (!peer.pidfd) return -ESRCH;
+  std::ifstream status("/proc/" + std::to_string(peer.pid) + "/status");
+  std::string line;
+  bool found = false;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    peer.cap_effective = std::stoull(line.substr(7), nullptr, 16);
+    found = true;
+    break;
+  }
+  if (!found) return -ESRCH;
+  if (::syscall(SYS_pidfd_send_signal, peer.pidfd.get(), 0, nullptr, 0) < 0) return -errno;
+  return 0;
+}
+
+// The calling thread's effective capabilities.
+std::uint64_t own_effective_caps() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, caps) < 0) return 0;
+  return static_cast<std::uint64_t>(caps[1].effective) << 32 | caps[0].effective;
+}
+
+// Sets the calling thread's effective capabilities to `wanted` (within its permitted set).
+long raw_set_effective_caps(std::uint64_t wanted) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3]{};
+  if (::syscall(SYS_capget, &header, caps) < 0) return -1;
+  caps[0].effective = static_cast<std::uint32_t>(wanted) & caps[0].permitted;
+  caps[1].effective = static_cast<std::uint32_t>(wanted >> 32) & caps[1].permitted;
   return ::syscall(SYS_capset, &header, caps);
 }
 
@@ -69,7 +113,10 @@ int read_peer_creds(int sock, PeerCreds& out) {
   socklen_t plen = sizeof(pidfd);
   if (::getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &plen) == 0) {
     out.pidfd.reset(pidfd);
+  } else {
+    out.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, out.pid, 0)));
   }
+  if (out.uid == 0) return read_peer_caps(out);
   return 0;
 }
 
@@ -78,6 +125,7 @@ PeerCreds own_creds() {
   me.pid = ::getpid();
   me.uid = ::geteuid();
   me.gid = ::getegid();
+  if (me.uid == 0) me.cap_effective = own_effective_caps();
   const int n = ::getgroups(0, nullptr);
   if (n > 0) {
     me.groups.resize(static_cast<std::size_t>(n));
@@ -128,7 +176,9 @@ int with_peer_identity(const PeerCreds& peer, const std::function<int()>& fn) {
   };
   // Order: groups and gids while still root, uids last.
   if (raw_setgroups(peer.groups) < 0 || raw_setresgid(peer.gid, peer.gid, peer.gid) < 0 ||
-      raw_setresuid(peer.uid, peer.uid, peer.uid) < 0) {
+      raw_setresuid(peer.uid, peer.uid, peer.uid) < 0 ||
+      // uid 0 keeps root's capabilities across the switch: only the peer's stay.
+      (peer.uid == 0 && raw_set_effective_caps(peer.cap_effective) < 0)) {
     const int err = -errno;
     restore();
     return err;

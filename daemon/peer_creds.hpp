@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -23,14 +24,21 @@ struct PeerCreds {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;  // sorted, without duplicates
+  // Effective capabilities (bit n: capability n). Read for uid 0 only: a root
+  // client may have given some up (a sandboxed service, a container without
+  // a user namespace), and must not get them back through the daemon. Any
+  // other uid is served with none.
+  std::uint64_t cap_effective = 0;
   UniqueFd pidfd;             // may be empty where the kernel cannot give one
 
   [[nodiscard]] bool same_identity(const PeerCreds& other) const {
-    return uid == other.uid && gid == other.gid && groups == other.groups;
+    return uid == other.uid && gid == other.gid && groups == other.groups && cap_effective == other.cap_effective;
   }
 };
 
-// Reads SO_PEERCRED, SO_PEERGROUPS and (where available) SO_PEERPIDFD. Returns 0 or -errno.
+// Reads SO_PEERCRED, SO_PEERGROUPS and (where available) SO_PEERPIDFD, and
+// for uid 0 the effective capabilities from /proc/<pid>/status (checked
+// against the pidfd afterwards, as peer_namespaces.hpp does). Returns 0 or -errno.
 [[nodiscard]] int read_peer_creds(int sock, PeerCreds& out);
 
 // The daemon's own effective identity.
@@ -45,7 +53,7 @@ struct PeerCreds {
 
 // Runs `fn` on the calling thread while that thread (only) has the peer's
 // identity — real, effective, saved and filesystem uids and gids, and groups,
-// with no effective capabilities unless the peer is uid 0 — then restores the
+// with no effective capabilities, or for uid 0 its own — then restores the
 // daemon's. The daemon must be root. Returns fn's result, or -errno if
 // switching failed (fn did not run). If restoring fails the process aborts: a
 // daemon thread left with a client's identity must not go on.

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "control_data.hpp"
+#include "fd_policy.hpp"
 #include "session.hpp"
 #include "shard.hpp"
 
@@ -132,21 +134,25 @@ void Session::write_peer_address(const OpRecord& rec) {
 void Session::write_back_message(OpRecord& rec) {
   msghdr& m = rec.msg;
   if (m.msg_controllen > rec.control.size()) m.msg_controllen = rec.control.size();
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
-    const std::size_t room = m.msg_controllen - static_cast<std::size_t>(reinterpret_cast<std::uint8_t*>(c) -
-                                                                        rec.control.data());
-    if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > room) break;  // the kernel never writes these; be sure
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  // Walked by the kernel's rules (control_data.hpp), so that every descriptor
+  // the kernel installed becomes a handle (or is closed): none stays behind
+  // in the daemon.
+  (void)for_each_control_header(std::span(rec.control.data(), m.msg_controllen), [&](cmsghdr& c) {
+    if (c.cmsg_level != SOL_SOCKET || c.cmsg_type != SCM_RIGHTS) return 0;
+    const std::size_t n = (c.cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (std::size_t i = 0; i < n; ++i) {
       int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-      const std::int64_t h = handles_.insert(UniqueFd(fd));
+      std::memcpy(&fd, CMSG_DATA(&c) + i * sizeof(int), sizeof(fd));
+      UniqueFd owned(fd);
+      // A descriptor the daemon will not hold (fd_policy.hpp) is closed, as
+      // one past a full table is.
+      const std::int64_t h = refused_as_handle(fd) ? -EPERM : handles_.insert(std::move(owned));
       const std::uint32_t value = h < 0 ? AIOD_HANDLE_INVALID : static_cast<std::uint32_t>(h);
       if (h < 0) m.msg_flags |= MSG_CTRUNC;
-      std::memcpy(CMSG_DATA(c) + i * sizeof(int), &value, sizeof(value));
+      std::memcpy(CMSG_DATA(&c) + i * sizeof(int), &value, sizeof(value));
     }
-  }
+    return 0;
+  });
   std::byte* arena = prepare_ctx_.arena.data();
   if (m.msg_controllen > 0 && rec.out_offset2 != OpRecord::kNoOffset) {
     std::memcpy(arena + rec.out_offset2, rec.control.data(), m.msg_controllen);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "daemon.hpp"
+#include "fd_policy.hpp"
 #include "session.hpp"
 #include "shard.hpp"
 #include "stats_reply.hpp"
@@ -85,6 +86,13 @@ void Session::handle_message(const wire::Message& msg, wire::ReceivedMessage& in
                     "RegisterFds.count (" + std::to_string(req->count()) + ") does not match the " +
                         std::to_string(in.fds.size()) + " descriptors received");
         return;
+      }
+      for (const UniqueFd& fd : in.fds) {
+        if (refused_as_handle(fd.get())) {
+          reply_error(msg.id(), EINVAL,
+                      "a signalfd cannot be a handle: the daemon's threads would read the daemon's own signals");
+          return;
+        }
       }
       std::vector<std::uint32_t> handles;
       for (UniqueFd& fd : in.fds) {

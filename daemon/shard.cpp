@@ -190,7 +190,7 @@ void Shard::publish_dirty() {
 }
 
 int Shard::acquire_personality(const PeerCreds& creds) {
-  auto key = std::make_tuple(creds.uid, creds.gid, creds.groups);
+  auto key = std::make_tuple(creds.uid, creds.gid, creds.groups, creds.cap_effective);
   if (auto it = personalities_.find(key); it != personalities_.end()) {
     ++it->second.refs;
     return it->second.id;

@@ -170,7 +170,7 @@ class Shard {
     std::uint16_t id;
     unsigned refs;
   };
-  std::map<std::tuple<uid_t, gid_t, std::vector<gid_t>>, PersonalityEntry> personalities_;
+  std::map<std::tuple<uid_t, gid_t, std::vector<gid_t>, std::uint64_t>, PersonalityEntry> personalities_;
 };
 
 }  // namespace aiod::daemon

@@ -1,7 +1,6 @@
 // posix_ops.cpp — one backend operation as blocking system calls, on a worker
 // thread of the posix backend. See posix_op.hpp for the contract.
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/io_uring.h>
 #include <poll.h>
 #include <sched.h>
@@ -221,21 +220,6 @@ int run(const BackendOp& op, const std::atomic<bool>& cancelled, std::uint64_t& 
   }
 }
 
-// Runs `fn` with the calling thread's effective capabilities cleared (an
-// identity that keeps uid 0 keeps them otherwise), then restores them.
-template <class F>
-int without_capabilities(F&& fn) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};  // pid 0: this thread
-  __user_cap_data_struct saved[_LINUX_CAPABILITY_U32S_3]{};
-  if (::syscall(SYS_capget, &header, saved) < 0) return -errno;
-  __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
-  for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; ++i) none[i] = {0, saved[i].permitted, saved[i].inheritable};
-  if (::syscall(SYS_capset, &header, none) < 0) return -errno;
-  const int result = fn();
-  if (::syscall(SYS_capset, &header, saved) < 0) std::abort();  // a worker must not go on as someone else
-  return result;
-}
-
 // The non-blocking attempt of read/readv/write/writev; nullopt: use a worker.
 std::optional<int> try_rw_now(const BackendOp& op, std::uint64_t& syscalls) {
   iovec one{op.addr, op.len};
@@ -348,11 +332,7 @@ int run_as(const PosixOp& p, std::uint64_t& syscalls) {
   // The raw per-thread switch there and back: own_creds() (5 calls), 3 to
   // switch, 3 to restore.
   syscalls += 11;
-  return with_peer_identity(*p.creds, [&] {
-    if (p.creds->uid != 0) return run(p.op, p.cancelled, syscalls);  // leaving uid 0 dropped the capabilities
-    syscalls += 3;
-    return without_capabilities([&] { return run(p.op, p.cancelled, syscalls); });
-  });
+  return with_peer_identity(*p.creds, [&] { return run(p.op, p.cancelled, syscalls); });
 }
 
 }  // namespace

@@ -402,6 +402,11 @@ TEST(Signals, AClientsSignalfdDoesNotReceiveTheDaemonsSignals) {
   for (int i = 0; i < 40 && !child.wait_values(6, 50ms); ++i) daemon.signal(SIGHUP);
   const Outcome& o = child.finish(10s);
   ASSERT_TRUE(o.ok()) << o.describe();
+  if (o.values.size() == 2) {
+    // The daemon refused the signalfd as a handle: nothing can read it.
+    EXPECT_NE(o.values[1], 0) << o.describe();
+    return;
+  }
   ASSERT_EQ(o.values.size(), 6u) << o.describe();
   const bool stolen = o.values[2] == 0 && o.values[3] == static_cast<std::int64_t>(sizeof(signalfd_siginfo)) && o.values[4] == SIGHUP;
   if (stolen) {
