@@ -10,6 +10,7 @@
 
 #include "config.hpp"
 #include "daemon.hpp"
+#include "notify_relay.hpp"
 #include "settings.hpp"
 #include "socket_activation.hpp"
 #include "socket_path.hpp"
@@ -95,6 +96,8 @@ int main(int argc, char** argv) {
   ::umask(0);
   if (!notify_error.empty()) spdlog::warn("{}; not notifying the service manager", notify_error);
   if (!watchdog_error.empty()) spdlog::warn("{}; no watchdog", watchdog_error);
+  // From here on, the process the service manager trusts only relays.
+  aiod::daemon::split_for_notifications(notifier, {config.listen_fd, config.ready_fd});
   aiod::daemon::Daemon daemon(std::move(config), std::move(notifier));
   return daemon.run();
 }

@@ -1,71 +1,84 @@
 #include "peer_namespaces.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x00001000U
 #endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+#ifndef SIOCGSKNS
+#define SIOCGSKNS 0x894C
+#endif
 
 namespace aiod::daemon {
 namespace {
 
-bool same_file(int a, int b) {
-  struct stat sa {}, sb {};
-  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+// The daemon's own network namespace file, for comparisons.
+bool is_own_netns(int nsfd) {
+  struct stat mine {}, theirs {};
+  return ::stat("/proc/thread-self/ns/net", &mine) == 0 && ::fstat(nsfd, &theirs) == 0 &&
+         mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
 }
 
-int open_ns(const std::string& dir, const char* name, UniqueFd& out) {
-  out.reset(::open((dir + name).c_str(), O_RDONLY | O_CLOEXEC));
-  return out ? 0 : -errno;
+// 0/1: whether `sock` is in the daemon's network namespace by cookie;
+// -errno when the kernel has no cookies.
+int same_netns_by_cookie(int sock) {
+  std::uint64_t theirs = 0, mine = 0;
+  socklen_t len = sizeof(theirs);
+  if (::getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &theirs, &len) < 0) return -errno;
+  const UniqueFd own(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  len = sizeof(mine);
+  if (!own || ::getsockopt(own.get(), SOL_SOCKET, SO_NETNS_COOKIE, &mine, &len) < 0) return -errno;
+  return theirs == mine ? 1 : 0;
+}
+
+// The peer's namespace through /proc, checked against its pidfd.
+int open_netns_by_pid(const PeerCreds& peer, UniqueFd& out) {
+  if (!peer.pidfd) return -ESRCH;
+  out.reset(::open(("/proc/" + std::to_string(peer.pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!out) return -errno;
+  if (::syscall(SYS_pidfd_send_signal, peer.pidfd.get(), 0, nullptr, 0) < 0) {
+    out.reset();
+    return -ESRCH;
+  }
+  return 0;
 }
 
 }  // namespace
 
-int read_peer_namespaces(const PeerCreds& peer, PeerNamespaces& out, std::string& why) {
-  UniqueFd opened;
-  int pidfd = peer.pidfd.get();
-  if (pidfd < 0) {
-    opened.reset(static_cast<int>(::syscall(SYS_pidfd_open, peer.pid, 0)));
-    if (!opened) {
-      const int err = errno;
-      why = "cannot identify the client process (pid " + std::to_string(peer.pid) + "): " + std::strerror(err);
-      return -err;
+int read_peer_netns(int sock, const PeerCreds& peer, bool& foreign, UniqueFd& netns, std::string& why) {
+  foreign = false;
+  netns.reset(::ioctl(sock, SIOCGSKNS));
+  if (!netns) {
+    const int by_cookie = same_netns_by_cookie(sock);
+    if (by_cookie == 1) return 0;
+    if (open_netns_by_pid(peer, netns) < 0) {
+      why = by_cookie == 0 ? "the client is in another network namespace, which this aiod cannot open"
+                           : "cannot tell the client's network namespace (no SIOCGSKNS, SO_NETNS_COOKIE or "
+                             "/proc access here)";
+      return by_cookie == 0 ? -EPERM : -EOPNOTSUPP;
     }
-    pidfd = opened.get();
   }
-  const std::string dir = "/proc/" + std::to_string(peer.pid) + "/ns/";
-  UniqueFd net, mnt, own_net, own_mnt;
-  if (open_ns(dir, "net", net) < 0 || open_ns(dir, "mnt", mnt) < 0) {
-    const int err = errno;
-    why = std::string("cannot read the client's namespaces: ") + std::strerror(err);
-    return -err;
+  if (is_own_netns(netns.get())) {
+    netns.reset();
+    return 0;
   }
-  // Still the same process: its pid was not reused between the pidfd and the reads.
-  if (::syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) < 0) {
-    const int err = errno;
-    why = "the client process is gone";
-    return -err;
-  }
-  if (open_ns("/proc/thread-self/ns/", "net", own_net) < 0 || open_ns("/proc/thread-self/ns/", "mnt", own_mnt) < 0) {
-    const int err = errno;
-    why = std::string("cannot read the daemon's own namespaces: ") + std::strerror(err);
-    return -err;
-  }
-  out.foreign_mount = !same_file(mnt.get(), own_mnt.get());
-  if (!same_file(net.get(), own_net.get())) out.netns = std::move(net);
+  foreign = true;
   return 0;
 }
 

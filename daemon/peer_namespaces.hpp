@@ -2,16 +2,24 @@
 // daemon's.
 //
 // A client is served inside its own view of the system, never the daemon's:
-// its sockets are created in its network namespace, and its paths resolve in
-// its mount namespace and under its root. The client's namespaces are read
-// from /proc/<pid>/ns of the peer the kernel names (SO_PEERCRED), and the
-// peer's pidfd must still be alive after the read, so that the pid was not
-// reused meanwhile. Where the kernel gives the pidfd with the connection
-// (SO_PEERPIDFD, 6.5+) this is exact; on older kernels the pidfd is taken at
-// the handshake, and a peer that exits and has its pid reused between its
-// connect and its hello could be mistaken (docs/security.md).
+// its sockets are created in its network namespace, and its paths resolve
+// under its root, in its mount namespace.
 //
-// Thread-safety: plain functions; the namespace files are the daemon's /proc.
+// Network namespace: the kernel creates the daemon's end of an AF_UNIX
+// connection in the *connecting* socket's namespace, so the session socket
+// itself names the client's namespace, with no pid to race on:
+// SIOCGSKNS gives it (needs CAP_NET_ADMIN), SO_NETNS_COOKIE (5.14+, no
+// capability) says whether it is the daemon's. Only where neither works is
+// /proc/<pid>/ns/net read, checked against the peer's pidfd. A daemon that
+// can learn the client's namespace but cannot enter it (no CAP_SYS_ADMIN, a
+// sandboxed unit) refuses clients from other network namespaces.
+//
+// Mount namespace: a client's root directory, passed at the hello, is a
+// mount of its own namespace; is_daemon_root() compares it with the daemon's
+// by mount id, so a client in another mount namespace (or a chroot) is a
+// foreign root.
+//
+// Thread-safety: plain functions.
 #pragma once
 
 #include <string>
@@ -21,14 +29,11 @@
 
 namespace aiod::daemon {
 
-struct PeerNamespaces {
-  UniqueFd netns;             // the client's network namespace if it is not the daemon's, else empty
-  bool foreign_mount = false;  // the client's mount namespace is not the daemon's
-};
-
-// Fills `out` for `peer`. Returns 0, or -errno with `why` set (the peer is
-// gone, or its namespaces cannot be read).
-[[nodiscard]] int read_peer_namespaces(const PeerCreds& peer, PeerNamespaces& out, std::string& why);
+// The client's network namespace behind session socket `sock`: `foreign` is
+// set when it is not the daemon's, and then `netns` holds it when the daemon
+// could open it. Returns 0, or -errno with `why` set when it cannot be told.
+[[nodiscard]] int read_peer_netns(int sock, const PeerCreds& peer, bool& foreign, UniqueFd& netns,
+                                  std::string& why);
 
 // Whether directory `fd` is the daemon's own root: the same mount (by mount
 // id) and the same inode. A root passed by a client in a chroot or in another

@@ -133,17 +133,16 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   root_ = std::move(in.fds[1]);
 
   // Served inside the client's own namespaces, never the daemon's.
-  PeerNamespaces namespaces;
-  if (const int err = read_peer_namespaces(creds_, namespaces, why); err < 0) {
+  bool foreign_netns = false;
+  if (const int err = read_peer_netns(sock_.get(), creds_, foreign_netns, netns_, why); err < 0) {
     reply_error(msg.id(), -err, why);
     return err;
   }
-  if (namespaces.netns && shard_.daemon().identity().uid != 0) {
+  if (foreign_netns && shard_.daemon().identity().uid != 0) {
     reply_error(msg.id(), EPERM,
                 "the client is in another network namespace, and this aiod (not root) cannot act there");
     return -EPERM;
   }
-  netns_ = std::move(namespaces.netns);
 
   if (needs_personality) {
     const int id = shard_.acquire_personality(creds_);
@@ -201,7 +200,7 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   prepare_ctx_.umask = hello.umask() & 0777;
   // A client in a chroot or another mount namespace has a root of its own;
   // paths must then never be resolved against the daemon's.
-  prepare_ctx_.foreign_root = namespaces.foreign_mount || !is_daemon_root(root_.get());
+  prepare_ctx_.foreign_root = !is_daemon_root(root_.get());
   prepare_ctx_.netns_fd = netns_.get();
   prepare_ctx_.owner = creds_.uid + 1;
   prepare_ctx_.control_in_flight = &control_in_flight_;

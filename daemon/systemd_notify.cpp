@@ -63,6 +63,12 @@ int Notifier::notify(std::string_view state) const {
   return static_cast<std::size_t>(n) == state.size() ? 0 : -EMSGSIZE;
 }
 
+Notifier Notifier::connected_to(UniqueFd connected) {
+  Notifier n;
+  n.fd_ = std::move(connected);  // addr_len_ 0: sendto() uses the connected peer
+  return n;
+}
+
 Notifier take_notifier(std::string& error) {
   Notifier notifier;
   const char* env = std::getenv("NOTIFY_SOCKET");

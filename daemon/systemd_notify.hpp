@@ -35,6 +35,10 @@ class Notifier {
 
   [[nodiscard]] bool enabled() const noexcept { return fd_.valid(); }
 
+  // A notifier that sends on `connected`, a socket already connected to
+  // whatever relays the messages (notify_relay.hpp).
+  [[nodiscard]] static Notifier connected_to(UniqueFd connected);
+
   // Sends `state` as one datagram. Returns 0 (also when disabled) or -errno.
   // Never blocks: the manager reads its socket promptly, and a daemon must not
   // stall because the manager does not.
