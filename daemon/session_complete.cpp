@@ -236,7 +236,12 @@ void Session::on_record_complete(OpRecord& rec, int res) {
 void Session::publish_completions() {
   dirty_ = false;
   rings_.set_daemon_cpu(shard_.cpu());  // fresh for the client's next wait
-  if (!rings_.publish()) return;
+  if (rings_.publish()) wake_client();
+  // The last completion of a closing session may have been the one published.
+  maybe_quiet();
+}
+
+void Session::wake_client() {
   // The client sleeps (or is about to): write its completion eventfd, batched
   // with the shard's other submissions.
   static const std::uint64_t kOne = 1;  // only read by the kernel
