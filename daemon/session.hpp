@@ -98,6 +98,8 @@ class Session : public IntrusiveListNode<Session> {
   void cancel_chain_rest(Chain& chain, std::uint32_t from);
   void fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& errors);
   int finish_result(OpRecord& rec, int res);
+  // Asks the backend to cancel this session's ops that name `handle`.
+  void cancel_backend_ops_on(std::uint32_t handle);
   // Posts a record's completion and frees it; returns whether it breaks its
   // chain. The chain's bookkeeping is the caller's.
   bool settle(OpRecord& rec, int res);

@@ -71,12 +71,9 @@ int Session::finish_result(OpRecord& rec, int res) {
       }
       break;
     case Finish::close_socket:
-      // Ops still pending on the socket end with -ECANCELED; their references
-      // keep the descriptor open until they have.
-      if (res >= 0 && shard_.backend().cancel_fd(rec.op.fd) == -EAGAIN) {
-        shard_.backend().flush();
-        (void)shard_.backend().cancel_fd(rec.op.fd);
-      }
+      // This session's ops still pending on the handle end with -ECANCELED;
+      // their references keep the descriptor open until they have.
+      if (res >= 0) cancel_backend_ops_on(rec.handle);
       [[fallthrough]];
     case Finish::close_handle:
       if (res >= 0) res = handles_.close(rec.handle);
@@ -119,6 +116,22 @@ int Session::finish_result(OpRecord& rec, int res) {
     }
   }
   return res;
+}
+
+// Cancelling by descriptor would reach further than this close may: io_uring
+// matches IORING_ASYNC_CANCEL_FD by open file description, which another
+// session (handed the same socket) or another handle of this one may share.
+// So only the ops of this session that name this handle are cancelled, each
+// by its own record.
+void Session::cancel_backend_ops_on(std::uint32_t handle) {
+  Backend& backend = shard_.backend();
+  for (OpRecord& r : records_) {
+    if (!r.in_backend || (r.handle != handle && r.handle2 != handle)) continue;
+    if (backend.cancel(&r) == -EAGAIN) {
+      backend.flush();
+      (void)backend.cancel(&r);
+    }
+  }
 }
 
 // bind() creates the socket file with mode 0777 less the *daemon's* umask,

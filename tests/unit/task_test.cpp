@@ -451,7 +451,6 @@ class RecordingBackend final : public Backend {
     cancelled.push_back(target);
     return 0;
   }
-  int cancel_fd(int) override { return 0; }
   int flush() override {
     ++flushes;
     free_slots = slots_after_flush;
