@@ -85,8 +85,13 @@ int Session::finish_result(OpRecord& rec, int res) {
       if (res == sizeof(std::uint64_t)) res = 0;
       break;
     case Finish::child_exit:
-      if (res >= 0) res = 0;
-      if (rec.close_after) handles_.close(rec.handle);
+      // The close flag takes the handle only from a wait that succeeded: a
+      // failed or cancelled one leaves it with the client, to wait again or
+      // to close.
+      if (res >= 0) {
+        res = 0;
+        if (rec.close_after) (void)handles_.close(rec.handle);
+      }
       break;
     case Finish::cancel:
       if (rec.op.opcode == BackendOpcode::nop && res >= 0) res = rec.preset;
