@@ -13,7 +13,10 @@ namespace aiod::daemon {
 DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal) {
   auto session = std::make_unique<Session>(shard, std::move(sock), id, std::move(refusal));
   shard.add_session(*session);
-  if (co_await session->handshake() == 0) co_await session->serve_control();
+  if (co_await session->handshake() == 0) {
+    shard.list_session(*session);  // its identity is final: stats on other shards may show it
+    co_await session->serve_control();
+  }
   co_await session->shutdown();
   shard.remove_session(*session);
 }

@@ -10,7 +10,10 @@
 //
 // Threading: everything below is touched by the owning shard thread only,
 // except `counters`, which any thread may read (see stats.hpp), and the
-// identity fields, immutable once the handshake has run.
+// identity fields (id, creds, name, kind). The handshake writes those on the
+// shard thread and nothing writes them after it; other threads read them only
+// in Shard::collect(), under the shard's lock, once Shard::list_session() has
+// marked them final.
 #pragma once
 
 #include <cstdint>
