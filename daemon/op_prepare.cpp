@@ -70,7 +70,6 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
       rec.op.opcode = BackendOpcode::nop;
-      rec.op.fd = fd;  // for close_socket's cancel; a nop ignores it
       rec.finish = s.opcode == AIOD_OP_CLOSE_SOCKET ? Finish::close_socket : Finish::close_handle;
       return 0;
     }

@@ -73,7 +73,7 @@ struct OpRecord final : public Completion {
   std::int32_t preset = 0;                  // cancel: the result when no kernel op ran
   std::uint64_t expected = 0;               // read/write ops: bytes asked for (a short one breaks soft links)
   bool cancel_requested = false;            // cancelled before its chain segment started
-  bool close_after = false;                 // child_exit: close the handle when done
+  bool close_after = false;                 // child_exit: close the handle if the wait succeeds
 
   OpRecord* next_free = nullptr;
 };

@@ -13,7 +13,10 @@ namespace aiod::daemon {
 DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal) {
   auto session = std::make_unique<Session>(shard, std::move(sock), id, std::move(refusal));
   shard.add_session(*session);
-  if (co_await session->handshake() == 0) co_await session->serve_control();
+  if (co_await session->handshake() == 0) {
+    shard.list_session(*session);  // its identity is final: stats on other shards may show it
+    co_await session->serve_control();
+  }
   co_await session->shutdown();
   shard.remove_session(*session);
 }
@@ -37,8 +40,12 @@ void Session::request_close(std::string reason) {
   cancel_all(control_calls_);
 }
 
+bool Session::quiescent() const noexcept {
+  return closing_ && in_flight_ == 0 && !doorbell_.armed && !pump_running_ && waker_.in_flight == 0 && !dirty_;
+}
+
 void Session::maybe_quiet() {
-  if (closing_ && in_flight_ == 0 && !doorbell_.armed && !pump_running_ && waker_.in_flight == 0) quiet_.set();
+  if (quiescent()) quiet_.set();
 }
 
 Task<> Session::shutdown() {
@@ -58,10 +65,20 @@ Task<> Session::shutdown() {
   if (parked_pump) shard_.unpark(*this);
   maybe_quiet();
   // Completions posted while closing are made visible; a last wake-up may
-  // still go out, and is waited for like everything else.
+  // still go out, and is waited for like everything else. Completions that
+  // arrive later are published by the shard at the end of their loop turn,
+  // which counts as work in progress (dirty_) until it has happened.
   if (is_io_) publish_completions();
   maybe_quiet();
-  co_await quiet_;
+  // Checked again whenever this resumes, since the destruction follows
+  // synchronously: the session is freed only in a state in which nothing
+  // refers to it, even if something had started new work between
+  // quiet_.set() and now (nothing can: see quiescent()).
+  while (!quiescent()) {
+    quiet_.reset();
+    maybe_quiet();
+    co_await quiet_;
+  }
   // Nothing refers to the region, the handles, the eventfds or this object any more.
   spdlog::log(is_io_ ? spdlog::level::info : spdlog::level::debug, "session {} (pid {}, uid {}{}{}) closed: {}", id_, creds_.pid, creds_.uid,
                name_.empty() ? "" : ", ", name_, close_reason_);

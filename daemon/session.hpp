@@ -2,13 +2,18 @@
 // its handles and its operations in flight.
 //
 // Lifetime: created and owned by run_session() (a DetachedTask on the shard),
-// which drives handshake → serving → shutdown. shutdown() returns only when no
-// operation, backend call or task refers to the session any more; only then is
-// it destroyed (its handles closed, its region unmapped).
+// which drives handshake → serving → shutdown. shutdown() returns only when
+// the session is quiescent (see quiescent()): no operation, backend call,
+// task or pending publication refers to it any more. Only then is it
+// destroyed (its handles and eventfds closed, its region unmapped), so no
+// completion can reach freed memory and no write a reused descriptor number.
 //
 // Threading: everything below is touched by the owning shard thread only,
 // except `counters`, which any thread may read (see stats.hpp), and the
-// identity fields, immutable once the handshake has run.
+// identity fields (id, creds, name, kind). The handshake writes those on the
+// shard thread and nothing writes them after it; other threads read them only
+// in Shard::collect(), under the shard's lock, once Shard::list_session() has
+// marked them final.
 #pragma once
 
 #include <cstdint>
@@ -78,7 +83,8 @@ class Session : public IntrusiveListNode<Session> {
   // Called by OpRecord::complete().
   void on_record_complete(OpRecord& rec, int res);
   // Makes this session's new completions visible and wakes the client if it
-  // asked to be. Called by the shard after a batch of backend completions.
+  // asked to be. Called by the shard after a batch of backend completions,
+  // for every session marked dirty, and by shutdown().
   void publish_completions();
 
   // The parked pump's continuation (Shard::park / unpark).
@@ -95,6 +101,8 @@ class Session : public IntrusiveListNode<Session> {
   void cancel_chain_rest(Chain& chain, std::uint32_t from);
   void fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& errors);
   int finish_result(OpRecord& rec, int res);
+  // Asks the backend to cancel this session's ops that name `handle`.
+  void cancel_backend_ops_on(std::uint32_t handle);
   // Posts a record's completion and frees it; returns whether it breaks its
   // chain. The chain's bookkeeping is the caller's.
   bool settle(OpRecord& rec, int res);
@@ -103,11 +111,21 @@ class Session : public IntrusiveListNode<Session> {
   void resolve_cancel(OpRecord& cancel);
   OpRecord* find_live(std::uint64_t user_data, const OpRecord* except);
   void post(const OpRecord& rec, int res);
+  // Writes the client's completion eventfd: a backend op counted in waker_.
+  void wake_client();
   void release_record(OpRecord& rec);
   OpRecord* alloc_record();
   void free_record(OpRecord& rec);
   std::uint32_t capacity();
   void arm_doorbell();
+  // Whether the session is closing and nothing refers to it any more: no
+  // record allocated, no doorbell read or wake-up write with the backend, no
+  // pump, and no completions waiting for the shard to publish them (a
+  // publication may start a wake-up write). Once true it stays true: nothing
+  // left can start new work for the session.
+  [[nodiscard]] bool quiescent() const noexcept;
+  // Sets quiet_ once the session is quiescent; called wherever one of the
+  // conditions may have become true.
   void maybe_quiet();
 
   // Receives one control message; with a limit, gives -ECANCELED after it.
@@ -118,8 +136,9 @@ class Session : public IntrusiveListNode<Session> {
   int reply_error(std::uint64_t request_id, int code, const std::string& message);
 
   // Counts the completion-eventfd writes in flight (they share this one
-  // Completion); shutdown waits for them, since the eventfd's number must not
-  // be freed — and reused — while the kernel may still write to it.
+  // Completion); shutdown waits for them: their completion refers to this
+  // session, and the eventfd's number must not be freed — and reused — while
+  // the kernel may still write to it.
   class Waker final : public Completion {
    public:
     explicit Waker(Session& s) : s_(s) {}
@@ -174,10 +193,10 @@ class Session : public IntrusiveListNode<Session> {
   Waker waker_{*this};
   std::unique_ptr<wire::RecvBuffer> recv_buf_;
   CancelScope control_calls_;
-  Event quiet_;
+  Event quiet_;  // set when quiescent() while closing; shutdown() waits for it
   bool closing_ = false;
   bool pump_running_ = false;
-  bool dirty_ = false;  // has unpublished completions (queued on the shard)
+  bool dirty_ = false;  // has unpublished completions (listed by the shard for publish_dirty)
   std::string close_reason_;
   std::string refusal_;  // non-empty: answer the hello with this error and close
 

@@ -74,12 +74,9 @@ int Session::finish_result(OpRecord& rec, int res) {
       }
       break;
     case Finish::close_socket:
-      // Ops still pending on the socket end with -ECANCELED; their references
-      // keep the descriptor open until they have.
-      if (res >= 0 && shard_.backend().cancel_fd(rec.op.fd) == -EAGAIN) {
-        shard_.backend().flush();
-        (void)shard_.backend().cancel_fd(rec.op.fd);
-      }
+      // This session's ops still pending on the handle end with -ECANCELED;
+      // their references keep the descriptor open until they have.
+      if (res >= 0) cancel_backend_ops_on(rec.handle);
       [[fallthrough]];
     case Finish::close_handle:
       if (res >= 0) res = handles_.close(rec.handle);
@@ -91,8 +88,13 @@ int Session::finish_result(OpRecord& rec, int res) {
       if (res == sizeof(std::uint64_t)) res = 0;
       break;
     case Finish::child_exit:
-      if (res >= 0) res = 0;
-      if (rec.close_after) handles_.close(rec.handle);
+      // The close flag takes the handle only from a wait that succeeded: a
+      // failed or cancelled one leaves it with the client, to wait again or
+      // to close.
+      if (res >= 0) {
+        res = 0;
+        if (rec.close_after) (void)handles_.close(rec.handle);
+      }
       break;
     case Finish::cancel:
       if (rec.op.opcode == BackendOpcode::nop && res >= 0) res = rec.preset;
@@ -119,6 +121,22 @@ int Session::finish_result(OpRecord& rec, int res) {
     }
   }
   return res;
+}
+
+// Cancelling by descriptor would reach further than this close may: io_uring
+// matches IORING_ASYNC_CANCEL_FD by open file description, which another
+// session (handed the same socket) or another handle of this one may share.
+// So only the ops of this session that name this handle are cancelled, each
+// by its own record.
+void Session::cancel_backend_ops_on(std::uint32_t handle) {
+  Backend& backend = shard_.backend();
+  for (OpRecord& r : records_) {
+    if (!r.in_backend || (r.handle != handle && r.handle2 != handle)) continue;
+    if (backend.cancel(&r) == -EAGAIN) {
+      backend.flush();
+      (void)backend.cancel(&r);
+    }
+  }
 }
 
 void Session::write_peer_address(const OpRecord& rec) {
@@ -226,7 +244,12 @@ void Session::on_record_complete(OpRecord& rec, int res) {
 void Session::publish_completions() {
   dirty_ = false;
   rings_.set_daemon_cpu(shard_.cpu());  // fresh for the client's next wait
-  if (!rings_.publish()) return;
+  if (rings_.publish()) wake_client();
+  // The last completion of a closing session may have been the one published.
+  maybe_quiet();
+}
+
+void Session::wake_client() {
   // The client sleeps (or is about to): write its completion eventfd, batched
   // with the shard's other submissions.
   static const std::uint64_t kOne = 1;  // only read by the kernel

@@ -114,10 +114,12 @@ std::size_t Shard::session_count() const {
 void Shard::collect(StatsSnapshot& into, bool include_sessions, uid_t visible_uid) const {
   std::lock_guard lock(mutex_);
   into.totals += retired_.snapshot();
-  for (const Session* s : sessions_) {
+  for (const SessionEntry& e : sessions_) {
+    const Session* s = e.session;
     const CountersSnapshot c = s->counters.snapshot();
     into.totals += c;
-    if (include_sessions && s->is_io() && (visible_uid == 0 || s->creds().uid == visible_uid)) {
+    // Identity fields only once they are final (a handshake may be writing them).
+    if (include_sessions && e.listed && s->is_io() && (visible_uid == 0 || s->creds().uid == visible_uid)) {
       SessionSnapshot snap;
       snap.id = s->id();
       snap.pid = s->creds().pid;
@@ -145,8 +147,15 @@ void Shard::collect(StatsSnapshot& into, bool include_sessions, uid_t visible_ui
 
 void Shard::add_session(Session& s) {
   std::lock_guard lock(mutex_);
-  sessions_.push_back(&s);
+  sessions_.push_back(SessionEntry{&s, false});
   sessions_total_.add();
+}
+
+void Shard::list_session(Session& s) {
+  std::lock_guard lock(mutex_);
+  for (SessionEntry& e : sessions_) {
+    if (e.session == &s) e.listed = true;
+  }
 }
 
 void Shard::remove_session(Session& s) {
@@ -154,7 +163,7 @@ void Shard::remove_session(Session& s) {
   std::erase(dirty_, &s);
   {
     std::lock_guard lock(mutex_);
-    std::erase(sessions_, &s);
+    std::erase_if(sessions_, [&s](const SessionEntry& e) { return e.session == &s; });
     // Fold the ended session's counters into the shard's, in the same critical
     // section, so a concurrent stats reader counts them exactly once.
     const CountersSnapshot c = s.counters.snapshot();
@@ -249,7 +258,7 @@ void Shard::begin_stop() {
   std::vector<Session*> all;
   {
     std::lock_guard lock(mutex_);
-    all = sessions_;
+    for (const SessionEntry& e : sessions_) all.push_back(e.session);
   }
   for (Session* s : all) s->request_close("the daemon is stopping");
 }

@@ -98,6 +98,9 @@ class Shard {
   void unpark(Session& s);
 
   void add_session(Session& s);
+  // The session's handshake has succeeded: its identity (name, credentials,
+  // kind) is final, and stats readers on other threads may show it from now on.
+  void list_session(Session& s);
   void remove_session(Session& s);
   // The session has completions to publish at the end of this loop turn.
   void mark_dirty(Session& s);
@@ -138,14 +141,21 @@ class Shard {
   std::string backend_name_;  // written before start() returns, then constant
 
   // --- shared with other threads ------------------------------------------------
-  mutable std::mutex mutex_;  // guards inbox_ and sessions_ (membership, not contents)
+  mutable std::mutex mutex_;  // guards inbox_ and sessions_ (the entries, not the sessions)
   struct Incoming {
     UniqueFd conn;
     std::uint64_t id;
     std::string refusal;
   };
   std::vector<Incoming> inbox_;
-  std::vector<Session*> sessions_;
+  struct SessionEntry {
+    Session* session;
+    // Set by list_session(). A session's identity is written on the shard
+    // thread before that, and never after: a thread that sees `listed` under
+    // mutex_ may read it. Other threads read nothing else but its counters.
+    bool listed = false;
+  };
+  std::vector<SessionEntry> sessions_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> config_pending_{false};
   std::unique_ptr<Config> pending_config_;  // guarded by mutex_

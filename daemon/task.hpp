@@ -59,8 +59,9 @@ class Scheduler {
   std::deque<std::coroutine_handle<>> ready_;
 };
 
-// A one-shot event with at most one waiter. set() schedules the waiter; a
-// co_await after set() does not suspend.
+// An event with at most one waiter. set() schedules the waiter; a co_await
+// after set() does not suspend, until reset() (which must not be called while
+// a waiter is suspended on it).
 class Event {
  public:
   explicit Event(Scheduler& sched) : sched_(sched) {}
@@ -69,6 +70,7 @@ class Event {
     is_set_ = true;
     if (waiter_) sched_.schedule(std::exchange(waiter_, {}));
   }
+  void reset() noexcept { is_set_ = false; }
   [[nodiscard]] bool is_set() const noexcept { return is_set_; }
 
   bool await_ready() const noexcept { return is_set_; }

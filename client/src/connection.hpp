@@ -79,7 +79,9 @@ struct PendingOp {
   void* out3 = nullptr;
   std::uint64_t aux[3] = {};
   int owned_fd = -1;  // closed when the op completes or is abandoned
-  Handle registered{};  // registered while encoding; dropped if the queue call fails
+  // Registered while encoding (ChildExit's pidfd). Dropped here if the queue
+  // call fails, or if the op fails (the daemon closes it only on success).
+  Handle registered{};
   std::vector<ArenaBlock> blocks;
   std::vector<CopyBack> copy_backs;
   std::uint32_t next_free = 0;

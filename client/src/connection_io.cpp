@@ -189,7 +189,14 @@ void Connection::wake() const noexcept {
 bool Connection::completions_ready() const { return load_acquire(hdr_->cq_tail) != cq_head_; }
 
 void Connection::complete_op(std::uint32_t slot, int res) {
-  res = apply_result(ops_[slot], res);
+  PendingOp& op = ops_[slot];
+  // AIOD_CHILD_EXIT_CLOSE closes the pidfd handle only when the wait
+  // succeeds; after a failed (cancelled) one, dropping it is ours to do.
+  if (op.post == Post::child_exit && res < 0 && op.registered) {
+    const std::uint32_t handle = op.registered.value;
+    (void)unregister({&handle, 1});
+  }
+  res = apply_result(op, res);
   retire(slot, result_error(res));
 }
 

@@ -158,8 +158,6 @@ class Backend {
   // still completes exactly once (with -ECANCELED if the cancel won the race).
   // Never blocks. Returns 0 or -EAGAIN (no space).
   [[nodiscard]] virtual int cancel(Completion* target) = 0;
-  // Likewise for every op pending on descriptor `fd`.
-  [[nodiscard]] virtual int cancel_fd(int fd) = 0;
 
   // Hands prepared operations to the kernel. Never blocks. Returns the number
   // handed over or -errno.

@@ -266,18 +266,6 @@ int PosixBackend::cancel(Completion* target) {
   return 0;
 }
 
-int PosixBackend::cancel_fd(int fd) {
-  flush();
-  scratch_.clear();
-  for (const auto& [done, op] : live_) {
-    if (!is_timer(*op) && op->op.fd == fd && !op->resignal) scratch_.push_back(op);
-  }
-  // cancel_op() may complete (and free) ops: the list was taken first.
-  for (PosixOp* op : scratch_) (void)cancel_op(*op);
-  scratch_.clear();
-  return 0;
-}
-
 void PosixBackend::fire_timers() {
   if (timers_.empty()) return;
   scratch_.clear();

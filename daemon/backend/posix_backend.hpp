@@ -67,7 +67,6 @@ class PosixBackend final : public Backend {
   }
   [[nodiscard]] int prepare(const BackendOp& op, Completion* done) override;
   [[nodiscard]] int cancel(Completion* target) override;
-  [[nodiscard]] int cancel_fd(int fd) override;
   int flush() override;
   int drain() override;
   int wait(std::optional<std::chrono::nanoseconds> timeout) override;

@@ -307,15 +307,6 @@ class UringBackend final : public Backend {
     return 0;
   }
 
-  int cancel_fd(int fd) override {
-    (void)emulated_->cancel_fd(fd);
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    if (sqe == nullptr) return -EAGAIN;
-    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-    io_uring_sqe_set_data(sqe, &g_ignored);
-    return 0;
-  }
-
   int flush() override {
     const int emulated = emulated_->flush();
     if (io_uring_sq_ready(&ring_) == 0) return emulated;

@@ -28,7 +28,6 @@ class FakeBackend final : public daemon::Backend {
   unsigned space() const override { return 0; }
   int prepare(const daemon::BackendOp&, daemon::Completion*) override { return -EOPNOTSUPP; }
   int cancel(daemon::Completion*) override { return 0; }
-  int cancel_fd(int) override { return 0; }
   int flush() override { return 0; }
   int drain() override { return 0; }
   int wait(std::optional<std::chrono::nanoseconds>) override { return 0; }

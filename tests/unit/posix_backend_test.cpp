@@ -1,6 +1,6 @@
 // Unit tests of the posix backend (daemon/backend/posix_*): every op kind as
 // blocking system calls, timers, cancellation of queued, running and finished
-// ops, cancel_fd, link timeouts both ways, personalities, and the invariant the
+// ops, link timeouts both ways, personalities, and the invariant the
 // daemon rests on — every op completes exactly once — under races.
 //
 // Waits are bounded (kLimit) and fail the test clearly; nothing sleeps to
@@ -566,25 +566,6 @@ TEST_F(PosixBackendTest, CancelOfAFinishedOpIsEnoent) {
   EXPECT_EQ(cancel.result, -ENOENT);
   EXPECT_EQ(r.count, 1);
   EXPECT_EQ(r.result, 1);
-}
-
-TEST_F(PosixBackendTest, CancelFdCancelsEveryOpOnThatDescriptorOnly) {
-  int sv[2], other[2];
-  socketpair(SOCK_STREAM, sv);
-  socketpair(SOCK_STREAM, other);
-  char a[1], b[1], c[1];
-  Recorder r1, r2, r3;
-  ASSERT_NO_FATAL_FAILURE(start_blocked({{recv_op(sv[0], a, 1), &r1},
-                                         {recv_op(sv[0], b, 1), &r2},
-                                         {recv_op(other[0], c, 1), &r3}}));
-  ASSERT_EQ(backend_->cancel_fd(sv[0]), 0);
-  ASSERT_TRUE(finish(r1, r2));
-  EXPECT_EQ(r1.result, -ECANCELED);
-  EXPECT_EQ(r2.result, -ECANCELED);
-  EXPECT_EQ(r3.count, 0);
-  ASSERT_EQ(::write(other[1], "q", 1), 1);
-  ASSERT_TRUE(finish(r3));
-  EXPECT_EQ(r3.result, 1);
 }
 
 TEST_F(PosixBackendTest, LinkTimeoutLosesToItsOp) {

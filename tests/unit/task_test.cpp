@@ -272,6 +272,20 @@ TEST(Event, SetWithoutWaiterSchedulesNothing) {
   EXPECT_FALSE(s.has_ready());
 }
 
+TEST(Event, ResetMakesTheNextAwaitSuspendUntilTheNextSet) {
+  Scheduler s;
+  Event e(s);
+  e.set();
+  e.reset();
+  EXPECT_FALSE(e.is_set());
+  Log log;
+  wait_event(e, log, "t");
+  EXPECT_EQ(log, (Log{"t waits"}));
+  e.set();
+  EXPECT_EQ(s.run_ready(), 1u);
+  EXPECT_EQ(log, (Log{"t waits", "t woke"}));
+}
+
 // ---------------------------------------------------------------------------
 // Task<T>
 
@@ -437,7 +451,6 @@ class RecordingBackend final : public Backend {
     cancelled.push_back(target);
     return 0;
   }
-  int cancel_fd(int) override { return 0; }
   int flush() override {
     ++flushes;
     free_slots = slots_after_flush;
