@@ -69,6 +69,12 @@ Task<> Session::shutdown() {
   // arrive later are published by the shard at the end of their loop turn,
   // which counts as work in progress (dirty_) until it has happened.
   if (is_io_) publish_completions();
+  // A wake-up write may never end (a client holding its eventfd full):
+  // nobody waits for it now, so it is cancelled rather than waited for.
+  if (waker_.in_flight > 0 && shard_.backend().cancel(&waker_) == -EAGAIN) {
+    shard_.backend().flush();
+    (void)shard_.backend().cancel(&waker_);
+  }
   maybe_quiet();
   // Checked again whenever this resumes, since the destruction follows
   // synchronously: the session is freed only in a state in which nothing

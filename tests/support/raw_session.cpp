@@ -103,6 +103,13 @@ bool RawSession::disconnected(std::chrono::milliseconds timeout) {
   return ::recv(sock_.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+void RawSession::ask_to_be_woken_with_a_full_eventfd() {
+  const std::uint64_t most = 0xfffffffffffffffeULL;  // an eventfd's largest count
+  (void)!::write(complete_efd_.get(), &most, sizeof(most));
+  std::atomic_ref<std::uint32_t>(hdr_->client_flags).store(AIOD_CLIENT_NEED_WAKEUP, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
 std::optional<std::uint32_t> RawSession::register_fd(int fd) {
   flatbuffers::FlatBufferBuilder b(64);
   const auto body = wire::CreateRegisterFds(b, 1);

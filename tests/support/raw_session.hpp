@@ -42,6 +42,10 @@ class RawSession : private SessionMapping {
   bool disconnected(std::chrono::milliseconds timeout);
   // Registers a descriptor; returns the handle.
   std::optional<std::uint32_t> register_fd(int fd);
+  // A hostile client's wake-up: raises AIOD_CLIENT_NEED_WAKEUP and leaves it
+  // raised, with its completion eventfd held at its maximum, so that every
+  // wake-up write the daemon makes would have to wait.
+  void ask_to_be_woken_with_a_full_eventfd();
 
  private:
   std::string error_;
