@@ -13,8 +13,8 @@
 #include <cstring>
 
 #include "settings.hpp"
-#include "shard.hpp"
-#include "version.hpp"
+#include "shard/shard.hpp"
+#include "os/version.hpp"
 #include "wire.hpp"
 
 namespace aiod::daemon {

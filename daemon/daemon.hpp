@@ -20,13 +20,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "config.hpp"
-#include "listener.hpp"
-#include "peer_creds.hpp"
-#include "stats.hpp"
-#include "systemd_notify.hpp"
-#include "uid_shares.hpp"
-#include "watchdog.hpp"
+#include "runtime/config.hpp"
+#include "system/listener.hpp"
+#include "os/peer_creds.hpp"
+#include "stats/stats.hpp"
+#include "system/systemd_notify.hpp"
+#include "prepare/uid_shares.hpp"
+#include "system/watchdog.hpp"
 
 namespace aiod::daemon {
 

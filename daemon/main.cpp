@@ -8,14 +8,14 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "config.hpp"
+#include "runtime/config.hpp"
 #include "daemon.hpp"
-#include "notify_relay.hpp"
+#include "system/notify_relay.hpp"
 #include "settings.hpp"
-#include "socket_activation.hpp"
+#include "system/socket_activation.hpp"
 #include "socket_path.hpp"
-#include "systemd_notify.hpp"
-#include "version.hpp"
+#include "system/systemd_notify.hpp"
+#include "os/version.hpp"
 
 using aiod::daemon::Config;
 

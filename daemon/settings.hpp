@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "config.hpp"
+#include "runtime/config.hpp"
 
 namespace aiod::daemon {
 

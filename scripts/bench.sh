@@ -59,7 +59,7 @@ results=$out/results.tsv
 : > "$results"
 : > "$out/raw.txt"  # this run only, like the table
 
-poll_us=$(sed -n 's/.*poll = std::chrono::microseconds(\([0-9]*\)).*/\1/p' "$root/daemon/config.hpp" | head -1)
+poll_us=$(sed -n 's/.*poll = std::chrono::microseconds(\([0-9]*\)).*/\1/p' "$root/daemon/runtime/config.hpp" | head -1)
 {
   echo "date:       $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "commit:     $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"

@@ -1,5 +1,5 @@
 // confined_path.cpp — see confined_path.hpp.
-#include "confined_path.hpp"
+#include "backend/confined_path.hpp"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "protected_sockets.hpp"
+#include "os/protected_sockets.hpp"
 #include "unique_fd.hpp"
 
 #ifndef SYS_openat2

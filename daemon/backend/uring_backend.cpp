@@ -27,9 +27,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "backend.hpp"
-#include "confined_path.hpp"
-#include "posix_backend.hpp"
+#include "backend/backend.hpp"
+#include "backend/confined_path.hpp"
+#include "backend/posix/posix_backend.hpp"
 
 namespace aiod::daemon {
 namespace {

@@ -30,9 +30,9 @@
 #include "descriptor_gen.hpp"
 #include "fake_backend.hpp"
 #include "fuzz_support.hpp"
-#include "handle_table.hpp"
-#include "op_prepare.hpp"
-#include "op_record.hpp"
+#include "prepare/handle_table.hpp"
+#include "prepare/op_prepare.hpp"
+#include "prepare/op_record.hpp"
 
 namespace aiod::fuzz {
 namespace {

@@ -16,8 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "fuzz_support.hpp"
-#include "layout.hpp"
-#include "session_rings.hpp"
+#include "os/layout.hpp"
+#include "session/session_rings.hpp"
 
 namespace aiod::fuzz {
 namespace {

@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "aiod_shm.h"
-#include "handle_table.hpp"
+#include "prepare/handle_table.hpp"
 
 namespace aiod::daemon {
 namespace {

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "aiod_shm.h"
-#include "layout.hpp"
+#include "os/layout.hpp"
 
 namespace aiod::daemon {
 namespace {

@@ -45,11 +45,11 @@
 #include "aiod_shm.h"
 #include "backend/backend.hpp"
 #include "fake_backend.hpp"
-#include "handle_table.hpp"
-#include "op_prepare.hpp"
-#include "op_prepare_util.hpp"
-#include "op_record.hpp"
-#include "protected_sockets.hpp"
+#include "prepare/handle_table.hpp"
+#include "prepare/op_prepare.hpp"
+#include "prepare/op_prepare_util.hpp"
+#include "prepare/op_record.hpp"
+#include "os/protected_sockets.hpp"
 
 namespace aiod::daemon {
 namespace {

@@ -32,8 +32,8 @@
 #include <gtest/gtest.h>
 
 #include "backend/backend.hpp"
-#include "backend/posix_backend.hpp"
-#include "peer_creds.hpp"
+#include "backend/posix/posix_backend.hpp"
+#include "os/peer_creds.hpp"
 
 namespace aiod::daemon {
 namespace {

@@ -16,8 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "aiod_shm.h"
-#include "layout.hpp"
-#include "session_rings.hpp"
+#include "os/layout.hpp"
+#include "session/session_rings.hpp"
 
 namespace aiod::daemon {
 namespace {

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <string>
 
-#include "socket_activation.hpp"
+#include "system/socket_activation.hpp"
 
 namespace aiod::daemon {
 namespace {

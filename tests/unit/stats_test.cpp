@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "aiod_shm.h"
-#include "stats.hpp"
+#include "stats/stats.hpp"
 
 namespace aiod::daemon {
 namespace {

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <string>
 
-#include "systemd_notify.hpp"
+#include "system/systemd_notify.hpp"
 
 namespace aiod::daemon {
 namespace {

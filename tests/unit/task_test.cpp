@@ -22,8 +22,8 @@
 #include <gtest/gtest.h>
 
 #include "backend/backend.hpp"
-#include "intrusive_list.hpp"
-#include "task.hpp"
+#include "runtime/intrusive_list.hpp"
+#include "runtime/task.hpp"
 
 namespace aiod::daemon {
 namespace {

@@ -2,7 +2,7 @@
 // can be taken again, and uids do not share their counts.
 #include <gtest/gtest.h>
 
-#include "uid_shares.hpp"
+#include "prepare/uid_shares.hpp"
 
 namespace aiod::daemon {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "watchdog.hpp"
+#include "system/watchdog.hpp"
 
 namespace aiod::daemon {
 namespace {

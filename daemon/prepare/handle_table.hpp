@@ -1,0 +1,80 @@
+// handle_table.hpp — one session's handles: the only names its operations can
+// use for files, directories and sockets.
+//
+// A handle is (generation << 16 | slot + 1) with a 15-bit generation: never 0
+// (AIOD_HANDLE_INVALID), always below 2^31 (so never AIOD_HANDLE_CWD, and it fits
+// a completion result), and a handle that was closed stays invalid even after its
+// slot is reused (the generation moves on).
+//
+// The descriptor behind a handle is closed only when the handle is closed AND
+// no in-flight operation still refers to it. That ordering matters: io_uring
+// looks a descriptor number up when the op is issued, which may be later than
+// our validation; were the number freed and reused by another session's open in
+// between, the op would reach the other session's file.
+//
+// Not thread-safe: owned by the session's shard thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "prepare/uid_shares.hpp"
+#include "unique_fd.hpp"
+
+namespace aiod::daemon {
+
+class HandleTable {
+ public:
+  // `capacity` is the most handles open at once (at most 2^16 - 1).
+  explicit HandleTable(std::uint32_t capacity);
+  HandleTable(const HandleTable&) = delete;
+  HandleTable& operator=(const HandleTable&) = delete;
+  // Closes every descriptor still held. No operation may be in flight.
+  ~HandleTable();
+
+  // From now on every descriptor the table holds counts against `uid`'s
+  // share of handles in `shares` (at most `limit`); `shares` must outlive
+  // the table. Called before the first insert().
+  void count_against(UidShares* shares, uid_t uid, std::uint32_t limit);
+
+  // Takes ownership of `fd`. Returns the new handle (> 0) or -EMFILE (the
+  // table or the uid's share is full; the descriptor is then closed).
+  [[nodiscard]] std::int64_t insert(UniqueFd fd);
+
+  // Looks up an open handle and takes a reference on it for an in-flight
+  // operation. Returns the descriptor or -EBADF.
+  [[nodiscard]] int acquire(std::uint32_t handle);
+  // Drops a reference taken by acquire().
+  void release(std::uint32_t handle);
+
+  // Whether `handle` is open.
+  [[nodiscard]] bool is_open(std::uint32_t handle) const;
+
+  // Closes the handle: acquire() fails from now on; the descriptor is closed
+  // once the last reference is released. Returns 0 or -EBADF.
+  int close(std::uint32_t handle);
+
+  [[nodiscard]] std::uint32_t open_count() const noexcept { return open_; }
+
+ private:
+  struct Entry {
+    int fd = -1;
+    std::uint32_t refs = 0;
+    std::uint16_t generation = 0;
+    bool open = false;
+  };
+  Entry* find(std::uint32_t handle);
+  void maybe_free(std::uint32_t slot);
+
+  std::vector<Entry> entries_;
+  std::deque<std::uint32_t> free_slots_;
+  std::uint32_t capacity_;
+  std::uint32_t open_ = 0;
+  std::uint32_t held_ = 0;  // descriptors held (open handles and closed ones still referenced)
+  UidShares* shares_ = nullptr;
+  uid_t uid_ = 0;
+  std::uint32_t uid_limit_ = 0;
+};
+
+}  // namespace aiod::daemon

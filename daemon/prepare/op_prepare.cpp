@@ -1,0 +1,183 @@
+// op_prepare.cpp — descriptor validation: the checks every opcode shares, the
+// dispatch to the per-family validators, and the opcodes that need no family.
+#include "prepare/op_prepare.hpp"
+
+#include <poll.h>
+
+#include <cerrno>
+
+#include "backend/backend.hpp"
+#include "prepare/handle_table.hpp"
+#include "prepare/op_prepare_util.hpp"
+
+namespace aiod::daemon {
+namespace {
+using namespace prep;
+
+void set_timespec(OpRecord& rec, std::uint64_t ns) {
+  rec.ts.tv_sec = static_cast<std::int64_t>(ns / 1'000'000'000u);
+  rec.ts.tv_nsec = static_cast<long long>(ns % 1'000'000'000u);
+}
+
+// The value every eventfd notification adds.
+const std::uint64_t kEventIncrement = 1;
+
+int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
+  switch (s.opcode) {
+    case AIOD_OP_NOP:
+      if (!unused_fields_zero(s, 0)) return -EINVAL;
+      rec.op.opcode = BackendOpcode::nop;
+      return 0;
+    case AIOD_OP_TIMEOUT:
+    case AIOD_OP_LINK_TIMEOUT:
+      if (!unused_fields_zero(s, kOff)) return -EINVAL;
+      set_timespec(rec, s.off);
+      rec.op.ts = &rec.ts;
+      if (s.opcode == AIOD_OP_TIMEOUT) {
+        rec.op.opcode = BackendOpcode::timeout;
+        rec.finish = Finish::timer;
+      } else {
+        rec.op.opcode = BackendOpcode::link_timeout;
+        rec.finish = Finish::link_timer;
+      }
+      return 0;
+    case AIOD_OP_CANCEL:
+      // The target is looked up by the session (Session::resolve_cancel).
+      if (!unused_fields_zero(s, kOff)) return -EINVAL;
+      rec.value = s.off;
+      rec.op.opcode = BackendOpcode::cancel;
+      rec.finish = Finish::cancel;
+      return 0;
+    case AIOD_OP_POLL: {
+      if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
+      constexpr std::uint32_t kEvents = POLLIN | POLLPRI | POLLOUT | POLLRDHUP | POLLRDNORM | POLLRDBAND |
+                                        POLLWRNORM | POLLWRBAND | POLLERR | POLLHUP;
+      if ((s.op_flags & ~kEvents) != 0) return -EINVAL;
+      const int fd = acquire(ctx, rec, s.handle);
+      if (fd < 0) return fd;
+      rec.op.opcode = BackendOpcode::poll_add;
+      rec.op.fd = fd;
+      rec.op.op_flags = s.op_flags;
+      return 0;
+    }
+    case AIOD_OP_CLOSE_FILE:
+    case AIOD_OP_CLOSE_DIR:
+    case AIOD_OP_CLOSE_SOCKET:
+    case AIOD_OP_CLOSE_EVENT_SOURCE: {
+      if (!unused_fields_zero(s, kHandle)) return -EINVAL;
+      // The reference keeps the descriptor open until the close happens, when
+      // the placeholder completes (after the ops it is linked behind).
+      const int fd = acquire(ctx, rec, s.handle);
+      if (fd < 0) return fd;
+      rec.op.opcode = BackendOpcode::nop;
+      rec.finish = s.opcode == AIOD_OP_CLOSE_SOCKET ? Finish::close_socket : Finish::close_handle;
+      return 0;
+    }
+    case AIOD_OP_NOTIFY_EVENT_SOURCE:
+    case AIOD_OP_WAIT_EVENT_SOURCE: {
+      if (!unused_fields_zero(s, kHandle)) return -EINVAL;
+      const int fd = acquire(ctx, rec, s.handle);
+      if (fd < 0) return fd;
+      const bool notify = s.opcode == AIOD_OP_NOTIFY_EVENT_SOURCE;
+      rec.op.opcode = notify ? BackendOpcode::write : BackendOpcode::read;
+      rec.op.fd = fd;
+      // An eventfd moves exactly 8 bytes; with EFD_SEMAPHORE a read takes one unit.
+      rec.value = 0;
+      rec.op.addr = notify ? const_cast<std::uint64_t*>(&kEventIncrement) : &rec.value;
+      rec.op.len = sizeof(std::uint64_t);
+      rec.op.offset = AIOD_OFFSET_CURRENT;
+      rec.finish = Finish::eventfd_rw;
+      return 0;
+    }
+    case AIOD_OP_CHILD_EXIT: {
+      if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
+      if ((s.op_flags & ~AIOD_CHILD_EXIT_CLOSE) != 0) return -EINVAL;
+      const int fd = acquire(ctx, rec, s.handle);
+      if (fd < 0) return fd;
+      // A pidfd polls readable once its process has exited.
+      rec.op.opcode = BackendOpcode::poll_add;
+      rec.op.fd = fd;
+      rec.op.op_flags = POLLIN;
+      rec.close_after = (s.op_flags & AIOD_CHILD_EXIT_CLOSE) != 0;
+      rec.finish = Finish::child_exit;
+      return 0;
+    }
+    default:
+      return -EINVAL;
+  }
+}
+
+}  // namespace
+
+int prepare_record(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
+  rec.user_data = s.user_data;
+  rec.opcode = s.opcode;
+  rec.handle = 0;
+  rec.handle2 = 0;
+  rec.finish = Finish::plain;
+  rec.op = BackendOp{};
+  rec.op.personality = ctx.personality;
+  rec.op.owner = ctx.owner;
+  rec.out_offset = rec.out_offset2 = OpRecord::kNoOffset;
+  rec.cancel_requested = false;
+  rec.close_after = false;
+  rec.passed.clear();
+  rec.expected = 0;
+
+  if ((s.flags & ~AIOD_SQE_VALID_FLAGS) != 0 || s.reserved0 != 0 || s.reserved1 != 0) return -EINVAL;
+  if ((s.flags & AIOD_SQE_LINK) && (s.flags & AIOD_SQE_HARDLINK)) return -EINVAL;
+  rec.link = (s.flags & AIOD_SQE_LINK) ? Link::soft : (s.flags & AIOD_SQE_HARDLINK) ? Link::hard : Link::none;
+
+  int err;
+  switch (s.opcode) {
+    case AIOD_OP_READ:
+    case AIOD_OP_WRITE:
+    case AIOD_OP_READ_TTY:
+    case AIOD_OP_READV:
+    case AIOD_OP_WRITEV:
+    case AIOD_OP_FSYNC:
+    case AIOD_OP_SPLICE:
+    case AIOD_OP_FALLOCATE:
+    case AIOD_OP_FADVISE:
+    case AIOD_OP_FTRUNCATE:
+    case AIOD_OP_SYNC_FILE_RANGE:
+      err = prep::prepare_io(s, ctx, rec);
+      break;
+    case AIOD_OP_OPEN_AT:
+    case AIOD_OP_OPENAT2:
+    case AIOD_OP_RENAME_AT:
+    case AIOD_OP_UNLINK_AT:
+    case AIOD_OP_MKDIR_AT:
+    case AIOD_OP_SYMLINK_AT:
+    case AIOD_OP_STATX:
+      err = prep::prepare_fs(s, ctx, rec);
+      break;
+    case AIOD_OP_SOCKET:
+    case AIOD_OP_ACCEPT:
+    case AIOD_OP_CONNECT:
+    case AIOD_OP_BIND:
+    case AIOD_OP_LISTEN:
+    case AIOD_OP_RECV:
+    case AIOD_OP_SEND:
+    case AIOD_OP_RECV_MSG:
+    case AIOD_OP_SEND_MSG:
+    case AIOD_OP_SHUTDOWN:
+      err = prep::prepare_net(s, ctx, rec);
+      break;
+    default:
+      err = s.opcode < AIOD_OP_LAST ? prepare_misc(s, ctx, rec) : -EINVAL;
+      break;
+  }
+  if (err == 0 && !ctx.backend->supports(rec.op.opcode)) err = -EOPNOTSUPP;
+  if (err < 0) {
+    // A refused descriptor holds nothing.
+    if (rec.handle != 0) ctx.handles->release(rec.handle);
+    if (rec.handle2 != 0) ctx.handles->release(rec.handle2);
+    for (std::uint32_t h : rec.passed) ctx.handles->release(h);
+    rec.handle = rec.handle2 = 0;
+    rec.passed.clear();
+  }
+  return err;
+}
+
+}  // namespace aiod::daemon

@@ -1,0 +1,207 @@
+// op_prepare_net.cpp — validation of socket ops. Addresses and control data
+// are copied out of the arena (the kernel reads them later); SCM_RIGHTS in
+// SEND_MSG carries handles, which become the daemon's descriptors here.
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "os/control_data.hpp"
+#include "prepare/handle_table.hpp"
+#include "prepare/op_prepare_util.hpp"
+
+namespace aiod::daemon::prep {
+namespace {
+
+constexpr std::uint32_t kSendFlags =
+    MSG_CONFIRM | MSG_DONTROUTE | MSG_DONTWAIT | MSG_EOR | MSG_MORE | MSG_OOB | MSG_NOSIGNAL;
+constexpr std::uint32_t kRecvFlags = MSG_DONTWAIT | MSG_ERRQUEUE | MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_WAITALL;
+// Control data one message may carry.
+constexpr std::uint64_t kMaxControl = 64 * 1024;
+
+int copy_address(const PrepareContext& ctx, std::uint64_t off, std::uint64_t len, OpRecord& rec) {
+  if (len == 0 || len > sizeof(sockaddr_storage)) return -EINVAL;
+  const std::byte* p = arena_ptr(ctx, off, len);
+  if (p == nullptr) return -EFAULT;
+  rec.addr = {};
+  std::memcpy(&rec.addr, p, len);
+  rec.addr_len = static_cast<socklen_t>(len);
+  return fix_unix_address(ctx, rec, rec.addr, rec.addr_len);
+}
+
+int socket_fd(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, BackendOpcode op) {
+  const int fd = acquire(ctx, rec, s.handle);
+  if (fd < 0) return fd;
+  rec.op.opcode = op;
+  rec.op.fd = fd;
+  return fd;
+}
+
+// Handles in SCM_RIGHTS become descriptors (with a reference held until the op
+// completes); credentials may not be forged with the daemon's identity.
+// Walked by the kernel's rules (control_data.hpp): every SCM_RIGHTS the kernel
+// will act on has had its handles translated.
+int translate_send_control(const PrepareContext& ctx, OpRecord& rec) {
+  return for_each_control_header(rec.control, [&](cmsghdr& c) {
+    if (c.cmsg_level != SOL_SOCKET) return 0;
+    if (c.cmsg_type == SCM_CREDENTIALS) return -EPERM;
+    if (c.cmsg_type != SCM_RIGHTS) return 0;
+    const std::size_t n = (c.cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint32_t handle;
+      std::memcpy(&handle, CMSG_DATA(&c) + i * sizeof(int), sizeof(handle));
+      const int fd = ctx.handles->acquire(handle);
+      if (fd < 0) return fd;
+      rec.passed.push_back(handle);
+      std::memcpy(CMSG_DATA(&c) + i * sizeof(int), &fd, sizeof(fd));
+    }
+    return 0;
+  });
+}
+
+int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, bool send) {
+  if (!unused_fields_zero(s, kHandle | kAddr | kLen | kOpFlags)) return -EINVAL;
+  if ((s.op_flags & ~(send ? kSendFlags : kRecvFlags)) != 0) return -EINVAL;
+  if (s.len != sizeof(aiod_msghdr)) return -EINVAL;
+  const std::byte* hp = arena_ptr(ctx, s.addr, sizeof(aiod_msghdr));
+  if (hp == nullptr) return -EFAULT;
+  aiod_msghdr h;
+  std::memcpy(&h, hp, sizeof(h));  // one read of the shared copy
+  if (h.reserved != 0 || h.iov_count > AIOD_IOV_MAX || h.control_len > kMaxControl) return -EINVAL;
+
+  rec.msg = {};
+  if (h.name_len > 0) {
+    if (send) {
+      if (const int err = copy_address(ctx, h.name, h.name_len, rec); err < 0) return err;
+      rec.msg.msg_name = &rec.addr;
+      rec.msg.msg_namelen = rec.addr_len;
+    } else {
+      // The kernel writes at most sizeof(sockaddr_storage) bytes of address.
+      const std::uint32_t room = std::min<std::uint32_t>(h.name_len, sizeof(sockaddr_storage));
+      std::byte* name = arena_ptr(ctx, h.name, room);
+      if (name == nullptr) return -EFAULT;
+      rec.msg.msg_name = name;
+      rec.msg.msg_namelen = room;
+    }
+  }
+  if (const int err = copy_iovecs(ctx, h.iov, h.iov_count, rec); err < 0) return err;
+  rec.expected = 0;  // no short-transfer rule for messages
+  rec.msg.msg_iov = rec.iov.data();
+  rec.msg.msg_iovlen = rec.iov.size();
+  if (socket_fd(s, ctx, rec, send ? BackendOpcode::sendmsg : BackendOpcode::recvmsg) < 0) return -EBADF;
+  const std::byte* cp = h.control_len > 0 ? arena_ptr(ctx, h.control, h.control_len) : nullptr;
+  if (h.control_len > 0 && cp == nullptr) return -EFAULT;
+  // Control data is daemon memory: allocated only for a valid descriptor,
+  // and only within the session's share (ctx.control_in_flight).
+  if (h.control_len > 0 && ctx.control_in_flight != nullptr) {
+    if (*ctx.control_in_flight + h.control_len > ctx.max_control_bytes) return -ENOBUFS;
+    *ctx.control_in_flight += h.control_len;
+    rec.control_charged = static_cast<std::uint32_t>(h.control_len);  // <= kMaxControl
+  }
+  rec.control.assign(h.control_len, 0);
+  if (h.control_len > 0) {
+    if (send) {
+      std::memcpy(rec.control.data(), cp, h.control_len);
+      if (const int err = translate_send_control(ctx, rec); err < 0) return err;
+    }
+    rec.msg.msg_control = rec.control.data();
+    rec.msg.msg_controllen = rec.control.size();
+  }
+  rec.op.addr = &rec.msg;
+  // Sends never raise SIGPIPE in the daemon; received descriptors never leak
+  // into a child of the daemon.
+  rec.op.op_flags = send ? (s.op_flags | MSG_NOSIGNAL) : (s.op_flags | MSG_CMSG_CLOEXEC);
+  if (!send) {
+    rec.out_offset = s.addr;
+    rec.out_offset2 = h.control;
+    rec.finish = Finish::recv_msg;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
+  switch (s.opcode) {
+    case AIOD_OP_SOCKET: {
+      if (!unused_fields_zero(s, kOff | kOpFlags | kMode)) return -EINVAL;
+      if (s.off > INT_MAX || s.mode > INT_MAX || s.op_flags > INT_MAX) return -EINVAL;
+      rec.op.opcode = BackendOpcode::socket;
+      rec.op.len = static_cast<std::uint32_t>(s.off);  // domain
+      rec.op.op_flags = s.op_flags | SOCK_CLOEXEC;      // type
+      rec.op.offset = s.mode;                           // protocol
+      rec.op.netns = ctx.netns_fd;                      // the client's, if not the daemon's
+      rec.finish = Finish::new_handle;
+      return 0;
+    }
+    case AIOD_OP_ACCEPT: {
+      if (!unused_fields_zero(s, kHandle | kOpFlags | kAddr2 | kLen2)) return -EINVAL;
+      if ((s.op_flags & ~static_cast<std::uint32_t>(SOCK_NONBLOCK)) != 0) return -EINVAL;
+      if (s.len2 != 0) {
+        if (s.len2 < sizeof(aiod_sockaddr_out)) return -EINVAL;
+        if (arena_ptr(ctx, s.addr2, sizeof(aiod_sockaddr_out)) == nullptr) return -EFAULT;
+        rec.out_offset = s.addr2;
+      } else if (s.addr2 != 0) {
+        return -EINVAL;
+      }
+      if (socket_fd(s, ctx, rec, BackendOpcode::accept) < 0) return -EBADF;
+      // The kernel writes the peer address into the record; the completion
+      // copies it out (so the client cannot change the length under it).
+      rec.addr = {};
+      rec.addr_len = sizeof(rec.addr);
+      rec.op.addr = &rec.addr;
+      rec.op.addr2 = &rec.addr_len;
+      rec.op.op_flags = s.op_flags | SOCK_CLOEXEC;
+      rec.finish = Finish::accept;
+      return 0;
+    }
+    case AIOD_OP_CONNECT:
+    case AIOD_OP_BIND: {
+      if (!unused_fields_zero(s, kHandle | kAddr | kLen)) return -EINVAL;
+      if (const int err = copy_address(ctx, s.addr, s.len, rec); err < 0) return err;
+      if (socket_fd(s, ctx, rec, s.opcode == AIOD_OP_CONNECT ? BackendOpcode::connect : BackendOpcode::bind) < 0) {
+        return -EBADF;
+      }
+      rec.op.addr = &rec.addr;
+      rec.op.len = rec.addr_len;
+      // A socket file is created with the client's umask, as its own bind's would be.
+      if (s.opcode == AIOD_OP_BIND) rec.op.op_flags = ctx.umask;
+      return 0;
+    }
+    case AIOD_OP_LISTEN:
+      if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
+      if (s.op_flags > INT_MAX) return -EINVAL;
+      if (socket_fd(s, ctx, rec, BackendOpcode::listen) < 0) return -EBADF;
+      rec.op.len = s.op_flags;
+      return 0;
+    case AIOD_OP_SHUTDOWN:
+      if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
+      if (s.op_flags > SHUT_RDWR) return -EINVAL;
+      if (socket_fd(s, ctx, rec, BackendOpcode::shutdown) < 0) return -EBADF;
+      rec.op.len = s.op_flags;
+      return 0;
+    case AIOD_OP_RECV:
+    case AIOD_OP_SEND: {
+      const bool send = s.opcode == AIOD_OP_SEND;
+      if (!unused_fields_zero(s, kHandle | kAddr | kLen | kOpFlags)) return -EINVAL;
+      if ((s.op_flags & ~(send ? kSendFlags : kRecvFlags)) != 0) return -EINVAL;
+      std::byte* buf = arena_ptr(ctx, s.addr, s.len);
+      if (buf == nullptr) return -EFAULT;
+      if (socket_fd(s, ctx, rec, send ? BackendOpcode::send : BackendOpcode::recv) < 0) return -EBADF;
+      rec.op.addr = buf;
+      rec.op.len = s.len;
+      rec.op.op_flags = send ? (s.op_flags | MSG_NOSIGNAL) : s.op_flags;
+      return 0;
+    }
+    case AIOD_OP_RECV_MSG:
+      return prepare_msg(s, ctx, rec, false);
+    case AIOD_OP_SEND_MSG:
+      return prepare_msg(s, ctx, rec, true);
+    default:
+      return -EINVAL;
+  }
+}
+
+}  // namespace aiod::daemon::prep

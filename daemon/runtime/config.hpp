@@ -1,0 +1,61 @@
+// config.hpp — the daemon's configuration: tunables from the command line and
+// the config file (settings.hpp parses and validates them), plus what the
+// environment hands over (socket activation, watchdog). Plain data.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "os/layout.hpp"
+
+namespace aiod::daemon {
+
+struct Limits {
+  LayoutLimits layout;
+  std::uint32_t max_sessions = 1024;
+  std::uint32_t max_in_flight = 0;      // per session; 0 = the completion ring's size
+  std::uint32_t max_handles = 65535;    // per session (at most 2^16 - 1)
+  std::uint32_t drain_budget = 256;     // descriptors one session may submit per turn
+  // A connection that has not completed its handshake by then is closed.
+  std::chrono::milliseconds handshake_timeout{5000};
+  // Shares of one client uid (uid_shares.hpp), so that one user at its
+  // limits leaves the others served.
+  std::uint32_t max_sessions_per_uid = 64;
+  std::uint32_t max_handles_per_uid = 16384;
+  std::uint64_t max_memory_per_uid = std::uint64_t{1} << 30;
+  std::uint32_t max_workers_per_uid = 256;  // blocked posix workers, per shard
+  std::uint32_t max_control_bytes = 1u << 20;  // per session, in flight (SEND_MSG/RECV_MSG)
+  // A control session (aioctl) silent for this long is closed.
+  std::chrono::milliseconds control_idle_timeout{60000};
+};
+
+// Which Backend the shards use. automatic: io_uring, else posix (with a warning).
+enum class BackendChoice : std::uint8_t { automatic, io_uring, posix };
+
+struct Config {
+  std::string socket_path;
+  unsigned socket_mode = 0660;
+  unsigned threads = 1;
+  std::chrono::microseconds poll = std::chrono::microseconds(50);  // spin before sleeping
+  unsigned backend_entries = 4096;
+  BackendChoice backend = BackendChoice::automatic;
+  std::string log_level = "info";
+  int ready_fd = -1;  // written "1\n" and closed once the daemon accepts connections
+  // An already listening socket to serve instead of binding socket_path
+  // (socket activation); the Daemon takes ownership. -1: bind socket_path.
+  int listen_fd = -1;
+  // systemd's WatchdogSec (WATCHDOG_USEC); zero: no watchdog.
+  std::chrono::microseconds watchdog{0};
+  // When nonzero, an idle shard wakes at least this often so that its
+  // heartbeat advances (set by the Daemon from `watchdog`).
+  std::chrono::nanoseconds shard_wake{0};
+  Limits limits;
+  // Where the tunables came from, to rebuild them on SIGHUP.
+  std::string config_file;
+  std::vector<std::pair<std::string, std::string>> overrides;  // command line: name, value
+};
+
+}  // namespace aiod::daemon

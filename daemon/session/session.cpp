@@ -1,0 +1,136 @@
+// session.cpp — a session's lifecycle: creation, closing, shutdown.
+#include "session/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+
+#include "shard/shard.hpp"
+#include "wire.hpp"
+
+namespace aiod::daemon {
+
+DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal) {
+  auto session = std::make_unique<Session>(shard, std::move(sock), id, std::move(refusal));
+  shard.add_session(*session);
+  if (co_await session->handshake() == 0) {
+    shard.list_session(*session);  // its identity is final: stats on other shards may show it
+    co_await session->serve_control();
+  }
+  co_await session->shutdown();
+  shard.remove_session(*session);
+}
+
+Session::Session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal)
+    : shard_(shard),
+      id_(id),
+      sock_(std::move(sock)),
+      handles_(shard.config().limits.max_handles),
+      quiet_(shard.scheduler()),
+      refusal_(std::move(refusal)) {}
+
+Session::~Session() {
+  if (personality_ != 0) shard_.release_personality(personality_);
+}
+
+void Session::request_close(std::string reason) {
+  if (closing_) return;
+  closing_ = true;
+  close_reason_ = std::move(reason);
+  cancel_all(control_calls_);
+}
+
+bool Session::quiescent() const noexcept {
+  return closing_ && in_flight_ == 0 && !doorbell_.armed && !pump_running_ && waker_.in_flight == 0 && !dirty_;
+}
+
+void Session::maybe_quiet() {
+  if (quiescent()) quiet_.set();
+}
+
+Task<> Session::shutdown() {
+  if (!closing_) request_close("session ended");
+  spdlog::debug("session {}: closing ({}), {} ops in flight", id_, close_reason_, in_flight_);
+  if (shard_.stopping() && is_io_) rings_.set_stopping();
+  // Cancel what the backend holds; records of later chain segments are
+  // cancelled by the chain logic when their segment would start.
+  for (OpRecord& rec : records_) {
+    if (!rec.in_backend) continue;
+    if (shard_.backend().cancel(&rec) == -EAGAIN) {
+      shard_.backend().flush();
+      (void)shard_.backend().cancel(&rec);
+    }
+  }
+  if (doorbell_.armed) (void)shard_.backend().cancel(&doorbell_);
+  if (parked_pump) shard_.unpark(*this);
+  maybe_quiet();
+  // Completions posted while closing are made visible; a last wake-up may
+  // still go out, and is waited for like everything else. Completions that
+  // arrive later are published by the shard at the end of their loop turn,
+  // which counts as work in progress (dirty_) until it has happened.
+  if (is_io_) publish_completions();
+  // A wake-up write may never end (a client holding its eventfd full):
+  // nobody waits for it now, so it is cancelled rather than waited for.
+  if (waker_.in_flight > 0 && shard_.backend().cancel(&waker_) == -EAGAIN) {
+    shard_.backend().flush();
+    (void)shard_.backend().cancel(&waker_);
+  }
+  maybe_quiet();
+  // Checked again whenever this resumes, since the destruction follows
+  // synchronously: the session is freed only in a state in which nothing
+  // refers to it, even if something had started new work between
+  // quiet_.set() and now (nothing can: see quiescent()).
+  while (!quiescent()) {
+    quiet_.reset();
+    maybe_quiet();
+    co_await quiet_;
+  }
+  // Nothing refers to the region, the handles, the eventfds or this object any more.
+  spdlog::log(is_io_ ? spdlog::level::info : spdlog::level::debug, "session {} (pid {}, uid {}{}{}) closed: {}", id_, creds_.pid, creds_.uid,
+               name_.empty() ? "" : ", ", name_, close_reason_);
+}
+
+void Session::Waker::complete(int) {
+  --in_flight;
+  s_.maybe_quiet();
+}
+
+void Session::Doorbell::complete(int res) {
+  armed = false;
+  if (res > 0) {
+    s_.counters.wakeups_received.add();
+    if (s_.parked_pump) s_.shard_.unpark(s_);
+  }
+  if (s_.closing_) {
+    s_.maybe_quiet();
+    return;
+  }
+  if (res < 0 && res != -ECANCELED && res != -EINTR) {
+    spdlog::warn("session {}: doorbell read failed: {}", s_.id_, std::strerror(-res));
+    s_.request_close("doorbell failed");
+    return;
+  }
+  s_.arm_doorbell();
+}
+
+void Session::arm_doorbell() {
+  BackendOp op;
+  op.opcode = BackendOpcode::read;
+  op.fd = submit_efd_.get();
+  op.addr = &doorbell_.value;
+  op.len = sizeof(doorbell_.value);
+  op.offset = AIOD_OFFSET_CURRENT;
+  Backend& backend = shard_.backend();
+  int ret = backend.prepare(op, &doorbell_);
+  if (ret == -EAGAIN) {
+    backend.flush();
+    ret = backend.prepare(op, &doorbell_);
+  }
+  if (ret < 0) {
+    request_close("cannot arm the doorbell");
+    return;
+  }
+  doorbell_.armed = true;
+}
+
+}  // namespace aiod::daemon

@@ -1,0 +1,156 @@
+// session_control.cpp — control messages after the handshake: fd registration,
+// ping, stats. Replies go straight out with a non-blocking send: a client that
+// does not read its control socket is disconnected rather than waited for.
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon.hpp"
+#include "os/fd_policy.hpp"
+#include "session/session.hpp"
+#include "shard/shard.hpp"
+#include "stats/stats_reply.hpp"
+#include "wire.hpp"
+
+namespace aiod::daemon {
+
+Task<> Session::serve_control() {
+  while (!closing_) {
+    wire::ReceivedMessage in;
+    // A control session (aioctl) that stays silent is closed: it holds a
+    // session slot of its uid. An IO session's control socket may be quiet
+    // for ever.
+    const int n = co_await receive(in, is_io_ ? std::chrono::nanoseconds(0) : shard_.config().limits.control_idle_timeout);
+    if (closing_) break;
+    if (n == -ECANCELED && !is_io_) {
+      request_close("control session idle for " + std::to_string(shard_.config().limits.control_idle_timeout.count()) +
+                    " ms (control-idle-timeout-ms)");
+      break;
+    }
+    if (n == 0) {
+      request_close("client disconnected");
+      break;
+    }
+    if (n == -EMSGSIZE || n == -EPROTO) {
+      reply_error(0, -n, n == -EMSGSIZE ? "control message too large" : "malformed control data");
+      continue;
+    }
+    if (n < 0) {
+      request_close(std::string("control socket: ") + std::strerror(-n));
+      break;
+    }
+    const wire::Message* msg = wire::verify(in.bytes);
+    if (msg == nullptr) {
+      reply_error(0, EPROTO, "malformed control message (flatbuffers verification failed)");
+      continue;
+    }
+    handle_message(*msg, in);
+  }
+}
+
+void Session::handle_message(const wire::Message& msg, wire::ReceivedMessage& in) {
+  flatbuffers::FlatBufferBuilder b(256);
+  auto finish = [&](wire::Body type, flatbuffers::Offset<void> body) {
+    b.Finish(wire::CreateMessage(b, msg.id(), type, body), wire::MessageIdentifier());
+    (void)reply(wire::view(b));
+  };
+  // A verified union may still have a type and no value: every body pointer
+  // is checked before use.
+  if (msg.body() == nullptr) {
+    reply_error(msg.id(), EPROTO, "control message without a body");
+    return;
+  }
+  switch (msg.body_type()) {
+    case wire::Body::Ping:
+      finish(wire::Body::Pong, wire::CreatePong(b, msg.body_as_Ping()->nonce()).Union());
+      return;
+    case wire::Body::StatsRequest: {
+      const auto* req = msg.body_as_StatsRequest();
+      // Who else is connected (pids, users, names) is not everyone's business:
+      // only root sees every session; others see their own user's.
+      const StatsSnapshot snap = shard_.daemon().collect_stats(req->include_sessions(), creds_.uid);
+      flatbuffers::FlatBufferBuilder sb(4096);
+      build_stats_reply(sb, msg.id(), snap, shard_.daemon().backend_name(), req->first_session());
+      (void)reply(wire::view(sb));
+      return;
+    }
+    case wire::Body::RegisterFds: {
+      if (!is_io_) {
+        reply_error(msg.id(), EINVAL, "a control session has no handles");
+        return;
+      }
+      const auto* req = msg.body_as_RegisterFds();
+      if (in.fds.empty() || req->count() != in.fds.size()) {
+        reply_error(msg.id(), EINVAL,
+                    "RegisterFds.count (" + std::to_string(req->count()) + ") does not match the " +
+                        std::to_string(in.fds.size()) + " descriptors received");
+        return;
+      }
+      for (const UniqueFd& fd : in.fds) {
+        if (refused_as_handle(fd.get())) {
+          reply_error(msg.id(), EINVAL,
+                      "a signalfd cannot be a handle: the daemon's threads would read the daemon's own signals");
+          return;
+        }
+      }
+      std::vector<std::uint32_t> handles;
+      for (UniqueFd& fd : in.fds) {
+        const std::int64_t h = handles_.insert(std::move(fd));
+        if (h < 0) {
+          for (std::uint32_t done : handles) handles_.close(done);
+          reply_error(msg.id(), EMFILE, "the session's handle table is full");
+          return;
+        }
+        handles.push_back(static_cast<std::uint32_t>(h));
+      }
+      finish(wire::Body::RegisterFdsReply, wire::CreateRegisterFdsReplyDirect(b, &handles).Union());
+      return;
+    }
+    case wire::Body::UnregisterHandles: {
+      // All or nothing: a request naming an unknown handle closes none.
+      const auto* req = msg.body_as_UnregisterHandles();
+      std::string bad;
+      if (req->handles() != nullptr) {
+        for (std::uint32_t h : *req->handles()) {
+          if (!handles_.is_open(h)) bad += (bad.empty() ? "" : ", ") + std::to_string(h);
+        }
+      }
+      if (!bad.empty()) {
+        reply_error(msg.id(), EBADF, "unknown handles (none closed): " + bad);
+        return;
+      }
+      if (req->handles() != nullptr) {
+        for (std::uint32_t h : *req->handles()) handles_.close(h);
+      }
+      finish(wire::Body::Ack, wire::CreateAck(b).Union());
+      return;
+    }
+    case wire::Body::Hello:
+      reply_error(msg.id(), EPROTO, "Hello after the handshake");
+      return;
+    default:
+      reply_error(msg.id(), EPROTO,
+                  std::string("unexpected control message: ") + wire::EnumNameBody(msg.body_type()));
+      return;
+  }
+}
+
+int Session::reply(std::span<const std::uint8_t> bytes, std::span<const int> fds) {
+  const int err = wire::send_message(sock_.get(), bytes, fds);
+  if (err < 0) {
+    request_close(err == -EAGAIN ? "client does not read its control socket"
+                                 : std::string("sending a reply: ") + std::strerror(-err));
+  }
+  return err;
+}
+
+int Session::reply_error(std::uint64_t request_id, int code, const std::string& message) {
+  spdlog::debug("session {}: error reply {}: {}", id_, code, message);
+  flatbuffers::FlatBufferBuilder b(256);
+  const auto err = wire::CreateErrorDirect(b, code, message.c_str());
+  b.Finish(wire::CreateMessage(b, request_id, wire::Body::Error, err.Union()), wire::MessageIdentifier());
+  return reply(wire::view(b));
+}
+
+}  // namespace aiod::daemon

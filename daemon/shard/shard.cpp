@@ -1,0 +1,355 @@
+#include "shard/shard.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <time.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+#include "daemon.hpp"
+#include "session/session.hpp"
+
+namespace aiod::daemon {
+namespace {
+
+void cpu_relax() { __builtin_ia32_pause(); }
+
+}  // namespace
+
+Shard::Shard(Daemon& daemon, unsigned index, const Config& config)
+    : daemon_(daemon), index_(index), config_(config) {}
+
+Shard::~Shard() { join(); }
+
+std::uint32_t Shard::cpu() {
+  if (!cpu_valid_) {
+    cpu_ = static_cast<std::uint32_t>(::sched_getcpu());
+    cpu_valid_ = true;
+  }
+  return cpu_;
+}
+
+std::uint64_t Shard::now_ns() const {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+int Shard::start(std::string& error) {
+  inbox_efd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!inbox_efd_) {
+    error = std::string("eventfd: ") + std::strerror(errno);
+    return -errno;
+  }
+  std::promise<std::string> started;
+  auto ready = started.get_future();
+  thread_ = std::thread([this, &started] {
+    const std::string name = "aiod-shard-" + std::to_string(index_);
+    ::pthread_setname_np(::pthread_self(), name.c_str());
+    std::string err;
+    const unsigned share = config_.limits.max_workers_per_uid;
+    if (config_.backend != BackendChoice::posix) backend_ = make_uring_backend(config_.backend_entries, share, err);
+    if (!backend_ && config_.backend == BackendChoice::automatic) {
+      if (index_ == 0) spdlog::warn("{}; using the posix backend (worker threads) instead", err);
+      err.clear();
+    }
+    if (!backend_ && config_.backend != BackendChoice::io_uring) {
+      backend_ = make_posix_backend(config_.backend_entries, share, err);
+    }
+    if (!backend_) {
+      started.set_value(err);
+      return;
+    }
+    backend_name_ = std::string(backend_->info().name);
+    started.set_value({});
+    thread_main();
+  });
+  error = ready.get();
+  if (!error.empty()) {
+    thread_.join();
+    return -ENODEV;
+  }
+  return 0;
+}
+
+void Shard::update_config(const Config& config) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_config_ = std::make_unique<Config>(config);
+  }
+  config_pending_.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  (void)!::write(inbox_efd_.get(), &one, sizeof(one));  // wake it to take them
+}
+
+void Shard::request_stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  (void)::write(inbox_efd_.get(), &one, sizeof(one));
+}
+
+void Shard::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Shard::adopt(UniqueFd conn, std::uint64_t session_id, std::string refusal) {
+  {
+    std::lock_guard lock(mutex_);
+    inbox_.push_back({std::move(conn), session_id, std::move(refusal)});
+  }
+  const std::uint64_t one = 1;
+  (void)::write(inbox_efd_.get(), &one, sizeof(one));
+}
+
+std::size_t Shard::session_count() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size() + inbox_.size();
+}
+
+void Shard::collect(StatsSnapshot& into, bool include_sessions, uid_t visible_uid) const {
+  std::lock_guard lock(mutex_);
+  into.totals += retired_.snapshot();
+  for (const SessionEntry& e : sessions_) {
+    const Session* s = e.session;
+    const CountersSnapshot c = s->counters.snapshot();
+    into.totals += c;
+    // Identity fields only once they are final (a handshake may be writing them).
+    if (include_sessions && e.listed && s->is_io() && (visible_uid == 0 || s->creds().uid == visible_uid)) {
+      SessionSnapshot snap;
+      snap.id = s->id();
+      snap.pid = s->creds().pid;
+      snap.uid = s->creds().uid;
+      snap.gid = s->creds().gid;
+      snap.name = s->name();
+      snap.shard = index_;
+      snap.counters = c;
+      for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
+        snap.opcode_count[op] = s->counters.opcode_count[op].get();
+        snap.opcode_errors[op] = s->counters.opcode_errors[op].get();
+      }
+      snap.latency = s->counters.latency.snapshot();
+      into.sessions.push_back(std::move(snap));
+    }
+  }
+  into.sessions_total += sessions_total_.get();
+  for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
+    into.opcode_count[op] += opcode_counters.count[op].get();
+    into.opcode_errors[op] += opcode_counters.errors[op].get();
+  }
+  into.latency += latency.snapshot();
+  into.daemon_syscalls += syscalls_.load(std::memory_order_relaxed);
+}
+
+void Shard::add_session(Session& s) {
+  std::lock_guard lock(mutex_);
+  sessions_.push_back(SessionEntry{&s, false});
+  sessions_total_.add();
+}
+
+void Shard::list_session(Session& s) {
+  std::lock_guard lock(mutex_);
+  for (SessionEntry& e : sessions_) {
+    if (e.session == &s) e.listed = true;
+  }
+}
+
+void Shard::remove_session(Session& s) {
+  parked_.remove(s);
+  std::erase(dirty_, &s);
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(sessions_, [&s](const SessionEntry& e) { return e.session == &s; });
+    // Fold the ended session's counters into the shard's, in the same critical
+    // section, so a concurrent stats reader counts them exactly once.
+    const CountersSnapshot c = s.counters.snapshot();
+    retired_.ops_submitted.add(c.ops_submitted);
+    retired_.ops_completed.add(c.ops_completed);
+    retired_.ops_failed.add(c.ops_failed);
+    retired_.bytes_in.add(c.bytes_in);
+    retired_.bytes_out.add(c.bytes_out);
+    retired_.invalid_descriptors.add(c.invalid_descriptors);
+    retired_.ring_full_events.add(c.ring_full_events);
+    retired_.wakeups_sent.add(c.wakeups_sent);
+    retired_.wakeups_received.add(c.wakeups_received);
+  }
+  if (s.counted()) daemon_.session_ended(s.id());
+}
+
+void Shard::ParkAwaiter::await_suspend(std::coroutine_handle<> h) {
+  session.parked_pump = h;
+  shard.parked_.push_back(session);
+}
+
+void Shard::unpark(Session& s) {
+  parked_.remove(s);
+  s.rings().set_need_wakeup(false);
+  if (auto h = std::exchange(s.parked_pump, {})) sched_.schedule(h);
+}
+
+void Shard::mark_dirty(Session& s) { dirty_.push_back(&s); }
+
+void Shard::publish_dirty() {
+  for (Session* s : dirty_) s->publish_completions();
+  dirty_.clear();
+}
+
+int Shard::acquire_personality(const PeerCreds& creds) {
+  auto key = std::make_tuple(creds.uid, creds.gid, creds.groups, creds.cap_effective);
+  if (auto it = personalities_.find(key); it != personalities_.end()) {
+    ++it->second.refs;
+    return it->second.id;
+  }
+  const int id = with_peer_identity(creds, [this] { return backend_->register_personality(); });
+  if (id < 0) return id;
+  personalities_.emplace(std::move(key), PersonalityEntry{static_cast<std::uint16_t>(id), 1});
+  return id;
+}
+
+void Shard::release_personality(std::uint16_t id) {
+  for (auto it = personalities_.begin(); it != personalities_.end(); ++it) {
+    if (it->second.id != id) continue;
+    if (--it->second.refs == 0) {
+      backend_->unregister_personality(id);
+      personalities_.erase(it);
+    }
+    return;
+  }
+}
+
+void Shard::InboxReader::arm() {
+  BackendOp op;
+  op.opcode = BackendOpcode::read;
+  op.fd = s_.inbox_efd_.get();
+  op.addr = &value;
+  op.len = sizeof(value);
+  op.offset = AIOD_OFFSET_CURRENT;
+  armed = s_.backend_->prepare(op, this) == 0;
+}
+
+void Shard::InboxReader::complete(int) {
+  armed = false;
+  s_.take_inbox();
+  if (!s_.stopping_) arm();
+}
+
+void Shard::take_inbox() {
+  std::vector<Incoming> conns;
+  {
+    std::lock_guard lock(mutex_);
+    conns.swap(inbox_);
+  }
+  for (Incoming& in : conns) {
+    if (stopping_) {
+      if (in.refusal.empty()) daemon_.session_ended(in.id);
+      continue;  // closes the connection: the daemon is going away
+    }
+    run_session(*this, std::move(in.conn), in.id, std::move(in.refusal));
+  }
+}
+
+void Shard::begin_stop() {
+  stopping_ = true;
+  take_inbox();
+  std::vector<Session*> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (const SessionEntry& e : sessions_) all.push_back(e.session);
+  }
+  for (Session* s : all) s->request_close("the daemon is stopping");
+}
+
+bool Shard::poll_parked() {
+  bool found = false;
+  for (Session* s = parked_.front(); s != nullptr;) {
+    Session* next = IntrusiveList<Session>::next(*s);
+    if (s->ready_to_drain()) {
+      unpark(*s);
+      found = true;
+    }
+    s = next;
+  }
+  return found;
+}
+
+void Shard::prepare_to_sleep() {
+  for (Session* s = parked_.front(); s != nullptr; s = IntrusiveList<Session>::next(*s)) {
+    s->rings().set_need_wakeup(true);
+  }
+  // Full fence: our flag stores must be visible before we re-read the clients'
+  // tails; a client publishes its tail before reading our flag (Dekker).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void Shard::thread_main() {
+  inbox_reader_.arm();
+  loop();
+  spdlog::debug("shard {} stopped", index_);
+}
+
+void Shard::loop() {
+  // Spinning only with pause instructions this long after the last work;
+  // after that, the spin yields the CPU between looks, since on a busy
+  // machine the client (or an io-wq worker) we wait for may need this CPU.
+  constexpr std::uint64_t kPureSpinNs = 5'000;
+  std::uint64_t poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
+  std::uint64_t last_work = now_ns();
+  unsigned idle_turns = 0;
+  // With a watchdog, sleep at most shard_wake so the heartbeat keeps moving.
+  std::optional<std::chrono::nanoseconds> max_sleep;
+  if (config_.shard_wake.count() > 0) max_sleep = config_.shard_wake;
+  for (;;) {
+    // Single writer: a plain increment, no locked read-modify-write.
+    heartbeat_.store(heartbeat_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) begin_stop();
+    if (config_pending_.load(std::memory_order_relaxed) && config_pending_.exchange(false, std::memory_order_acquire)) {
+      std::lock_guard lock(mutex_);
+      if (pending_config_) config_ = std::move(*std::exchange(pending_config_, nullptr));
+      poll_ns = static_cast<std::uint64_t>(config_.poll.count()) * 1000;
+    }
+    // The clock and the CPU are looked up again when this turn first needs them.
+    turn_ns_valid_ = false;
+    cpu_valid_ = false;
+    bool worked = sched_.run_ready() > 0;
+    backend_->flush();
+    worked |= backend_->drain() > 0;
+    publish_dirty();
+    if (stopping_ && !sched_.has_ready()) {
+      std::lock_guard lock(mutex_);
+      if (sessions_.empty()) break;
+    }
+    if (worked || sched_.has_ready() || poll_parked()) {
+      syscalls_.store(backend_->syscalls(), std::memory_order_relaxed);  // for stats readers
+      last_work = 0;  // read the clock when idleness starts, not on every busy turn
+      idle_turns = 0;
+      continue;
+    }
+    // Idle: the clock is read every 32 turns only.
+    if (last_work == 0) last_work = turn_ns();
+    if (++idle_turns % 32 != 0) {
+      cpu_relax();
+      continue;
+    }
+    if (const std::uint64_t idle = turn_ns() - last_work; idle < poll_ns) {
+      if (idle >= kPureSpinNs) ::sched_yield();
+      continue;
+    }
+    syscalls_.store(backend_->syscalls(), std::memory_order_relaxed);
+    prepare_to_sleep();
+    if (poll_parked()) continue;
+    if (!inbox_reader_.armed && !stopping_) inbox_reader_.arm();
+    backend_->wait(max_sleep);
+    for (Session* s = parked_.front(); s != nullptr; s = IntrusiveList<Session>::next(*s)) {
+      s->rings().set_need_wakeup(false);
+    }
+    last_work = 0;
+    idle_turns = 0;
+  }
+  backend_->flush();
+}
+
+}  // namespace aiod::daemon
