@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "runtime/config.hpp"
+#include "session/session_host.hpp"
 #include "system/listener.hpp"
 #include "os/peer_creds.hpp"
 #include "stats/stats.hpp"
@@ -32,7 +33,7 @@ namespace aiod::daemon {
 
 class Shard;
 
-class Daemon {
+class Daemon final : public DaemonServices {
  public:
   // Takes ownership of config.listen_fd, if any. `notifier` reports to the
   // service manager (a disabled one outside systemd).
@@ -42,16 +43,13 @@ class Daemon {
   // Runs until a stop signal. Returns the process exit code.
   int run();
 
-  // Sessions are listed only if `include_sessions`, and only those of
-  // `visible_uid` unless that is root.
-  [[nodiscard]] StatsSnapshot collect_stats(bool include_sessions, uid_t visible_uid) const;
-  [[nodiscard]] const PeerCreds& identity() const noexcept { return identity_; }
-  // The shards' backend ("io_uring" or "posix"); set by start(), before any session exists.
-  [[nodiscard]] std::string_view backend_name() const noexcept { return backend_name_; }
-  // A session admitted by accept_connection() has ended.
-  void session_ended(std::uint64_t session_id);
-  // Per-uid shares of sessions, handles and memory.
-  [[nodiscard]] UidShares& shares() noexcept { return shares_; }
+  // DaemonServices (session_host.hpp). backend_name is set by start(),
+  // before any session exists.
+  [[nodiscard]] StatsSnapshot collect_stats(bool include_sessions, uid_t visible_uid) const override;
+  [[nodiscard]] const PeerCreds& identity() const noexcept override { return identity_; }
+  [[nodiscard]] std::string_view backend_name() const noexcept override { return backend_name_; }
+  void session_ended(std::uint64_t session_id) override;
+  [[nodiscard]] UidShares& shares() noexcept override { return shares_; }
 
  private:
   int start(std::string& error);

@@ -5,32 +5,20 @@
 
 #include <cerrno>
 
-#include "shard/shard.hpp"
 #include "wire.hpp"
 
 namespace aiod::daemon {
 
-DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal) {
-  auto session = std::make_unique<Session>(shard, std::move(sock), id, std::move(refusal));
-  shard.add_session(*session);
-  if (co_await session->handshake() == 0) {
-    shard.list_session(*session);  // its identity is final: stats on other shards may show it
-    co_await session->serve_control();
-  }
-  co_await session->shutdown();
-  shard.remove_session(*session);
-}
-
-Session::Session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal)
-    : shard_(shard),
+Session::Session(SessionHost& host, UniqueFd sock, std::uint64_t id, std::string refusal)
+    : host_(host),
       id_(id),
       sock_(std::move(sock)),
-      handles_(shard.config().limits.max_handles),
-      quiet_(shard.scheduler()),
+      handles_(host.config().limits.max_handles),
+      quiet_(host.scheduler()),
       refusal_(std::move(refusal)) {}
 
 Session::~Session() {
-  if (personality_ != 0) shard_.release_personality(personality_);
+  if (personality_ != 0) host_.release_personality(personality_);
 }
 
 void Session::request_close(std::string reason) {
@@ -51,18 +39,18 @@ void Session::maybe_quiet() {
 Task<> Session::shutdown() {
   if (!closing_) request_close("session ended");
   spdlog::debug("session {}: closing ({}), {} ops in flight", id_, close_reason_, in_flight_);
-  if (shard_.stopping() && is_io_) rings_.set_stopping();
+  if (host_.stopping() && is_io_) rings_.set_stopping();
   // Cancel what the backend holds; records of later chain segments are
   // cancelled by the chain logic when their segment would start.
   for (OpRecord& rec : records_) {
     if (!rec.in_backend) continue;
-    if (shard_.backend().cancel(&rec) == -EAGAIN) {
-      shard_.backend().flush();
-      (void)shard_.backend().cancel(&rec);
+    if (host_.backend().cancel(&rec) == -EAGAIN) {
+      host_.backend().flush();
+      (void)host_.backend().cancel(&rec);
     }
   }
-  if (doorbell_.armed) (void)shard_.backend().cancel(&doorbell_);
-  if (parked_pump) shard_.unpark(*this);
+  if (doorbell_.armed) (void)host_.backend().cancel(&doorbell_);
+  if (parked_pump) host_.unpark(*this);
   maybe_quiet();
   // Completions posted while closing are made visible; a last wake-up may
   // still go out, and is waited for like everything else. Completions that
@@ -71,9 +59,9 @@ Task<> Session::shutdown() {
   if (is_io_) publish_completions();
   // A wake-up write may never end (a client holding its eventfd full):
   // nobody waits for it now, so it is cancelled rather than waited for.
-  if (waker_.in_flight > 0 && shard_.backend().cancel(&waker_) == -EAGAIN) {
-    shard_.backend().flush();
-    (void)shard_.backend().cancel(&waker_);
+  if (waker_.in_flight > 0 && host_.backend().cancel(&waker_) == -EAGAIN) {
+    host_.backend().flush();
+    (void)host_.backend().cancel(&waker_);
   }
   maybe_quiet();
   // Checked again whenever this resumes, since the destruction follows
@@ -99,7 +87,7 @@ void Session::Doorbell::complete(int res) {
   armed = false;
   if (res > 0) {
     s_.counters.wakeups_received.add();
-    if (s_.parked_pump) s_.shard_.unpark(s_);
+    if (s_.parked_pump) s_.host_.unpark(s_);
   }
   if (s_.closing_) {
     s_.maybe_quiet();
@@ -120,7 +108,7 @@ void Session::arm_doorbell() {
   op.addr = &doorbell_.value;
   op.len = sizeof(doorbell_.value);
   op.offset = AIOD_OFFSET_CURRENT;
-  Backend& backend = shard_.backend();
+  Backend& backend = host_.backend();
   int ret = backend.prepare(op, &doorbell_);
   if (ret == -EAGAIN) {
     backend.flush();

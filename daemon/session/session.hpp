@@ -1,7 +1,7 @@
 // session.hpp — one client connection: its socket, its shared region and rings,
 // its handles and its operations in flight.
 //
-// Lifetime: created and owned by run_session() (a DetachedTask on the shard),
+// Lifetime: created and owned by Shard::run_session() (a DetachedTask on the shard),
 // which drives handshake → serving → shutdown. shutdown() returns only when
 // the session is quiescent (see quiescent()): no operation, backend call,
 // task or pending publication refers to it any more. Only then is it
@@ -26,6 +26,7 @@
 #include "prepare/op_prepare.hpp"
 #include "prepare/op_record.hpp"
 #include "os/peer_creds.hpp"
+#include "session/session_host.hpp"
 #include "session/session_rings.hpp"
 #include "os/shm_region.hpp"
 #include "stats/stats.hpp"
@@ -40,15 +41,9 @@ struct Message;
 
 namespace aiod::daemon {
 
-class Shard;
-
-// Starts serving a freshly accepted connection on `shard`. Owns the session.
-// With a `refusal`, only answers the client's hello with that error.
-DetachedTask run_session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal = {});
-
 class Session : public IntrusiveListNode<Session> {
  public:
-  Session(Shard& shard, UniqueFd sock, std::uint64_t id, std::string refusal = {});
+  Session(SessionHost& host, UniqueFd sock, std::uint64_t id, std::string refusal = {});
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   ~Session();
@@ -161,7 +156,7 @@ class Session : public IntrusiveListNode<Session> {
   };
 
   // --- immutable after the handshake -----------------------------------------
-  Shard& shard_;
+  SessionHost& host_;
   const std::uint64_t id_;
   UniqueFd sock_;
   PeerCreds creds_;
@@ -200,7 +195,6 @@ class Session : public IntrusiveListNode<Session> {
   std::string close_reason_;
   std::string refusal_;  // non-empty: answer the hello with this error and close
 
-  friend class Shard;
 };
 
 }  // namespace aiod::daemon

@@ -8,7 +8,6 @@
 #include "os/control_data.hpp"
 #include "os/fd_policy.hpp"
 #include "session/session.hpp"
-#include "shard/shard.hpp"
 
 namespace aiod::daemon {
 
@@ -129,7 +128,7 @@ int Session::finish_result(OpRecord& rec, int res) {
 // So only the ops of this session that name this handle are cancelled, each
 // by its own record.
 void Session::cancel_backend_ops_on(std::uint32_t handle) {
-  Backend& backend = shard_.backend();
+  Backend& backend = host_.backend();
   for (OpRecord& r : records_) {
     if (!r.in_backend || (r.handle != handle && r.handle2 != handle)) continue;
     if (backend.cancel(&r) == -EAGAIN) {
@@ -189,22 +188,22 @@ void Session::post(const OpRecord& rec, int res) {
   // An unknown opcode counts in neither table, only as a failed op.
   const bool known = rec.opcode < AIOD_OP_LAST;
   if (known) {
-    shard_.opcode_counters.count[rec.opcode].add();
+    host_.opcode_counters.count[rec.opcode].add();
     counters.opcode_count[rec.opcode].add();
   }
   if (res < 0) {
     counters.ops_failed.add();
     if (known) {
-      shard_.opcode_counters.errors[rec.opcode].add();
+      host_.opcode_counters.errors[rec.opcode].add();
       counters.opcode_errors[rec.opcode].add();
     }
   }
-  const std::uint64_t latency = shard_.turn_ns() - rec.start_ns;
-  shard_.latency.record(latency);
+  const std::uint64_t latency = host_.turn_ns() - rec.start_ns;
+  host_.latency.record(latency);
   counters.latency.record(latency);
   if (!dirty_) {
     dirty_ = true;
-    shard_.mark_dirty(*this);
+    host_.mark_dirty(*this);
   }
 }
 
@@ -243,7 +242,7 @@ void Session::on_record_complete(OpRecord& rec, int res) {
 
 void Session::publish_completions() {
   dirty_ = false;
-  rings_.set_daemon_cpu(shard_.cpu());  // fresh for the client's next wait
+  rings_.set_daemon_cpu(host_.cpu());  // fresh for the client's next wait
   if (rings_.publish()) wake_client();
   // The last completion of a closing session may have been the one published.
   maybe_quiet();
@@ -264,7 +263,7 @@ void Session::wake_client() {
   op.addr = const_cast<std::uint64_t*>(&kOne);
   op.len = sizeof(kOne);
   op.offset = AIOD_OFFSET_CURRENT;
-  Backend& backend = shard_.backend();
+  Backend& backend = host_.backend();
   if (backend.space() == 0) backend.flush();
   if (backend.prepare(op, &waker_) == 0) {
     ++waker_.in_flight;

@@ -6,10 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon.hpp"
 #include "os/fd_policy.hpp"
 #include "session/session.hpp"
-#include "shard/shard.hpp"
 #include "stats/stats_reply.hpp"
 #include "wire.hpp"
 
@@ -21,10 +19,10 @@ Task<> Session::serve_control() {
     // A control session (aioctl) that stays silent is closed: it holds a
     // session slot of its uid. An IO session's control socket may be quiet
     // for ever.
-    const int n = co_await receive(in, is_io_ ? std::chrono::nanoseconds(0) : shard_.config().limits.control_idle_timeout);
+    const int n = co_await receive(in, is_io_ ? std::chrono::nanoseconds(0) : host_.config().limits.control_idle_timeout);
     if (closing_) break;
     if (n == -ECANCELED && !is_io_) {
-      request_close("control session idle for " + std::to_string(shard_.config().limits.control_idle_timeout.count()) +
+      request_close("control session idle for " + std::to_string(host_.config().limits.control_idle_timeout.count()) +
                     " ms (control-idle-timeout-ms)");
       break;
     }
@@ -69,9 +67,9 @@ void Session::handle_message(const wire::Message& msg, wire::ReceivedMessage& in
       const auto* req = msg.body_as_StatsRequest();
       // Who else is connected (pids, users, names) is not everyone's business:
       // only root sees every session; others see their own user's.
-      const StatsSnapshot snap = shard_.daemon().collect_stats(req->include_sessions(), creds_.uid);
+      const StatsSnapshot snap = host_.daemon().collect_stats(req->include_sessions(), creds_.uid);
       flatbuffers::FlatBufferBuilder sb(4096);
-      build_stats_reply(sb, msg.id(), snap, shard_.daemon().backend_name(), req->first_session());
+      build_stats_reply(sb, msg.id(), snap, host_.daemon().backend_name(), req->first_session());
       (void)reply(wire::view(sb));
       return;
     }

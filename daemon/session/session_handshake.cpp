@@ -8,10 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon.hpp"
 #include "os/peer_namespaces.hpp"
 #include "session/session.hpp"
-#include "shard/shard.hpp"
 #include "os/version.hpp"
 #include "wire.hpp"
 
@@ -48,9 +46,9 @@ Task<int> Session::receive(wire::ReceivedMessage& out, std::chrono::nanoseconds 
   op.op_flags = MSG_CMSG_CLOEXEC;
   int n;
   if (limit.count() > 0) {
-    n = co_await BackendCall(shard_.backend(), shard_.scheduler(), op, &control_calls_, limit);
+    n = co_await BackendCall(host_.backend(), host_.scheduler(), op, &control_calls_, limit);
   } else {
-    n = co_await BackendCall(shard_.backend(), shard_.scheduler(), op, &control_calls_);
+    n = co_await BackendCall(host_.backend(), host_.scheduler(), op, &control_calls_);
   }
   co_return recv_buf_->finish(n, out);
 }
@@ -58,7 +56,7 @@ Task<int> Session::receive(wire::ReceivedMessage& out, std::chrono::nanoseconds 
 Task<int> Session::handshake() {
   wire::ReceivedMessage in;
   // A connection that never says hello must not hold a session for ever.
-  const int n = co_await receive(in, shard_.config().limits.handshake_timeout);
+  const int n = co_await receive(in, host_.config().limits.handshake_timeout);
   if (n <= 0) {
     request_close(n == 0            ? "client left before its hello"
                   : n == -ECANCELED ? "no hello within the handshake timeout"
@@ -105,7 +103,7 @@ Task<int> Session::handshake() {
     }
     flatbuffers::FlatBufferBuilder b(256);
     const auto welcome = wire::CreateWelcomeDirect(b, AIOD_PROTOCOL_VERSION, id_, kVersion,
-                                                   std::string(shard_.backend().info().name).c_str());
+                                                   std::string(host_.backend().info().name).c_str());
     b.Finish(wire::CreateMessage(b, msg->id(), wire::Body::Welcome, welcome.Union()),
              wire::MessageIdentifier());
     co_return reply(wire::view(b)) < 0 ? -EPIPE : 0;
@@ -117,11 +115,11 @@ Task<int> Session::handshake() {
 
 int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   const wire::Hello& hello = *msg.body_as_Hello();
-  const Config& config = shard_.config();
+  const Config& config = host_.config();
 
   bool needs_personality = false;
   std::string why;
-  if (authorise_peer(creds_, shard_.daemon().identity(), needs_personality, why) < 0) {
+  if (authorise_peer(creds_, host_.daemon().identity(), needs_personality, why) < 0) {
     reply_error(msg.id(), EPERM, why);
     return -EPERM;
   }
@@ -138,14 +136,14 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
     reply_error(msg.id(), -err, why);
     return err;
   }
-  if (foreign_netns && shard_.daemon().identity().uid != 0) {
+  if (foreign_netns && host_.daemon().identity().uid != 0) {
     reply_error(msg.id(), EPERM,
                 "the client is in another network namespace, and this aiod (not root) cannot act there");
     return -EPERM;
   }
 
   if (needs_personality) {
-    const int id = shard_.acquire_personality(creds_);
+    const int id = host_.acquire_personality(creds_);
     if (id < 0) {
       reply_error(msg.id(), -id, std::string("cannot take the client's identity: ") + std::strerror(-id));
       return id;
@@ -154,7 +152,7 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   }
 
   const SessionLayout layout = compute_layout(hello.sq_entries(), hello.arena_bytes(), config.limits.layout);
-  UidShares& shares = shard_.daemon().shares();
+  UidShares& shares = host_.daemon().shares();
   if (!shares.try_take(creds_.uid, Shared::memory, layout.total_size, config.limits.max_memory_per_uid)) {
     reply_error(msg.id(), ENOMEM,
                 "uid " + std::to_string(creds_.uid) + " already holds " +
@@ -205,11 +203,11 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   prepare_ctx_.owner = creds_.uid + 1;
   prepare_ctx_.control_in_flight = &control_in_flight_;
   prepare_ctx_.max_control_bytes = config.limits.max_control_bytes;
-  prepare_ctx_.backend = &shard_.backend();
+  prepare_ctx_.backend = &host_.backend();
 
   flatbuffers::FlatBufferBuilder b(512);
   const auto version = b.CreateString(kVersion);
-  const auto backend = b.CreateString(shard_.backend().info().name);
+  const auto backend = b.CreateString(host_.backend().info().name);
   wire::WelcomeBuilder w(b);
   w.add_protocol_version(AIOD_PROTOCOL_VERSION);
   w.add_session_id(id_);

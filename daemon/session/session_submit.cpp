@@ -4,7 +4,6 @@
 #include <cerrno>
 
 #include "session/session.hpp"
-#include "shard/shard.hpp"
 
 namespace aiod::daemon {
 namespace {
@@ -14,16 +13,16 @@ bool has_link(const aiod_sqe& d) { return (d.flags & (AIOD_SQE_LINK | AIOD_SQE_H
 DetachedTask Session::pump() {
   pump_running_ = true;
   while (!closing_) {
-    switch (drain(shard_.config().limits.drain_budget)) {
+    switch (drain(host_.config().limits.drain_budget)) {
       case DrainResult::corrupt:
         request_close("the client corrupted its ring indices");
         break;
       case DrainResult::more:
-        co_await shard_.scheduler().yield();
+        co_await host_.scheduler().yield();
         break;
       case DrainResult::idle:
       case DrainResult::blocked:
-        co_await shard_.park(*this);
+        co_await host_.park_until_ready(*this);
         break;
     }
   }
@@ -49,7 +48,7 @@ bool Session::ready_to_drain() {
 }
 
 Session::DrainResult Session::drain(std::uint32_t budget) {
-  rings_.set_daemon_cpu(shard_.cpu());
+  rings_.set_daemon_cpu(host_.cpu());
   if (!rings_.refresh_cq_head()) return DrainResult::corrupt;
   const auto pending = rings_.pending_submissions();
   if (!pending) return DrainResult::corrupt;
@@ -100,7 +99,7 @@ Session::DrainResult Session::drain(std::uint32_t budget) {
 }
 
 void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
-  const std::uint64_t now = shard_.turn_ns();
+  const std::uint64_t now = host_.turn_ns();
   counters.ops_submitted.add(count);
   if (count == 1) {
     // The common case, without the chain machinery's allocations.
@@ -189,7 +188,7 @@ void Session::fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& e
 }
 
 void Session::submit_single(OpRecord& rec) {
-  Backend& backend = shard_.backend();
+  Backend& backend = host_.backend();
   if (rec.finish == Finish::cancel) resolve_cancel(rec);
   if (rec.op.opcode == BackendOpcode::nop) {
     // Nothing for the kernel to do (a nop, a close's placeholder, a cancel
@@ -212,7 +211,7 @@ void Session::submit_single(OpRecord& rec) {
 // through on_record_complete() (no re-entry): ops that do not go to the
 // backend (cancelled while queued, or refused by it) are posted here directly.
 void Session::submit_next_segment(Chain& chain) {
-  Backend& backend = shard_.backend();
+  Backend& backend = host_.backend();
   const auto size = static_cast<std::uint32_t>(chain.ops.size());
   auto settle_now = [&](OpRecord& rec, int res) {  // completes an op that never reached the backend
     post(rec, res);

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <future>
 
-#include "daemon.hpp"
 #include "session/session.hpp"
 
 namespace aiod::daemon {
@@ -21,7 +20,7 @@ void cpu_relax() { __builtin_ia32_pause(); }
 
 }  // namespace
 
-Shard::Shard(Daemon& daemon, unsigned index, const Config& config)
+Shard::Shard(DaemonServices& daemon, unsigned index, const Config& config)
     : daemon_(daemon), index_(index), config_(config) {}
 
 Shard::~Shard() { join(); }
@@ -180,9 +179,9 @@ void Shard::remove_session(Session& s) {
   if (s.counted()) daemon_.session_ended(s.id());
 }
 
-void Shard::ParkAwaiter::await_suspend(std::coroutine_handle<> h) {
+void Shard::park(Session& session, std::coroutine_handle<> h) {
   session.parked_pump = h;
-  shard.parked_.push_back(session);
+  parked_.push_back(session);
 }
 
 void Shard::unpark(Session& s) {
@@ -248,7 +247,7 @@ void Shard::take_inbox() {
       if (in.refusal.empty()) daemon_.session_ended(in.id);
       continue;  // closes the connection: the daemon is going away
     }
-    run_session(*this, std::move(in.conn), in.id, std::move(in.refusal));
+    run_session(std::move(in.conn), in.id, std::move(in.refusal));
   }
 }
 
@@ -350,6 +349,17 @@ void Shard::loop() {
     idle_turns = 0;
   }
   backend_->flush();
+}
+
+DetachedTask Shard::run_session(UniqueFd sock, std::uint64_t id, std::string refusal) {
+  auto session = std::make_unique<Session>(*this, std::move(sock), id, std::move(refusal));
+  add_session(*session);
+  if (co_await session->handshake() == 0) {
+    list_session(*session);  // its identity is final: stats on other shards may show it
+    co_await session->serve_control();
+  }
+  co_await session->shutdown();
+  remove_session(*session);
 }
 
 }  // namespace aiod::daemon

@@ -28,16 +28,17 @@
 #include "os/peer_creds.hpp"
 #include "stats/stats.hpp"
 #include "runtime/task.hpp"
+#include "session/session_host.hpp"
 #include "unique_fd.hpp"
 
 namespace aiod::daemon {
 
-class Daemon;
 class Session;
 
-class Shard {
+// Implements SessionHost for the sessions it runs.
+class Shard final : public SessionHost {
  public:
-  Shard(Daemon& daemon, unsigned index, const Config& config);
+  Shard(DaemonServices& daemon, unsigned index, const Config& config);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
   ~Shard();
@@ -68,52 +69,39 @@ class Shard {
 
   // --- shard thread only -------------------------------------------------------
   [[nodiscard]] unsigned index() const noexcept { return index_; }
-  [[nodiscard]] Daemon& daemon() noexcept { return daemon_; }
-  [[nodiscard]] const Config& config() const noexcept { return config_; }
-  [[nodiscard]] Backend& backend() noexcept { return *backend_; }
-  [[nodiscard]] Scheduler& scheduler() noexcept { return sched_; }
-  [[nodiscard]] bool stopping() const noexcept { return stopping_; }
+  [[nodiscard]] DaemonServices& daemon() noexcept override { return daemon_; }
+  [[nodiscard]] const Config& config() const noexcept override { return config_; }
+  [[nodiscard]] Backend& backend() noexcept override { return *backend_; }
+  [[nodiscard]] Scheduler& scheduler() noexcept override { return sched_; }
+  [[nodiscard]] bool stopping() const noexcept override { return stopping_; }
   [[nodiscard]] std::uint64_t now_ns() const;
-  // The clock and the CPU as of this loop turn: read once, on first use in
-  // the turn, then shared by every op of the turn.
-  [[nodiscard]] std::uint64_t turn_ns() {
+  [[nodiscard]] std::uint64_t turn_ns() override {
     if (!turn_ns_valid_) {
       turn_ns_ = now_ns();
       turn_ns_valid_ = true;
     }
     return turn_ns_;
   }
-  [[nodiscard]] std::uint32_t cpu();
+  [[nodiscard]] std::uint32_t cpu() override;
 
-  struct ParkAwaiter {
-    Shard& shard;
-    Session& session;
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h);
-    void await_resume() const noexcept {}
-  };
-  // co_await shard.park(session): the session's pump sleeps until its ring has
-  // work (polled by the loop) or its doorbell rings.
-  ParkAwaiter park(Session& s) { return {*this, s}; }
-  void unpark(Session& s);
+  void park(Session& s, std::coroutine_handle<> pump) override;
+  void unpark(Session& s) override;
 
   void add_session(Session& s);
   // The session's handshake has succeeded: its identity (name, credentials,
   // kind) is final, and stats readers on other threads may show it from now on.
   void list_session(Session& s);
   void remove_session(Session& s);
-  // The session has completions to publish at the end of this loop turn.
-  void mark_dirty(Session& s);
+  void mark_dirty(Session& s) override;
 
   // Personalities are per ring; sessions with the same identity share one.
-  // Returns the id (> 0) or -errno.
-  int acquire_personality(const PeerCreds& creds);
-  void release_personality(std::uint16_t id);
-
-  OpcodeCounters opcode_counters;
-  LatencyHistogram latency;
+  int acquire_personality(const PeerCreds& creds) override;
+  void release_personality(std::uint16_t id) override;
 
  private:
+  // Owns a freshly accepted connection's Session: handshake, serving, then
+  // shutdown; with a `refusal`, only answers the client's hello with it.
+  DetachedTask run_session(UniqueFd sock, std::uint64_t id, std::string refusal);
   void thread_main();
   void loop();
   void take_inbox();
@@ -134,7 +122,7 @@ class Shard {
     Shard& s_;
   };
 
-  Daemon& daemon_;
+  DaemonServices& daemon_;
   const unsigned index_;
   Config config_;  // shard thread; replaced from pending_config_ on reload
   std::thread thread_;

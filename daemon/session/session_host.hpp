@@ -1,0 +1,86 @@
+// session_host.hpp — what a Session needs from the shard that runs it, and
+// from the daemon as a whole: the narrow interfaces that let session/ sit
+// below shard/ and the daemon (Shard implements SessionHost, Daemon
+// implements DaemonServices).
+#pragma once
+
+#include <sys/types.h>
+
+#include <coroutine>
+#include <cstdint>
+#include <string_view>
+
+#include "backend/backend.hpp"
+#include "os/peer_creds.hpp"
+#include "prepare/uid_shares.hpp"
+#include "runtime/config.hpp"
+#include "runtime/task.hpp"
+#include "stats/stats.hpp"
+
+namespace aiod::daemon {
+
+class Session;
+
+// Daemon-wide facts and shares. Thread-safety: callable from any shard thread.
+class DaemonServices {
+ public:
+  // Sessions are listed only if `include_sessions`, and only those of
+  // `visible_uid` unless that is root.
+  [[nodiscard]] virtual StatsSnapshot collect_stats(bool include_sessions, uid_t visible_uid) const = 0;
+  // The daemon's own credentials.
+  [[nodiscard]] virtual const PeerCreds& identity() const noexcept = 0;
+  // The shards' backend ("io_uring" or "posix").
+  [[nodiscard]] virtual std::string_view backend_name() const noexcept = 0;
+  // Per-uid shares of sessions, handles and memory.
+  [[nodiscard]] virtual UidShares& shares() noexcept = 0;
+  // A session admitted by the daemon has ended.
+  virtual void session_ended(std::uint64_t session_id) = 0;
+
+ protected:
+  ~DaemonServices() = default;
+};
+
+// The shard side of a session. Every method is called on the shard thread.
+class SessionHost {
+ public:
+  [[nodiscard]] virtual DaemonServices& daemon() noexcept = 0;
+  [[nodiscard]] virtual const Config& config() const noexcept = 0;
+  [[nodiscard]] virtual Backend& backend() noexcept = 0;
+  [[nodiscard]] virtual Scheduler& scheduler() noexcept = 0;
+  // The shard is stopping: sessions are being closed.
+  [[nodiscard]] virtual bool stopping() const noexcept = 0;
+  // The clock and the CPU as of this loop turn (read once per turn).
+  [[nodiscard]] virtual std::uint64_t turn_ns() = 0;
+  [[nodiscard]] virtual std::uint32_t cpu() = 0;
+
+  // The session's pump sleeps (`pump` is resumed by unpark) until its ring
+  // has work, polled by the host's loop, or its doorbell rings.
+  virtual void park(Session& s, std::coroutine_handle<> pump) = 0;
+  virtual void unpark(Session& s) = 0;
+  // The session has completions to publish at the end of this loop turn.
+  virtual void mark_dirty(Session& s) = 0;
+
+  // Personalities for a credential set (shared by sessions with the same
+  // identity). Returns the id (> 0) or -errno.
+  virtual int acquire_personality(const PeerCreds& creds) = 0;
+  virtual void release_personality(std::uint16_t id) = 0;
+
+  // co_await host.park_until_ready(session)
+  struct ParkAwaiter {
+    SessionHost& host;
+    Session& session;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) { host.park(session, h); }
+    void await_resume() const noexcept {}
+  };
+  ParkAwaiter park_until_ready(Session& s) { return {*this, s}; }
+
+  // Counted for every op the host's sessions complete; read by stats.
+  OpcodeCounters opcode_counters;
+  LatencyHistogram latency;
+
+ protected:
+  ~SessionHost() = default;
+};
+
+}  // namespace aiod::daemon
