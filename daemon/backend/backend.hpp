@@ -10,15 +10,14 @@
 // drain, wait — only wait() may block) and "describe work" (prepare, cancel).
 #pragma once
 
-#include <linux/openat2.h>
-#include <linux/time_types.h>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "backend/backend_op.hpp"
 
 namespace aiod::daemon {
 
@@ -30,106 +29,6 @@ class Completion {
 
  protected:
   ~Completion() = default;
-};
-
-enum class BackendOpcode : std::uint8_t {
-  nop,
-  read,
-  write,
-  fsync,
-  timeout,
-  openat2,
-  close,
-  recvmsg,
-  sendmsg,
-  accept,
-  poll_add,
-  readv,
-  writev,
-  connect,
-  bind,
-  listen,
-  recv,
-  send,
-  shutdown,
-  link_timeout,
-  cancel,  // cancel the op whose Completion is `cancel_target`
-  renameat,
-  unlinkat,
-  mkdirat,
-  symlinkat,
-  socket,
-  splice,
-  statx,
-  fallocate,
-  fadvise,
-  ftruncate,
-  sync_file_range,
-  count,  // not an opcode
-};
-
-enum class Link : std::uint8_t {
-  none,  // the op ends its chain segment
-  soft,  // the next op runs after this one; a failure cancels the rest
-  hard,  // the next op runs after this one, whatever the result
-};
-
-// A fully validated operation. Pointers refer to daemon-owned memory or to a
-// session's mapped arena; they stay valid until the op's Completion runs.
-// Every path and AF_UNIX path address in it is resolved by the backend under
-// the rules of backend/confined_path.hpp.
-//
-// Field use by opcode (anything else is ignored):
-//   read/write        fd, addr (buffer), len, offset ((uint64_t)-1: file position)
-//   readv/writev      fd, addr (iovec[]), len (count), offset
-//   fsync             fd, op_flags (IORING_FSYNC_*)
-//   timeout           ts (relative); link_timeout: the same, linked behind its target
-//   openat2           fd (dir), path, how
-//   close             fd
-//   recvmsg/sendmsg   fd, addr (msghdr*), op_flags (MSG_*); sendmsg: fd2 as connect
-//   recv/send         fd, addr (buffer), len, op_flags (MSG_*)
-//   accept            fd, addr (sockaddr*), addr2 (socklen_t*), op_flags (SOCK_*)
-//   connect/bind      fd, addr (sockaddr*), len (socklen); bind: op_flags (the
-//                     client's umask, for the file of an AF_UNIX path); an
-//                     AF_UNIX path is walked from fd2 (-1: the daemon's root)
-//   listen            fd, len (backlog)
-//   shutdown          fd, len (how)
-//   poll_add          fd, op_flags (poll events)
-//   cancel            cancel_target
-//   renameat          fd (old dir), path, fd2 (new dir), path2, op_flags (RENAME_*)
-//   unlinkat          fd, path, op_flags (AT_REMOVEDIR)
-//   mkdirat           fd, path, len (mode)
-//   symlinkat         path (target), fd (dir), path2 (link path)
-//   socket            len (domain), op_flags (type), offset (protocol), netns
-//                     (the network namespace to create it in; -1: the daemon's)
-//   splice            fd2 (in), offset2 (in offset), fd (out), offset (out offset), len, op_flags
-//   statx             fd, path, op_flags (AT_*), len (mask), addr (struct statx*)
-//   fallocate         fd, op_flags (mode), offset, offset2 (length)
-//   fadvise           fd, offset, len, op_flags (advice)
-//   ftruncate         fd, offset (length)
-//   sync_file_range   fd, offset, len, op_flags
-struct BackendOp {
-  BackendOpcode opcode = BackendOpcode::nop;
-  Link link = Link::none;
-  std::uint16_t personality = 0;  // 0: the daemon's own credentials
-  int fd = -1;
-  int netns = -1;
-  // Whose share of the posix backend's workers the op uses: a client uid + 1,
-  // or 0 for the daemon's own ops (doorbells, control receives), never held back.
-  std::uint32_t owner = 0;
-  std::uint64_t resolve = 0;  // RESOLVE_* for every path walk (RESOLVE_IN_ROOT: a foreign root)
-  int fd2 = -1;
-  void* addr = nullptr;
-  void* addr2 = nullptr;
-  std::uint32_t len = 0;
-  std::uint32_t op_flags = 0;
-  std::uint64_t offset = 0;
-  std::uint64_t offset2 = 0;
-  const char* path = nullptr;
-  const char* path2 = nullptr;
-  const open_how* how = nullptr;
-  const __kernel_timespec* ts = nullptr;
-  Completion* cancel_target = nullptr;
 };
 
 // Kernel features a backend reports, for the handshake and for `aioctl stats`.

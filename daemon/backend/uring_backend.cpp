@@ -85,7 +85,7 @@ constexpr std::array<std::pair<BackendOpcode, io_uring_op>, static_cast<size_t>(
 
 // Whether `op` must run in the posix backend (see the top of this file).
 bool must_emulate(const BackendOp& op, bool kernel_has_it) {
-  switch (op.opcode) {
+  switch (op.opcode()) {
     case BackendOpcode::openat2:
     case BackendOpcode::renameat:
     case BackendOpcode::unlinkat:
@@ -93,18 +93,92 @@ bool must_emulate(const BackendOp& op, bool kernel_has_it) {
     case BackendOpcode::symlinkat:
     case BackendOpcode::statx:
       return true;
-    case BackendOpcode::connect:
-    case BackendOpcode::bind:
-      return !kernel_has_it || posix::is_unix_path(op.addr, op.len);
+    case BackendOpcode::connect: {
+      const auto& c = op.as<op::Connect>();
+      return !kernel_has_it || posix::is_unix_path(c.addr, c.addr_len);
+    }
+    case BackendOpcode::bind: {
+      const auto& b = op.as<op::Bind>();
+      return !kernel_has_it || posix::is_unix_path(b.addr, b.addr_len);
+    }
     case BackendOpcode::sendmsg: {
-      const auto* msg = static_cast<const msghdr*>(op.addr);
+      const msghdr* msg = op.as<op::Sendmsg>().msg;
       return !kernel_has_it || (msg != nullptr && posix::is_unix_path(msg->msg_name, msg->msg_namelen));
     }
     case BackendOpcode::socket:
-      return !kernel_has_it || op.netns >= 0;
+      return !kernel_has_it || op.as<op::Socket>().netns >= 0;
     default:
       return !kernel_has_it;
   }
+}
+
+// One function per op: fills the SQE (only ops must_emulate() lets through
+// reach the path-walking ones, which the ring never gets).
+void prep(io_uring_sqe* sqe, const op::Nop&) { io_uring_prep_nop(sqe); }
+void prep(io_uring_sqe* sqe, const op::Read& o) { io_uring_prep_read(sqe, o.fd, o.buf, o.len, o.offset); }
+void prep(io_uring_sqe* sqe, const op::Write& o) { io_uring_prep_write(sqe, o.fd, o.buf, o.len, o.offset); }
+void prep(io_uring_sqe* sqe, const op::Fsync& o) {
+  io_uring_prep_fsync(sqe, o.fd, o.datasync ? IORING_FSYNC_DATASYNC : 0);
+}
+void prep(io_uring_sqe* sqe, const op::Timeout& o) {
+  // ETIME_SUCCESS (5.16): an expired timer does not break its chain.
+  io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(o.ts), 0, IORING_TIMEOUT_ETIME_SUCCESS);
+}
+void prep(io_uring_sqe* sqe, const op::Openat2& o) {
+  io_uring_prep_openat2(sqe, o.dir, o.path, const_cast<open_how*>(o.how));
+}
+void prep(io_uring_sqe* sqe, const op::Close& o) { io_uring_prep_close(sqe, o.fd); }
+void prep(io_uring_sqe* sqe, const op::Recvmsg& o) { io_uring_prep_recvmsg(sqe, o.fd, o.msg, o.flags); }
+void prep(io_uring_sqe* sqe, const op::Sendmsg& o) { io_uring_prep_sendmsg(sqe, o.fd, o.msg, o.flags); }
+void prep(io_uring_sqe* sqe, const op::Accept& o) {
+  io_uring_prep_accept(sqe, o.fd, o.addr, o.addr_len, static_cast<int>(o.flags));
+}
+void prep(io_uring_sqe* sqe, const op::PollAdd& o) { io_uring_prep_poll_add(sqe, o.fd, o.events); }
+void prep(io_uring_sqe* sqe, const op::Readv& o) { io_uring_prep_readv(sqe, o.fd, o.iov, o.count, o.offset); }
+void prep(io_uring_sqe* sqe, const op::Writev& o) { io_uring_prep_writev(sqe, o.fd, o.iov, o.count, o.offset); }
+void prep(io_uring_sqe* sqe, const op::Connect& o) { io_uring_prep_connect(sqe, o.fd, o.addr, o.addr_len); }
+void prep(io_uring_sqe* sqe, const op::Bind& o) {  // io_uring_prep_bind() is newer than liburing 2.3
+  io_uring_prep_rw(kOpBind, sqe, o.fd, o.addr, 0, o.addr_len);
+}
+void prep(io_uring_sqe* sqe, const op::Listen& o) {
+  io_uring_prep_rw(kOpListen, sqe, o.fd, nullptr, static_cast<unsigned>(o.backlog), 0);
+}
+void prep(io_uring_sqe* sqe, const op::Recv& o) {
+  io_uring_prep_recv(sqe, o.fd, o.buf, o.len, static_cast<int>(o.flags));
+}
+void prep(io_uring_sqe* sqe, const op::Send& o) {
+  io_uring_prep_send(sqe, o.fd, o.buf, o.len, static_cast<int>(o.flags));
+}
+void prep(io_uring_sqe* sqe, const op::Shutdown& o) { io_uring_prep_shutdown(sqe, o.fd, o.how); }
+void prep(io_uring_sqe* sqe, const op::LinkTimeout& o) {
+  io_uring_prep_link_timeout(sqe, const_cast<__kernel_timespec*>(o.ts), 0);
+}
+void prep(io_uring_sqe* sqe, const op::Cancel& o) { io_uring_prep_cancel(sqe, o.target, 0); }
+void prep(io_uring_sqe* sqe, const op::Renameat& o) {
+  io_uring_prep_renameat(sqe, o.old_dir, o.old_path, o.new_dir, o.new_path, o.flags);
+}
+void prep(io_uring_sqe* sqe, const op::Unlinkat& o) { io_uring_prep_unlinkat(sqe, o.dir, o.path, o.flags); }
+void prep(io_uring_sqe* sqe, const op::Mkdirat& o) { io_uring_prep_mkdirat(sqe, o.dir, o.path, o.mode); }
+void prep(io_uring_sqe* sqe, const op::Symlinkat& o) {
+  io_uring_prep_symlinkat(sqe, o.target, o.dir, o.link_path);
+}
+void prep(io_uring_sqe* sqe, const op::Socket& o) { io_uring_prep_socket(sqe, o.domain, o.type, o.protocol, 0); }
+void prep(io_uring_sqe* sqe, const op::Splice& o) {
+  io_uring_prep_splice(sqe, o.in, static_cast<std::int64_t>(o.in_offset), o.out,
+                       static_cast<std::int64_t>(o.out_offset), o.len, o.flags);
+}
+void prep(io_uring_sqe* sqe, const op::Statx& o) { io_uring_prep_statx(sqe, o.dir, o.path, o.flags, o.mask, o.out); }
+void prep(io_uring_sqe* sqe, const op::Fallocate& o) {
+  io_uring_prep_fallocate(sqe, o.fd, o.mode, static_cast<off_t>(o.offset), static_cast<off_t>(o.length));
+}
+void prep(io_uring_sqe* sqe, const op::Fadvise& o) {
+  io_uring_prep_fadvise(sqe, o.fd, static_cast<off_t>(o.offset), static_cast<off_t>(o.len), o.advice);
+}
+void prep(io_uring_sqe* sqe, const op::Ftruncate& o) {  // no liburing 2.3 helper
+  io_uring_prep_rw(kOpFtruncate, sqe, o.fd, nullptr, 0, o.length);
+}
+void prep(io_uring_sqe* sqe, const op::SyncFileRange& o) {
+  io_uring_prep_sync_file_range(sqe, o.fd, o.len, o.offset, static_cast<int>(o.flags));
 }
 
 class UringBackend final : public Backend {
@@ -173,124 +247,18 @@ class UringBackend final : public Backend {
 
   int prepare(const BackendOp& op, Completion* done) override {
     bool emulate;
-    if (op.opcode == BackendOpcode::link_timeout) {
+    if (op.is<op::LinkTimeout>()) {
       emulate = link_to_emulated_;
-    } else if (op.opcode == BackendOpcode::cancel) {
-      emulate = emulated_->holds(op.cancel_target);
+    } else if (op.is<op::Cancel>()) {
+      emulate = emulated_->holds(op.as<op::Cancel>().target);
     } else {
-      emulate = must_emulate(op, supported_[static_cast<size_t>(op.opcode)]);
+      emulate = must_emulate(op, supported_[static_cast<size_t>(op.opcode())]);
     }
-    link_to_emulated_ = emulate && op.link != Link::none && op.opcode != BackendOpcode::link_timeout;
+    link_to_emulated_ = emulate && op.link != Link::none && !op.is<op::LinkTimeout>();
     if (emulate) return prepare_emulated(op, done);
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) return -EAGAIN;
-    switch (op.opcode) {
-      case BackendOpcode::nop:
-        io_uring_prep_nop(sqe);
-        break;
-      case BackendOpcode::read:
-        io_uring_prep_read(sqe, op.fd, op.addr, op.len, op.offset);
-        break;
-      case BackendOpcode::write:
-        io_uring_prep_write(sqe, op.fd, op.addr, op.len, op.offset);
-        break;
-      case BackendOpcode::fsync:
-        io_uring_prep_fsync(sqe, op.fd, op.op_flags);
-        break;
-      case BackendOpcode::timeout:
-        // ETIME_SUCCESS (5.16): an expired timer does not break its chain.
-        io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(op.ts), 0, IORING_TIMEOUT_ETIME_SUCCESS);
-        break;
-      case BackendOpcode::openat2:
-        io_uring_prep_openat2(sqe, op.fd, op.path, const_cast<open_how*>(op.how));
-        break;
-      case BackendOpcode::close:
-        io_uring_prep_close(sqe, op.fd);
-        break;
-      case BackendOpcode::recvmsg:
-        io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.addr), op.op_flags);
-        break;
-      case BackendOpcode::sendmsg:
-        io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.addr), op.op_flags);
-        break;
-      case BackendOpcode::accept:
-        io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.addr),
-                             static_cast<socklen_t*>(op.addr2), static_cast<int>(op.op_flags));
-        break;
-      case BackendOpcode::poll_add:
-        io_uring_prep_poll_add(sqe, op.fd, op.op_flags);
-        break;
-      case BackendOpcode::readv:
-        io_uring_prep_readv(sqe, op.fd, static_cast<const iovec*>(op.addr), op.len, op.offset);
-        break;
-      case BackendOpcode::writev:
-        io_uring_prep_writev(sqe, op.fd, static_cast<const iovec*>(op.addr), op.len, op.offset);
-        break;
-      case BackendOpcode::connect:
-        io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.addr), op.len);
-        break;
-      case BackendOpcode::bind:  // io_uring_prep_bind() is newer than liburing 2.3
-        io_uring_prep_rw(kOpBind, sqe, op.fd, op.addr, 0, op.len);
-        break;
-      case BackendOpcode::listen:
-        io_uring_prep_rw(kOpListen, sqe, op.fd, nullptr, op.len, 0);
-        break;
-      case BackendOpcode::recv:
-        io_uring_prep_recv(sqe, op.fd, op.addr, op.len, static_cast<int>(op.op_flags));
-        break;
-      case BackendOpcode::send:
-        io_uring_prep_send(sqe, op.fd, op.addr, op.len, static_cast<int>(op.op_flags));
-        break;
-      case BackendOpcode::shutdown:
-        io_uring_prep_shutdown(sqe, op.fd, static_cast<int>(op.len));
-        break;
-      case BackendOpcode::link_timeout:
-        io_uring_prep_link_timeout(sqe, const_cast<__kernel_timespec*>(op.ts), 0);
-        break;
-      case BackendOpcode::cancel:
-        io_uring_prep_cancel(sqe, op.cancel_target, 0);
-        break;
-      case BackendOpcode::renameat:
-        io_uring_prep_renameat(sqe, op.fd, op.path, op.fd2, op.path2, op.op_flags);
-        break;
-      case BackendOpcode::unlinkat:
-        io_uring_prep_unlinkat(sqe, op.fd, op.path, static_cast<int>(op.op_flags));
-        break;
-      case BackendOpcode::mkdirat:
-        io_uring_prep_mkdirat(sqe, op.fd, op.path, op.len);
-        break;
-      case BackendOpcode::symlinkat:
-        io_uring_prep_symlinkat(sqe, op.path, op.fd, op.path2);
-        break;
-      case BackendOpcode::socket:
-        io_uring_prep_socket(sqe, static_cast<int>(op.len), static_cast<int>(op.op_flags),
-                             static_cast<int>(op.offset), 0);
-        break;
-      case BackendOpcode::splice:
-        io_uring_prep_splice(sqe, op.fd2, static_cast<std::int64_t>(op.offset2), op.fd,
-                             static_cast<std::int64_t>(op.offset), op.len, op.op_flags);
-        break;
-      case BackendOpcode::statx:
-        io_uring_prep_statx(sqe, op.fd, op.path, static_cast<int>(op.op_flags), op.len,
-                            static_cast<struct statx*>(op.addr));
-        break;
-      case BackendOpcode::fallocate:
-        io_uring_prep_fallocate(sqe, op.fd, static_cast<int>(op.op_flags), static_cast<off_t>(op.offset),
-                                static_cast<off_t>(op.offset2));
-        break;
-      case BackendOpcode::fadvise:
-        io_uring_prep_fadvise(sqe, op.fd, static_cast<off_t>(op.offset), static_cast<off_t>(op.len),
-                              static_cast<int>(op.op_flags));
-        break;
-      case BackendOpcode::ftruncate:  // no liburing 2.3 helper
-        io_uring_prep_rw(kOpFtruncate, sqe, op.fd, nullptr, 0, op.offset);
-        break;
-      case BackendOpcode::sync_file_range:
-        io_uring_prep_sync_file_range(sqe, op.fd, op.len, op.offset, static_cast<int>(op.op_flags));
-        break;
-      case BackendOpcode::count:
-        return -EINVAL;
-    }
+    std::visit([sqe](const auto& args) { prep(sqe, args); }, op.args);
     if (op.link == Link::soft) sqe->flags |= IOSQE_IO_LINK;
     if (op.link == Link::hard) sqe->flags |= IOSQE_IO_HARDLINK;
     sqe->personality = op.personality;

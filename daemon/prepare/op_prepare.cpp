@@ -26,18 +26,17 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
   switch (s.opcode) {
     case AIOD_OP_NOP:
       if (!unused_fields_zero(s, 0)) return -EINVAL;
-      rec.op.opcode = BackendOpcode::nop;
+      rec.op.set<op::Nop>();
       return 0;
     case AIOD_OP_TIMEOUT:
     case AIOD_OP_LINK_TIMEOUT:
       if (!unused_fields_zero(s, kOff)) return -EINVAL;
       set_timespec(rec, s.off);
-      rec.op.ts = &rec.ts;
       if (s.opcode == AIOD_OP_TIMEOUT) {
-        rec.op.opcode = BackendOpcode::timeout;
+        rec.op.args = op::Timeout{.ts = &rec.ts};
         rec.finish = Finish::timer;
       } else {
-        rec.op.opcode = BackendOpcode::link_timeout;
+        rec.op.args = op::LinkTimeout{.ts = &rec.ts};
         rec.finish = Finish::link_timer;
       }
       return 0;
@@ -45,7 +44,7 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       // The target is looked up by the session (Session::resolve_cancel).
       if (!unused_fields_zero(s, kOff)) return -EINVAL;
       rec.value = s.off;
-      rec.op.opcode = BackendOpcode::cancel;
+      rec.op.set<op::Cancel>();
       rec.finish = Finish::cancel;
       return 0;
     case AIOD_OP_POLL: {
@@ -55,9 +54,7 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if ((s.op_flags & ~kEvents) != 0) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
-      rec.op.opcode = BackendOpcode::poll_add;
-      rec.op.fd = fd;
-      rec.op.op_flags = s.op_flags;
+      rec.op.args = op::PollAdd{.fd = fd, .events = s.op_flags};
       return 0;
     }
     case AIOD_OP_CLOSE_FILE:
@@ -69,7 +66,7 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       // the placeholder completes (after the ops it is linked behind).
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
-      rec.op.opcode = BackendOpcode::nop;
+      rec.op.set<op::Nop>();
       rec.finish = s.opcode == AIOD_OP_CLOSE_SOCKET ? Finish::close_socket : Finish::close_handle;
       return 0;
     }
@@ -78,14 +75,13 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if (!unused_fields_zero(s, kHandle)) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
-      const bool notify = s.opcode == AIOD_OP_NOTIFY_EVENT_SOURCE;
-      rec.op.opcode = notify ? BackendOpcode::write : BackendOpcode::read;
-      rec.op.fd = fd;
       // An eventfd moves exactly 8 bytes; with EFD_SEMAPHORE a read takes one unit.
       rec.value = 0;
-      rec.op.addr = notify ? const_cast<std::uint64_t*>(&kEventIncrement) : &rec.value;
-      rec.op.len = sizeof(std::uint64_t);
-      rec.op.offset = AIOD_OFFSET_CURRENT;
+      if (s.opcode == AIOD_OP_NOTIFY_EVENT_SOURCE) {
+        rec.op.args = op::Write{.fd = fd, .buf = &kEventIncrement, .len = sizeof(std::uint64_t)};
+      } else {
+        rec.op.args = op::Read{.fd = fd, .buf = &rec.value, .len = sizeof(std::uint64_t)};
+      }
       rec.finish = Finish::eventfd_rw;
       return 0;
     }
@@ -95,9 +91,7 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
       // A pidfd polls readable once its process has exited.
-      rec.op.opcode = BackendOpcode::poll_add;
-      rec.op.fd = fd;
-      rec.op.op_flags = POLLIN;
+      rec.op.args = op::PollAdd{.fd = fd, .events = POLLIN};
       rec.close_after = (s.op_flags & AIOD_CHILD_EXIT_CLOSE) != 0;
       rec.finish = Finish::child_exit;
       return 0;
@@ -168,7 +162,7 @@ int prepare_record(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) 
       err = s.opcode < AIOD_OP_LAST ? prepare_misc(s, ctx, rec) : -EINVAL;
       break;
   }
-  if (err == 0 && !ctx.backend->supports(rec.op.opcode)) err = -EOPNOTSUPP;
+  if (err == 0 && !ctx.backend->supports(rec.op.opcode())) err = -EOPNOTSUPP;
   if (err < 0) {
     // A refused descriptor holds nothing.
     if (rec.handle != 0) ctx.handles->release(rec.handle);

@@ -50,10 +50,7 @@ int prepare_open(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, st
     if (dirfd < 0) return dirfd;
     if (ctx.foreign_root) rec.how.resolve |= RESOLVE_IN_ROOT;
   }
-  rec.op.opcode = BackendOpcode::openat2;
-  rec.op.fd = dirfd;
-  rec.op.path = rec.path.c_str();
-  rec.op.how = &rec.how;
+  rec.op.args = op::Openat2{.dir = dirfd, .path = rec.path.c_str(), .how = &rec.how};
   rec.finish = Finish::new_handle;
   return 0;
 }
@@ -78,12 +75,11 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if (old_dir < 0) return old_dir;
       const int new_dir = path_dir(ctx, rec, static_cast<std::uint32_t>(s.off), rec.path2);
       if (new_dir < 0) return new_dir;
-      rec.op.opcode = BackendOpcode::renameat;
-      rec.op.fd = old_dir;
-      rec.op.path = rec.path.c_str();
-      rec.op.fd2 = new_dir;
-      rec.op.path2 = rec.path2.c_str();
-      rec.op.op_flags = s.op_flags;
+      rec.op.args = op::Renameat{.old_dir = old_dir,
+                                 .old_path = rec.path.c_str(),
+                                 .new_dir = new_dir,
+                                 .new_path = rec.path2.c_str(),
+                                 .flags = s.op_flags};
       return 0;
     }
     case AIOD_OP_UNLINK_AT: {
@@ -92,10 +88,7 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
       const int dir = path_dir(ctx, rec, s.handle, rec.path);
       if (dir < 0) return dir;
-      rec.op.opcode = BackendOpcode::unlinkat;
-      rec.op.fd = dir;
-      rec.op.path = rec.path.c_str();
-      rec.op.op_flags = s.op_flags;
+      rec.op.args = op::Unlinkat{.dir = dir, .path = rec.path.c_str(), .flags = static_cast<int>(s.op_flags)};
       return 0;
     }
     case AIOD_OP_MKDIR_AT: {
@@ -103,10 +96,7 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
       const int dir = path_dir(ctx, rec, s.handle, rec.path);
       if (dir < 0) return dir;
-      rec.op.opcode = BackendOpcode::mkdirat;
-      rec.op.fd = dir;
-      rec.op.path = rec.path.c_str();
-      rec.op.len = s.mode & 07777 & ~ctx.umask;
+      rec.op.args = op::Mkdirat{.dir = dir, .path = rec.path.c_str(), .mode = s.mode & 07777 & ~ctx.umask};
       return 0;
     }
     case AIOD_OP_SYMLINK_AT: {
@@ -116,10 +106,7 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if (int err = copy_path(ctx, s.addr2, s.len2, rec.path2); err < 0) return err;
       const int dir = path_dir(ctx, rec, s.handle, rec.path2);
       if (dir < 0) return dir;
-      rec.op.opcode = BackendOpcode::symlinkat;
-      rec.op.path = rec.path.c_str();
-      rec.op.fd = dir;
-      rec.op.path2 = rec.path2.c_str();
+      rec.op.args = op::Symlinkat{.target = rec.path.c_str(), .dir = dir, .link_path = rec.path2.c_str()};
       return 0;
     }
     case AIOD_OP_STATX: {
@@ -135,12 +122,11 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       // An empty path: statx of the directory handle itself (or of the cwd).
       const int dir = path_dir(ctx, rec, s.handle, rec.path);
       if (dir < 0) return dir;
-      rec.op.opcode = BackendOpcode::statx;
-      rec.op.fd = dir;
-      rec.op.path = rec.path.c_str();
-      rec.op.op_flags = s.op_flags;
-      rec.op.len = s.mode;
-      rec.op.addr = out;
+      rec.op.args = op::Statx{.dir = dir,
+                              .path = rec.path.c_str(),
+                              .flags = static_cast<int>(s.op_flags),
+                              .mask = s.mode,
+                              .out = reinterpret_cast<struct statx*>(out)};
       return 0;
     }
     default:

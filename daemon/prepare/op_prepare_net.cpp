@@ -31,12 +31,10 @@ int copy_address(const PrepareContext& ctx, std::uint64_t off, std::uint64_t len
   return fix_unix_address(ctx, rec, rec.addr, rec.addr_len);
 }
 
-int socket_fd(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, BackendOpcode op) {
+// The socket's descriptor; any failure is -EBADF.
+int socket_fd(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
   const int fd = acquire(ctx, rec, s.handle);
-  if (fd < 0) return fd;
-  rec.op.opcode = op;
-  rec.op.fd = fd;
-  return fd;
+  return fd < 0 ? -EBADF : fd;
 }
 
 // Handles in SCM_RIGHTS become descriptors (with a reference held until the op
@@ -90,7 +88,8 @@ int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, boo
   rec.expected = 0;  // no short-transfer rule for messages
   rec.msg.msg_iov = rec.iov.data();
   rec.msg.msg_iovlen = rec.iov.size();
-  if (socket_fd(s, ctx, rec, send ? BackendOpcode::sendmsg : BackendOpcode::recvmsg) < 0) return -EBADF;
+  const int fd = socket_fd(s, ctx, rec);
+  if (fd < 0) return fd;
   const std::byte* cp = h.control_len > 0 ? arena_ptr(ctx, h.control, h.control_len) : nullptr;
   if (h.control_len > 0 && cp == nullptr) return -EFAULT;
   // Control data is daemon memory: allocated only for a valid descriptor,
@@ -109,11 +108,12 @@ int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, boo
     rec.msg.msg_control = rec.control.data();
     rec.msg.msg_controllen = rec.control.size();
   }
-  rec.op.addr = &rec.msg;
   // Sends never raise SIGPIPE in the daemon; received descriptors never leak
   // into a child of the daemon.
-  rec.op.op_flags = send ? (s.op_flags | MSG_NOSIGNAL) : (s.op_flags | MSG_CMSG_CLOEXEC);
-  if (!send) {
+  if (send) {
+    rec.op.args = op::Sendmsg{.fd = fd, .msg = &rec.msg, .flags = s.op_flags | MSG_NOSIGNAL, .unix_root = unix_root(ctx)};
+  } else {
+    rec.op.args = op::Recvmsg{.fd = fd, .msg = &rec.msg, .flags = s.op_flags | MSG_CMSG_CLOEXEC};
     rec.out_offset = s.addr;
     rec.out_offset2 = h.control;
     rec.finish = Finish::recv_msg;
@@ -128,11 +128,10 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     case AIOD_OP_SOCKET: {
       if (!unused_fields_zero(s, kOff | kOpFlags | kMode)) return -EINVAL;
       if (s.off > INT_MAX || s.mode > INT_MAX || s.op_flags > INT_MAX) return -EINVAL;
-      rec.op.opcode = BackendOpcode::socket;
-      rec.op.len = static_cast<std::uint32_t>(s.off);  // domain
-      rec.op.op_flags = s.op_flags | SOCK_CLOEXEC;      // type
-      rec.op.offset = s.mode;                           // protocol
-      rec.op.netns = ctx.netns_fd;                      // the client's, if not the daemon's
+      rec.op.args = op::Socket{.domain = static_cast<int>(s.off),
+                               .type = static_cast<int>(s.op_flags | SOCK_CLOEXEC),
+                               .protocol = static_cast<int>(s.mode),
+                               .netns = ctx.netns_fd};  // the client's, if not the daemon's
       rec.finish = Finish::new_handle;
       return 0;
     }
@@ -146,14 +145,16 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       } else if (s.addr2 != 0) {
         return -EINVAL;
       }
-      if (socket_fd(s, ctx, rec, BackendOpcode::accept) < 0) return -EBADF;
+      const int fd = socket_fd(s, ctx, rec);
+      if (fd < 0) return fd;
       // The kernel writes the peer address into the record; the completion
       // copies it out (so the client cannot change the length under it).
       rec.addr = {};
       rec.addr_len = sizeof(rec.addr);
-      rec.op.addr = &rec.addr;
-      rec.op.addr2 = &rec.addr_len;
-      rec.op.op_flags = s.op_flags | SOCK_CLOEXEC;
+      rec.op.args = op::Accept{.fd = fd,
+                               .addr = reinterpret_cast<sockaddr*>(&rec.addr),
+                               .addr_len = &rec.addr_len,
+                               .flags = s.op_flags | SOCK_CLOEXEC};
       rec.finish = Finish::accept;
       return 0;
     }
@@ -161,27 +162,34 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     case AIOD_OP_BIND: {
       if (!unused_fields_zero(s, kHandle | kAddr | kLen)) return -EINVAL;
       if (const int err = copy_address(ctx, s.addr, s.len, rec); err < 0) return err;
-      if (socket_fd(s, ctx, rec, s.opcode == AIOD_OP_CONNECT ? BackendOpcode::connect : BackendOpcode::bind) < 0) {
-        return -EBADF;
+      const int fd = socket_fd(s, ctx, rec);
+      if (fd < 0) return fd;
+      const auto* addr = reinterpret_cast<const sockaddr*>(&rec.addr);
+      if (s.opcode == AIOD_OP_CONNECT) {
+        rec.op.args = op::Connect{.fd = fd, .addr = addr, .addr_len = rec.addr_len, .unix_root = unix_root(ctx)};
+      } else {
+        // A socket file is created with the client's umask, as its own bind's would be.
+        rec.op.args = op::Bind{
+            .fd = fd, .addr = addr, .addr_len = rec.addr_len, .unix_root = unix_root(ctx), .umask = ctx.umask};
       }
-      rec.op.addr = &rec.addr;
-      rec.op.len = rec.addr_len;
-      // A socket file is created with the client's umask, as its own bind's would be.
-      if (s.opcode == AIOD_OP_BIND) rec.op.op_flags = ctx.umask;
       return 0;
     }
-    case AIOD_OP_LISTEN:
+    case AIOD_OP_LISTEN: {
       if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
       if (s.op_flags > INT_MAX) return -EINVAL;
-      if (socket_fd(s, ctx, rec, BackendOpcode::listen) < 0) return -EBADF;
-      rec.op.len = s.op_flags;
+      const int fd = socket_fd(s, ctx, rec);
+      if (fd < 0) return fd;
+      rec.op.args = op::Listen{.fd = fd, .backlog = static_cast<int>(s.op_flags)};
       return 0;
-    case AIOD_OP_SHUTDOWN:
+    }
+    case AIOD_OP_SHUTDOWN: {
       if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
       if (s.op_flags > SHUT_RDWR) return -EINVAL;
-      if (socket_fd(s, ctx, rec, BackendOpcode::shutdown) < 0) return -EBADF;
-      rec.op.len = s.op_flags;
+      const int fd = socket_fd(s, ctx, rec);
+      if (fd < 0) return fd;
+      rec.op.args = op::Shutdown{.fd = fd, .how = static_cast<int>(s.op_flags)};
       return 0;
+    }
     case AIOD_OP_RECV:
     case AIOD_OP_SEND: {
       const bool send = s.opcode == AIOD_OP_SEND;
@@ -189,10 +197,13 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if ((s.op_flags & ~(send ? kSendFlags : kRecvFlags)) != 0) return -EINVAL;
       std::byte* buf = arena_ptr(ctx, s.addr, s.len);
       if (buf == nullptr) return -EFAULT;
-      if (socket_fd(s, ctx, rec, send ? BackendOpcode::send : BackendOpcode::recv) < 0) return -EBADF;
-      rec.op.addr = buf;
-      rec.op.len = s.len;
-      rec.op.op_flags = send ? (s.op_flags | MSG_NOSIGNAL) : s.op_flags;
+      const int fd = socket_fd(s, ctx, rec);
+      if (fd < 0) return fd;
+      if (send) {
+        rec.op.args = op::Send{.fd = fd, .buf = buf, .len = s.len, .flags = s.op_flags | MSG_NOSIGNAL};
+      } else {
+        rec.op.args = op::Recv{.fd = fd, .buf = buf, .len = s.len, .flags = s.op_flags};
+      }
       return 0;
     }
     case AIOD_OP_RECV_MSG:

@@ -71,6 +71,8 @@ int path_dir(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle, con
   return acquire(ctx, rec, handle);
 }
 
+int unix_root(const PrepareContext& ctx) { return ctx.foreign_root ? ctx.root_fd : -1; }
+
 int fix_unix_address(const PrepareContext& ctx, OpRecord& rec, sockaddr_storage& addr, socklen_t& len) {
   if (addr.ss_family != AF_UNIX) return 0;
   auto& un = reinterpret_cast<sockaddr_un&>(addr);
@@ -85,7 +87,6 @@ int fix_unix_address(const PrepareContext& ctx, OpRecord& rec, sockaddr_storage&
   // which is the client's unless foreign). Nothing names the client's cwd
   // there, so relative paths are refused (libaiod makes them absolute).
   if (path.front() != '/') return -EINVAL;
-  rec.op.fd2 = ctx.foreign_root ? ctx.root_fd : -1;
   if (ctx.foreign_root) rec.op.resolve = RESOLVE_IN_ROOT;
   return 0;
 }

@@ -50,10 +50,13 @@ enum Field : unsigned {
 // and rec.op.resolve confines every walk (RESOLVE_IN_ROOT).
 [[nodiscard]] int path_dir(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle, const std::string& path);
 
+// Where the backend walks an AF_UNIX path from (op::Connect::unix_root and
+// the like): the client's root, or -1 for the daemon's when they are the same.
+[[nodiscard]] int unix_root(const PrepareContext& ctx);
+
 // Checks that an AF_UNIX address resolves as it would for the client: absolute
 // paths only (the client library makes relative ones absolute), walked by the
-// backend from the client's root (rec.op.fd2 and rec.op.resolve; see
-// backend/confined_path.hpp). Unnamed addresses pass, and abstract ones but
+// backend from unix_root() (and rec.op.resolve; see backend/confined_path.hpp). Unnamed addresses pass, and abstract ones but
 // the daemon's own notify socket (protected_sockets.hpp). Returns 0, -EINVAL,
 // -EACCES.
 [[nodiscard]] int fix_unix_address(const PrepareContext& ctx, OpRecord& rec, sockaddr_storage& addr, socklen_t& len);

@@ -44,9 +44,7 @@ bool BackendCall::await_suspend(std::coroutine_handle<> h) {
   if (has_limit_) op.link = Link::soft;
   int ret = backend_.space() < need ? -EAGAIN : backend_.prepare(op, this);
   if (ret == 0 && has_limit_) {
-    BackendOp timer;
-    timer.opcode = BackendOpcode::link_timeout;
-    timer.ts = &limit_;
+    const BackendOp timer(op::LinkTimeout{.ts = &limit_});
     if (backend_.prepare(timer, &g_ignored) < 0) {
       // The op is already with the backend and will complete into this call:
       // go on waiting for it, without the limit. Flushing ends its link, so

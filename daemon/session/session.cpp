@@ -102,12 +102,7 @@ void Session::Doorbell::complete(int res) {
 }
 
 void Session::arm_doorbell() {
-  BackendOp op;
-  op.opcode = BackendOpcode::read;
-  op.fd = submit_efd_.get();
-  op.addr = &doorbell_.value;
-  op.len = sizeof(doorbell_.value);
-  op.offset = AIOD_OFFSET_CURRENT;
+  const BackendOp op(op::Read{.fd = submit_efd_.get(), .buf = &doorbell_.value, .len = sizeof(doorbell_.value)});
   Backend& backend = host_.backend();
   int ret = backend.prepare(op, &doorbell_);
   if (ret == -EAGAIN) {

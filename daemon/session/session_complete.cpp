@@ -96,7 +96,7 @@ int Session::finish_result(OpRecord& rec, int res) {
       }
       break;
     case Finish::cancel:
-      if (rec.op.opcode == BackendOpcode::nop && res >= 0) res = rec.preset;
+      if (rec.op.is<op::Nop>() && res >= 0) res = rec.preset;
       break;
   }
   if (res > 0) {
@@ -257,12 +257,7 @@ void Session::wake_client() {
   // The client sleeps (or is about to): write its completion eventfd, batched
   // with the shard's other submissions.
   static const std::uint64_t kOne = 1;  // only read by the kernel
-  BackendOp op;
-  op.opcode = BackendOpcode::write;
-  op.fd = complete_efd_.get();
-  op.addr = const_cast<std::uint64_t*>(&kOne);
-  op.len = sizeof(kOne);
-  op.offset = AIOD_OFFSET_CURRENT;
+  const BackendOp op(op::Write{.fd = complete_efd_.get(), .buf = &kOne, .len = sizeof(kOne)});
   Backend& backend = host_.backend();
   if (backend.space() == 0) backend.flush();
   if (backend.prepare(op, &waker_) == 0) {

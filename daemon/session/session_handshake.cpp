@@ -39,11 +39,7 @@ std::string sanitise_name(const flatbuffers::String* raw) {
 Task<int> Session::receive(wire::ReceivedMessage& out, std::chrono::nanoseconds limit) {
   if (!recv_buf_) recv_buf_ = std::make_unique<wire::RecvBuffer>();
   recv_buf_->prepare();
-  BackendOp op;
-  op.opcode = BackendOpcode::recvmsg;
-  op.fd = sock_.get();
-  op.addr = &recv_buf_->hdr;
-  op.op_flags = MSG_CMSG_CLOEXEC;
+  const BackendOp op(op::Recvmsg{.fd = sock_.get(), .msg = &recv_buf_->hdr, .flags = MSG_CMSG_CLOEXEC});
   int n;
   if (limit.count() > 0) {
     n = co_await BackendCall(host_.backend(), host_.scheduler(), op, &control_calls_, limit);

@@ -165,13 +165,13 @@ OpRecord* Session::find_live(std::uint64_t user_data, const OpRecord* except) {
 void Session::resolve_cancel(OpRecord& cancel) {
   OpRecord* target = find_live(cancel.value, &cancel);
   if (target == nullptr) {
-    cancel.op.opcode = BackendOpcode::nop;
+    cancel.op.set<op::Nop>();
     cancel.preset = -ENOENT;
   } else if (target->in_backend) {
-    cancel.op.cancel_target = target;
+    cancel.op.as<op::Cancel>().target = target;
   } else {
     target->cancel_requested = true;
-    cancel.op.opcode = BackendOpcode::nop;
+    cancel.op.set<op::Nop>();
     cancel.preset = 0;
   }
 }
@@ -190,7 +190,7 @@ void Session::fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& e
 void Session::submit_single(OpRecord& rec) {
   Backend& backend = host_.backend();
   if (rec.finish == Finish::cancel) resolve_cancel(rec);
-  if (rec.op.opcode == BackendOpcode::nop) {
+  if (rec.op.is<op::Nop>()) {
     // Nothing for the kernel to do (a nop, a close's placeholder, a cancel
     // decided here): the daemon completes it itself.
     on_record_complete(rec, 0);
@@ -229,11 +229,11 @@ void Session::submit_next_segment(Chain& chain) {
       continue;
     }
     if (OpRecord& rec = *chain.ops[chain.next];
-        rec.finish == Finish::cancel || rec.op.opcode == BackendOpcode::nop) {
+        rec.finish == Finish::cancel || rec.op.is<op::Nop>()) {
       // Completed by the daemon itself when its turn comes (see
       // submit_single); the loop, not recursion, moves the chain on.
       if (rec.finish == Finish::cancel) resolve_cancel(rec);
-      if (rec.op.opcode == BackendOpcode::nop) {
+      if (rec.op.is<op::Nop>()) {
         ++chain.next;
         chain.broken |= settle(rec, 0);
         ++chain.completed;

@@ -221,12 +221,7 @@ void Shard::release_personality(std::uint16_t id) {
 }
 
 void Shard::InboxReader::arm() {
-  BackendOp op;
-  op.opcode = BackendOpcode::read;
-  op.fd = s_.inbox_efd_.get();
-  op.addr = &value;
-  op.len = sizeof(value);
-  op.offset = AIOD_OFFSET_CURRENT;
+  const BackendOp op(op::Read{.fd = s_.inbox_efd_.get(), .buf = &value, .len = sizeof(value)});
   armed = s_.backend_->prepare(op, this) == 0;
 }
 

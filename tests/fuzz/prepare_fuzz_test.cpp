@@ -91,79 +91,113 @@ class PrepareFuzz : public ::testing::Test {
   // the record, and name only descriptors of this session.
   void check_accepted(const aiod_sqe& s, const OpRecord& rec, const std::set<int>& fds) {
     const daemon::BackendOp& op = rec.op;
+    namespace bop = daemon::op;
     auto fd_ok = [&](int fd) { return fd == -1 || fd == cwd_ || fd == root_ || fds.count(fd) == 1; };
-    EXPECT_TRUE(fd_ok(op.fd)) << "fd " << op.fd;
-    EXPECT_TRUE(fd_ok(op.fd2)) << "fd2 " << op.fd2;
-    EXPECT_EQ(rec.user_data, s.user_data);
     auto path_ok = [](const char* p, const std::string& owned, bool may_be_empty) {
       return p == owned.c_str() && std::strlen(p) == owned.size() && owned.size() < PATH_MAX &&
              (may_be_empty || !owned.empty());
     };
-    if (op.path != nullptr) {
-      EXPECT_TRUE(path_ok(op.path, rec.path, op.opcode == BackendOpcode::statx));
-    }
-    if (op.path2 != nullptr) {
-      EXPECT_TRUE(path_ok(op.path2, rec.path2, false));
-    }
-    switch (op.opcode) {
-      case BackendOpcode::read:
-      case BackendOpcode::write:
-        if (rec.finish == Finish::eventfd_rw) {
-          EXPECT_EQ(op.len, 8u);
-        } else {
-          EXPECT_TRUE(in_arena(op.addr, op.len)) << "buffer outside the arena";
-        }
-        break;
-      case BackendOpcode::recv:
-      case BackendOpcode::send: EXPECT_TRUE(in_arena(op.addr, op.len)) << "buffer outside the arena"; break;
-      case BackendOpcode::readv:
-      case BackendOpcode::writev:
-        EXPECT_EQ(op.addr, rec.iov.data());
-        EXPECT_EQ(op.len, rec.iov.size());
-        EXPECT_LE(rec.iov.size(), AIOD_IOV_MAX);
-        for (const iovec& v : rec.iov) EXPECT_TRUE(in_arena(v.iov_base, v.iov_len)) << "iovec outside the arena";
-        break;
-      case BackendOpcode::sendmsg:
-      case BackendOpcode::recvmsg: {
-        EXPECT_EQ(op.addr, &rec.msg);
-        const msghdr& m = rec.msg;
-        if (m.msg_name != nullptr) {
-          EXPECT_TRUE(m.msg_name == &rec.addr || in_arena(m.msg_name, m.msg_namelen)) << "name outside the arena";
-          EXPECT_LE(m.msg_namelen, sizeof(sockaddr_storage));
-        }
-        EXPECT_EQ(m.msg_iov, rec.iov.data());
-        EXPECT_EQ(m.msg_iovlen, rec.iov.size());
-        for (const iovec& v : rec.iov) EXPECT_TRUE(in_arena(v.iov_base, v.iov_len)) << "iovec outside the arena";
-        if (m.msg_control != nullptr) {
-          EXPECT_EQ(m.msg_control, rec.control.data());
-          EXPECT_EQ(m.msg_controllen, rec.control.size());
-          EXPECT_LE(m.msg_controllen, 64u * 1024);
-        }
-        if (op.opcode == BackendOpcode::recvmsg) {
-          EXPECT_TRUE(arena_range(rec.out_offset, sizeof(aiod_msghdr))) << "msghdr written back outside the arena";
-          if (!rec.control.empty()) {
-            EXPECT_TRUE(arena_range(rec.out_offset2, rec.control.size())) << "control written back outside";
+    // Every descriptor and path of the payload, whatever its type.
+    std::visit(
+        [&](const auto& a) {
+          if constexpr (requires { a.fd; }) {
+            EXPECT_TRUE(fd_ok(a.fd)) << "fd " << a.fd;
           }
+          if constexpr (requires { a.dir; }) {
+            EXPECT_TRUE(fd_ok(a.dir)) << "dir " << a.dir;
+          }
+          if constexpr (requires { a.old_dir; }) {
+            EXPECT_TRUE(fd_ok(a.old_dir) && fd_ok(a.new_dir));
+          }
+          if constexpr (requires { a.in; }) {
+            EXPECT_TRUE(fd_ok(a.in) && fd_ok(a.out));
+          }
+          if constexpr (requires { a.unix_root; }) {
+            EXPECT_TRUE(fd_ok(a.unix_root));
+          }
+          if constexpr (requires { a.path; }) {
+            EXPECT_TRUE(path_ok(a.path, rec.path, op.is<bop::Statx>()));
+          }
+          if constexpr (requires { a.old_path; }) {
+            EXPECT_TRUE(path_ok(a.old_path, rec.path, false));
+            EXPECT_TRUE(path_ok(a.new_path, rec.path2, false));
+          }
+          if constexpr (requires { a.link_path; }) {
+            EXPECT_TRUE(path_ok(a.target, rec.path, false));
+            EXPECT_TRUE(path_ok(a.link_path, rec.path2, false));
+          }
+        },
+        op.args);
+    EXPECT_EQ(rec.user_data, s.user_data);
+    auto check_vector = [&](const iovec* iov, std::uint32_t count) {
+      EXPECT_EQ(iov, rec.iov.data());
+      EXPECT_EQ(count, rec.iov.size());
+      EXPECT_LE(rec.iov.size(), AIOD_IOV_MAX);
+      for (const iovec& v : rec.iov) EXPECT_TRUE(in_arena(v.iov_base, v.iov_len)) << "iovec outside the arena";
+    };
+    auto check_message = [&](const msghdr* msg) {
+      EXPECT_EQ(msg, &rec.msg);
+      const msghdr& m = rec.msg;
+      if (m.msg_name != nullptr) {
+        EXPECT_TRUE(m.msg_name == &rec.addr || in_arena(m.msg_name, m.msg_namelen)) << "name outside the arena";
+        EXPECT_LE(m.msg_namelen, sizeof(sockaddr_storage));
+      }
+      EXPECT_EQ(m.msg_iov, rec.iov.data());
+      EXPECT_EQ(m.msg_iovlen, rec.iov.size());
+      for (const iovec& v : rec.iov) EXPECT_TRUE(in_arena(v.iov_base, v.iov_len)) << "iovec outside the arena";
+      if (m.msg_control != nullptr) {
+        EXPECT_EQ(m.msg_control, rec.control.data());
+        EXPECT_EQ(m.msg_controllen, rec.control.size());
+        EXPECT_LE(m.msg_controllen, 64u * 1024);
+      }
+    };
+    auto check_address = [&](const sockaddr* addr, socklen_t len) {
+      EXPECT_EQ(static_cast<const void*>(addr), static_cast<const void*>(&rec.addr));
+      EXPECT_GT(len, 0u);
+      EXPECT_LE(len, sizeof(sockaddr_storage));
+    };
+    switch (op.opcode()) {
+      case BackendOpcode::read:
+      case BackendOpcode::write: {
+        const auto [buf, len] = op.is<bop::Read>()
+                                    ? std::pair<const void*, std::uint32_t>{op.as<bop::Read>().buf, op.as<bop::Read>().len}
+                                    : std::pair<const void*, std::uint32_t>{op.as<bop::Write>().buf, op.as<bop::Write>().len};
+        if (rec.finish == Finish::eventfd_rw) {
+          EXPECT_EQ(len, 8u);
+        } else {
+          EXPECT_TRUE(in_arena(buf, len)) << "buffer outside the arena";
         }
         break;
       }
+      case BackendOpcode::recv:
+        EXPECT_TRUE(in_arena(op.as<bop::Recv>().buf, op.as<bop::Recv>().len)) << "buffer outside the arena";
+        break;
+      case BackendOpcode::send:
+        EXPECT_TRUE(in_arena(op.as<bop::Send>().buf, op.as<bop::Send>().len)) << "buffer outside the arena";
+        break;
+      case BackendOpcode::readv: check_vector(op.as<bop::Readv>().iov, op.as<bop::Readv>().count); break;
+      case BackendOpcode::writev: check_vector(op.as<bop::Writev>().iov, op.as<bop::Writev>().count); break;
+      case BackendOpcode::sendmsg: check_message(op.as<bop::Sendmsg>().msg); break;
+      case BackendOpcode::recvmsg:
+        check_message(op.as<bop::Recvmsg>().msg);
+        EXPECT_TRUE(arena_range(rec.out_offset, sizeof(aiod_msghdr))) << "msghdr written back outside the arena";
+        if (!rec.control.empty()) {
+          EXPECT_TRUE(arena_range(rec.out_offset2, rec.control.size())) << "control written back outside";
+        }
+        break;
       case BackendOpcode::accept:
-        EXPECT_EQ(op.addr, &rec.addr);
+        EXPECT_EQ(static_cast<const void*>(op.as<bop::Accept>().addr), static_cast<const void*>(&rec.addr));
         if (rec.out_offset != OpRecord::kNoOffset) {
           EXPECT_TRUE(arena_range(rec.out_offset, sizeof(aiod_sockaddr_out))) << "address written outside";
         }
         break;
-      case BackendOpcode::connect:
-      case BackendOpcode::bind:
-        EXPECT_EQ(op.addr, &rec.addr);
-        EXPECT_GT(op.len, 0u);
-        EXPECT_LE(op.len, sizeof(sockaddr_storage));
-        break;
+      case BackendOpcode::connect: check_address(op.as<bop::Connect>().addr, op.as<bop::Connect>().addr_len); break;
+      case BackendOpcode::bind: check_address(op.as<bop::Bind>().addr, op.as<bop::Bind>().addr_len); break;
       case BackendOpcode::statx:
-        EXPECT_TRUE(in_arena(op.addr, sizeof(struct statx))) << "statx result outside the arena";
+        EXPECT_TRUE(in_arena(op.as<bop::Statx>().out, sizeof(struct statx))) << "statx result outside the arena";
         break;
       case BackendOpcode::openat2:
-        EXPECT_EQ(op.how, &rec.how);
+        EXPECT_EQ(op.as<bop::Openat2>().how, &rec.how);
         EXPECT_NE(rec.how.flags & O_CLOEXEC, 0u);
         EXPECT_EQ(rec.how.mode & ~07777u, 0u);
         break;

@@ -142,6 +142,43 @@ const OpSpec kOps[] = {
 };
 static_assert(std::size(kOps) == AIOD_OP_LAST, "a new opcode needs its row here");
 
+// Views of a prepared op whatever its payload, for checks shared by opcodes.
+int dir_of(const BackendOp& op) {
+  return std::visit([](const auto& a) -> int {
+    if constexpr (requires { a.dir; }) return a.dir;
+    else if constexpr (requires { a.old_dir; }) return a.old_dir;
+    else return -1;
+  }, op.args);
+}
+const char* path_of(const BackendOp& op) {
+  return std::visit([](const auto& a) -> const char* {
+    if constexpr (requires { a.path; }) return a.path;
+    else if constexpr (requires { a.old_path; }) return a.old_path;
+    else if constexpr (requires { a.target; a.link_path; }) return a.target;
+    else return nullptr;
+  }, op.args);
+}
+const char* path2_of(const BackendOp& op) {
+  return std::visit([](const auto& a) -> const char* {
+    if constexpr (requires { a.new_path; }) return a.new_path;
+    else if constexpr (requires { a.link_path; }) return a.link_path;
+    else return nullptr;
+  }, op.args);
+}
+const void* buf_of(const BackendOp& op) {
+  return std::visit([](const auto& a) -> const void* {
+    if constexpr (requires { a.buf; }) return a.buf;
+    else return nullptr;
+  }, op.args);
+}
+std::uint32_t msg_flags_of(const BackendOp& op) {
+  return std::visit([](const auto& a) -> std::uint32_t {
+    if constexpr (requires { a.flags; a.buf; }) return a.flags;
+    else if constexpr (requires { a.flags; a.msg; }) return a.flags;
+    else return 0;
+  }, op.args);
+}
+
 const OpSpec& spec(unsigned opcode) {
   for (const OpSpec& op : kOps) {
     if (op.opcode == opcode) return op;
@@ -411,7 +448,7 @@ TEST_F(OpPrepare, EveryOpcodeOfTheProtocolIsImplemented) {
     EXPECT_EQ(prepare(valid(op, p.a, p.b)), 0) << op.name;
     EXPECT_EQ(rec_.user_data, kUserData) << op.name;
     EXPECT_EQ(rec_.opcode, op.opcode) << op.name;
-    EXPECT_EQ(rec_.op.opcode, op.backend_op) << op.name;
+    EXPECT_EQ(rec_.op.opcode(), op.backend_op) << op.name;
     EXPECT_EQ(rec_.op.personality, kPersonality) << op.name;
     EXPECT_EQ(rec_.link, Link::none) << op.name;
     EXPECT_EQ(rec_.handle, op.handles >= 1 ? p.a.handle : 0u) << op.name;
@@ -567,9 +604,7 @@ TEST_F(OpPrepare, ARecordIsResetBetweenUses) {
   handles_.release(f.handle);
   ASSERT_EQ(prepare(sqe(AIOD_OP_NOP)), 0);
   EXPECT_EQ(rec_.handle, 0u) << "a reused record still names the previous op's handle";
-  EXPECT_EQ(rec_.op.opcode, BackendOpcode::nop);
-  EXPECT_EQ(rec_.op.fd, -1);
-  EXPECT_EQ(rec_.op.addr, nullptr);
+  EXPECT_TRUE(rec_.op.is<op::Nop>());
   EXPECT_EQ(rec_.finish, Finish::plain);
   EXPECT_EQ(rec_.user_data, kUserData);
   expect_no_reference(f, "nop after read");
@@ -587,11 +622,19 @@ TEST_F(OpPrepare, ReadAndWritePointIntoTheArena) {
     s.len = 300;
     s.off = 12345;
     ASSERT_EQ(prepare(s), 0);
-    EXPECT_EQ(rec_.op.opcode, opcode == AIOD_OP_READ ? BackendOpcode::read : BackendOpcode::write);
-    EXPECT_EQ(rec_.op.fd, f.fd);
-    EXPECT_EQ(rec_.op.addr, static_cast<void*>(arena_.data() + 1000));
-    EXPECT_EQ(rec_.op.len, 300u);
-    EXPECT_EQ(rec_.op.offset, 12345u);
+    if (opcode == AIOD_OP_READ) {
+      const auto& r = rec_.op.as<op::Read>();
+      EXPECT_EQ(r.fd, f.fd);
+      EXPECT_EQ(r.buf, static_cast<void*>(arena_.data() + 1000));
+      EXPECT_EQ(r.len, 300u);
+      EXPECT_EQ(r.offset, 12345u);
+    } else {
+      const auto& w = rec_.op.as<op::Write>();
+      EXPECT_EQ(w.fd, f.fd);
+      EXPECT_EQ(w.buf, static_cast<void*>(arena_.data() + 1000));
+      EXPECT_EQ(w.len, 300u);
+      EXPECT_EQ(w.offset, 12345u);
+    }
     EXPECT_EQ(rec_.finish, Finish::plain);
     expect_one_reference(f, "read/write");
 
@@ -599,7 +642,9 @@ TEST_F(OpPrepare, ReadAndWritePointIntoTheArena) {
     s.handle = g.handle;
     s.off = AIOD_OFFSET_CURRENT;
     ASSERT_EQ(prepare(s), 0);
-    EXPECT_EQ(rec_.op.offset, std::numeric_limits<std::uint64_t>::max()) << "the file position";
+    const std::uint64_t offset =
+        opcode == AIOD_OP_READ ? rec_.op.as<op::Read>().offset : rec_.op.as<op::Write>().offset;
+    EXPECT_EQ(offset, std::numeric_limits<std::uint64_t>::max()) << "the file position";
     expect_one_reference(g, "read/write at the file position");
   }
 }
@@ -637,7 +682,7 @@ TEST_F(OpPrepare, BuffersMustLieInsideTheArena) {
                                " len " + std::to_string(c.len);
       EXPECT_EQ(prepare(s), c.expected) << what;
       if (c.expected == 0) {
-        EXPECT_EQ(rec_.op.addr, static_cast<void*>(arena_.data() + c.addr)) << what;
+        EXPECT_EQ(buf_of(rec_.op), static_cast<void*>(arena_.data() + c.addr)) << what;
         expect_one_reference(f, what);
       } else {
         expect_no_reference(f, what);
@@ -651,13 +696,13 @@ TEST_F(OpPrepare, FsyncFlags) {
   aiod_sqe s = sqe(AIOD_OP_FSYNC);
   s.handle = f.handle;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.fd, f.fd);
-  EXPECT_EQ(rec_.op.op_flags, 0u);
+  EXPECT_EQ(rec_.op.as<op::Fsync>().fd, f.fd);
+  EXPECT_FALSE(rec_.op.as<op::Fsync>().datasync);
   handles_.release(f.handle);
 
   s.op_flags = AIOD_FSYNC_DATASYNC;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.op_flags, unsigned{IORING_FSYNC_DATASYNC});
+  EXPECT_TRUE(rec_.op.as<op::Fsync>().datasync);
   handles_.release(f.handle);
 
   for (std::uint32_t bad : {2u, 4u, 0x80000000u, AIOD_FSYNC_DATASYNC | 2u}) {
@@ -684,8 +729,7 @@ TEST_F(OpPrepare, TimeoutTurnsNanosecondsIntoATimespec) {
     aiod_sqe s = sqe(AIOD_OP_TIMEOUT);
     s.off = c.ns;
     ASSERT_EQ(prepare(s), 0) << c.ns;
-    EXPECT_EQ(rec_.op.opcode, BackendOpcode::timeout);
-    ASSERT_EQ(rec_.op.ts, &rec_.ts) << "the timespec must live in the record";
+    ASSERT_EQ(rec_.op.as<op::Timeout>().ts, &rec_.ts) << "the timespec must live in the record";
     EXPECT_EQ(rec_.ts.tv_sec, c.sec) << c.ns;
     EXPECT_EQ(rec_.ts.tv_nsec, c.nsec) << c.ns;
     EXPECT_EQ(rec_.finish, Finish::timer);
@@ -698,7 +742,7 @@ TEST_F(OpPrepare, CloseFileHoldsTheHandleUntilTheCloseHappens) {
   aiod_sqe s = sqe(AIOD_OP_CLOSE_FILE);
   s.handle = f.handle;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.opcode, BackendOpcode::nop);
+  EXPECT_TRUE(rec_.op.is<op::Nop>());
   EXPECT_EQ(rec_.finish, Finish::close_handle);
   EXPECT_EQ(rec_.handle, f.handle);
   expect_one_reference(f, "close_file");
@@ -713,14 +757,16 @@ TEST_F(OpPrepare, VectoredIoChecksEveryEntry) {
     const OpSpec& op = spec(opcode);
     const Inserted f = insert();
     ASSERT_EQ(prepare(valid(op, f)), 0);
-    ASSERT_NE(rec_.op.addr, nullptr);
-    const auto* iov = static_cast<const iovec*>(rec_.op.addr);
-    EXPECT_EQ(rec_.op.len, 2u);
+    const iovec* iov = opcode == AIOD_OP_READV ? rec_.op.as<op::Readv>().iov : rec_.op.as<op::Writev>().iov;
+    const std::uint32_t count =
+        opcode == AIOD_OP_READV ? rec_.op.as<op::Readv>().count : rec_.op.as<op::Writev>().count;
+    ASSERT_NE(iov, nullptr);
+    EXPECT_EQ(count, 2u);
     EXPECT_EQ(iov[0].iov_base, static_cast<void*>(arena_.data() + kBufAt));
     EXPECT_EQ(iov[0].iov_len, 64u);
     EXPECT_EQ(iov[1].iov_base, static_cast<void*>(arena_.data() + kBufAt + 64));
     const char* arena_begin = reinterpret_cast<const char*>(arena_.data());
-    const char* table = static_cast<const char*>(rec_.op.addr);
+    const auto* table = reinterpret_cast<const char*>(iov);
     EXPECT_FALSE(table >= arena_begin && table < arena_begin + kArenaSize)
         << "the kernel would read the iovec table from shared memory";
     expect_one_reference(f, op.name);
@@ -825,7 +871,7 @@ TEST_F(OpPrepare, SendMsgTurnsHandlesIntoDescriptorsAndHoldsThem) {
   aiod_sqe s = valid(spec(AIOD_OP_SEND_MSG), sock);
   put_msghdr(kControlAt, put_rights(arena_, kControlAt, {x.handle, y.handle}));
   ASSERT_EQ(prepare(s), 0);
-  const auto* m = static_cast<const msghdr*>(rec_.op.addr);
+  const msghdr* m = rec_.op.as<op::Sendmsg>().msg;
   ASSERT_NE(m, nullptr);
   ASSERT_NE(m->msg_control, nullptr);
   const cmsghdr* c = CMSG_FIRSTHDR(m);
@@ -889,14 +935,14 @@ TEST_F(OpPrepare, SendMsgControlLengthsAreCheckedBeforeUse) {
 TEST_F(OpPrepare, DescriptorsTheKernelCreatesAreCloseOnExec) {
   const Inserted f = insert();
   ASSERT_EQ(prepare(valid(spec(AIOD_OP_SOCKET), f)), 0);
-  EXPECT_NE(rec_.op.op_flags & SOCK_CLOEXEC, 0u) << "socket";
-  EXPECT_EQ(rec_.op.op_flags & ~unsigned{SOCK_CLOEXEC}, unsigned{SOCK_STREAM});
-  EXPECT_EQ(rec_.op.len, unsigned{AF_INET}) << "domain";
+  EXPECT_NE(rec_.op.as<op::Socket>().type & SOCK_CLOEXEC, 0) << "socket";
+  EXPECT_EQ(rec_.op.as<op::Socket>().type & ~SOCK_CLOEXEC, SOCK_STREAM);
+  EXPECT_EQ(rec_.op.as<op::Socket>().domain, AF_INET) << "domain";
   ASSERT_EQ(prepare(valid(spec(AIOD_OP_ACCEPT), f)), 0);
-  EXPECT_NE(rec_.op.op_flags & SOCK_CLOEXEC, 0u) << "accept";
+  EXPECT_NE(rec_.op.as<op::Accept>().flags & SOCK_CLOEXEC, 0u) << "accept";
   handles_.release(f.handle);
   ASSERT_EQ(prepare(valid(spec(AIOD_OP_RECV_MSG), f)), 0);
-  EXPECT_NE(rec_.op.op_flags & MSG_CMSG_CLOEXEC, 0u) << "descriptors received by recv_msg";
+  EXPECT_NE(rec_.op.as<op::Recvmsg>().flags & MSG_CMSG_CLOEXEC, 0u) << "descriptors received by recv_msg";
   handles_.release(f.handle);
   expect_no_reference(f, "cloexec");
 }
@@ -905,7 +951,7 @@ TEST_F(OpPrepare, SendsNeverRaiseSigpipeInTheDaemon) {
   for (std::uint8_t opcode : {std::uint8_t{AIOD_OP_SEND}, std::uint8_t{AIOD_OP_SEND_MSG}}) {
     const Inserted f = insert();
     ASSERT_EQ(prepare(valid(spec(opcode), f)), 0);
-    EXPECT_NE(rec_.op.op_flags & MSG_NOSIGNAL, 0u) << spec(opcode).name;
+    EXPECT_NE(msg_flags_of(rec_.op) & MSG_NOSIGNAL, 0u) << spec(opcode).name;
     expect_one_reference(f, spec(opcode).name);
   }
 }
@@ -963,10 +1009,13 @@ TEST_F(OpPrepare, SocketAddressesAreCopiedAndChecked) {
     const OpSpec& op = spec(opcode);
     const Inserted f = insert();
     ASSERT_EQ(prepare(valid(op, f)), 0);
-    ASSERT_NE(rec_.op.addr, nullptr);
-    EXPECT_EQ(rec_.op.len, sizeof(sockaddr_in));
+    const sockaddr* copy = opcode == AIOD_OP_CONNECT ? rec_.op.as<op::Connect>().addr : rec_.op.as<op::Bind>().addr;
+    const socklen_t copy_len =
+        opcode == AIOD_OP_CONNECT ? rec_.op.as<op::Connect>().addr_len : rec_.op.as<op::Bind>().addr_len;
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(copy_len, sizeof(sockaddr_in));
     std::memset(arena_.data() + kAddrAt, 0, sizeof(sockaddr_in));  // the client changes it afterwards
-    const auto* sin = static_cast<const sockaddr_in*>(rec_.op.addr);
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(copy);
     EXPECT_EQ(sin->sin_family, AF_INET) << "the kernel would read the address from shared memory";
     EXPECT_EQ(sin->sin_port, htons(8080));
     expect_one_reference(f, op.name);
@@ -1011,7 +1060,7 @@ TEST_F(OpPrepare, UnixSocketPathsResolveAsTheClientsWould) {
   ctx_.foreign_root = true;
   s.len = put_unix(arena_, kAddrAt, "/run/app.sock");
   ASSERT_EQ(prepare(s), 0) << "a foreign root's socket path";
-  EXPECT_EQ(rec_.op.fd2, root_.get()) << "walked from the client's root";
+  EXPECT_EQ(rec_.op.as<op::Connect>().unix_root, root_.get()) << "walked from the client's root";
   EXPECT_NE(rec_.op.resolve & RESOLVE_IN_ROOT, 0u);
   handles_.release(f.handle);
   s.len = put_unix(arena_, kAddrAt, std::string("\0abstract", 9));
@@ -1040,7 +1089,7 @@ TEST_F(OpPrepare, AcceptPeerAddressRules) {
     s.len2 = c.len2;
     EXPECT_EQ(prepare(s), c.expected) << "addr2 " << c.addr2 << " len2 " << c.len2;
     if (c.expected == 0) {
-      EXPECT_NE(rec_.op.addr, static_cast<void*>(arena_.data() + kOutAt))
+      EXPECT_NE(static_cast<void*>(rec_.op.as<op::Accept>().addr_len), static_cast<void*>(arena_.data() + kOutAt))
           << "the kernel would write the address length into shared memory";
       expect_one_reference(f, "accept");
     } else {
@@ -1090,9 +1139,9 @@ TEST_F(OpPrepare, PathOpsApplyThePathRulesToEveryPath) {
     ASSERT_EQ(prepare(valid(op, p.a, p.b)), 0) << op.name;
     put(kPathAt, "XXXXXXXX");
     put(kPath2At, "YYYYYYYYY");
-    EXPECT_STREQ(rec_.op.path, "dir/file") << op.name;
+    EXPECT_STREQ(path_of(rec_.op), "dir/file") << op.name;
     if (two_paths) {
-      EXPECT_STREQ(rec_.op.path2, "dir/other") << op.name;
+      EXPECT_STREQ(path2_of(rec_.op), "dir/other") << op.name;
     }
     expect_held(op, p, op.name);
   }
@@ -1104,11 +1153,11 @@ TEST_F(OpPrepare, MkdirModeIsMaskedByTheClientsUmask) {
   aiod_sqe s = valid(spec(AIOD_OP_MKDIR_AT), f);
   s.mode = 0777;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.len, 0750u);
+  EXPECT_EQ(rec_.op.as<op::Mkdirat>().mode, 0750u);
   handles_.release(f.handle);
   s.mode = 0xffffffffu;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.len, 07750u) << "only permission bits reach the kernel";
+  EXPECT_EQ(rec_.op.as<op::Mkdirat>().mode, 07750u) << "only permission bits reach the kernel";
   handles_.release(f.handle);
   expect_no_reference(f, "mkdir");
 }
@@ -1119,8 +1168,8 @@ TEST_F(OpPrepare, StatxRules) {
     const Inserted f = insert();
     aiod_sqe s = valid(op, f);
     ASSERT_EQ(prepare(s), 0);
-    EXPECT_EQ(rec_.op.addr, static_cast<void*>(arena_.data() + kStatxAt));
-    EXPECT_EQ(rec_.op.len, unsigned{STATX_BASIC_STATS}) << "mask";
+    EXPECT_EQ(static_cast<void*>(rec_.op.as<op::Statx>().out), static_cast<void*>(arena_.data() + kStatxAt));
+    EXPECT_EQ(rec_.op.as<op::Statx>().mask, unsigned{STATX_BASIC_STATS}) << "mask";
     expect_one_reference(f, "statx");
   }
   const struct {
@@ -1149,7 +1198,7 @@ TEST_F(OpPrepare, StatxRules) {
   EXPECT_EQ(prepare(s), -ENOENT);
   s.op_flags = AT_EMPTY_PATH;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.fd, f.fd);
+  EXPECT_EQ(rec_.op.as<op::Statx>().dir, f.fd);
   expect_one_reference(f, "statx of a handle");
 }
 
@@ -1189,7 +1238,7 @@ TEST_F(OpPrepare, AForeignRootConfinesOrRefusesPaths) {
   s.addr = kPathAt;
   s.len = 6;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.fd, root_.get()) << "an absolute path of a foreign root must start at the client's root";
+  EXPECT_EQ(dir_of(rec_.op), root_.get()) << "an absolute path of a foreign root must start at the client's root";
   EXPECT_NE(rec_.op.resolve & RESOLVE_IN_ROOT, 0u);
 }
 
@@ -1200,11 +1249,12 @@ TEST_F(OpPrepare, SpliceNamesBothEnds) {
   s.off = 10;
   s.addr2 = 20;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.fd2, in.fd);
-  EXPECT_EQ(rec_.op.offset2, 10u);
-  EXPECT_EQ(rec_.op.fd, out.fd);
-  EXPECT_EQ(rec_.op.offset, 20u);
-  EXPECT_EQ(rec_.op.len, 100u);
+  const auto& splice = rec_.op.as<op::Splice>();
+  EXPECT_EQ(splice.in, in.fd);
+  EXPECT_EQ(splice.in_offset, 10u);
+  EXPECT_EQ(splice.out, out.fd);
+  EXPECT_EQ(splice.out_offset, 20u);
+  EXPECT_EQ(splice.len, 100u);
   expect_one_reference(in, "splice in");
   expect_one_reference(out, "splice out");
 }
@@ -1220,11 +1270,10 @@ TEST_F(OpPrepare, OpenAtRelativeToTheCwd) {
   s.len = 13;
   s.op_flags = O_RDONLY;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.opcode, BackendOpcode::openat2);
-  EXPECT_EQ(rec_.op.fd, cwd_.get());
+  EXPECT_EQ(rec_.op.as<op::Openat2>().dir, cwd_.get());
   EXPECT_EQ(rec_.path, "sub/notes.txt");
-  EXPECT_EQ(rec_.op.path, rec_.path.c_str()) << "the path must be the record's copy";
-  EXPECT_EQ(rec_.op.how, &rec_.how);
+  EXPECT_EQ(rec_.op.as<op::Openat2>().path, rec_.path.c_str()) << "the path must be the record's copy";
+  EXPECT_EQ(rec_.op.as<op::Openat2>().how, &rec_.how);
   EXPECT_EQ(rec_.how.resolve & RESOLVE_IN_ROOT, 0u);
   EXPECT_EQ(rec_.finish, Finish::new_handle);
   EXPECT_EQ(rec_.handle, 0u) << "the cwd is not a handle";
@@ -1238,7 +1287,7 @@ TEST_F(OpPrepare, OpenAtAbsoluteResolvesInTheClientsRoot) {
     s.addr = kPathAt;
     s.len = 13;
     ASSERT_EQ(prepare(s), 0) << dir;
-    EXPECT_EQ(rec_.op.fd, root_.get());
+    EXPECT_EQ(rec_.op.as<op::Openat2>().dir, root_.get());
     EXPECT_EQ(rec_.how.resolve, std::uint64_t{RESOLVE_IN_ROOT});
     EXPECT_EQ(rec_.path, "/etc/hostname");
   }
@@ -1252,7 +1301,7 @@ TEST_F(OpPrepare, OpenAtRelativeToADirectoryHandle) {
   s.addr = kPathAt;
   s.len = 1;
   ASSERT_EQ(prepare(s), 0);
-  EXPECT_EQ(rec_.op.fd, dir.fd);
+  EXPECT_EQ(rec_.op.as<op::Openat2>().dir, dir.fd);
   EXPECT_EQ(rec_.handle, dir.handle);
   expect_one_reference(dir, "open_at dir handle");
 
@@ -1373,16 +1422,18 @@ TEST_F(OpPrepare, OpenAtPathIsAPrivateCopy) {
   s.len = 8;
   ASSERT_EQ(prepare(s), 0);
   put(kPathAt, "/etc/shadow");  // the client rewrites the arena afterwards
-  EXPECT_STREQ(rec_.op.path, "original");
-  EXPECT_EQ(rec_.op.fd, cwd_.get());
+  const char* path = rec_.op.as<op::Openat2>().path;
+  EXPECT_STREQ(path, "original");
+  EXPECT_EQ(rec_.op.as<op::Openat2>().dir, cwd_.get());
   const char* arena_begin = reinterpret_cast<const char*>(arena_.data());
-  EXPECT_FALSE(rec_.op.path >= arena_begin && rec_.op.path < arena_begin + kArenaSize)
+  EXPECT_FALSE(path >= arena_begin && path < arena_begin + kArenaSize)
       << "the kernel would read the path from shared memory";
 }
 
-// Runs a prepared open the way the backend would: openat2(op.fd, op.path, op.how).
+// Runs a prepared open the way the backend would: openat2(dir, path, how).
 int run_openat2(const OpRecord& rec) {
-  const long fd = ::syscall(SYS_openat2, rec.op.fd, rec.op.path, rec.op.how, sizeof(open_how));
+  const auto& o = rec.op.as<op::Openat2>();
+  const long fd = ::syscall(SYS_openat2, o.dir, o.path, o.how, sizeof(open_how));
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 

@@ -83,7 +83,7 @@ class PosixBackendTest : public ::testing::Test {
   int run(const BackendOp& op) {
     Recorder r;
     EXPECT_EQ(backend_->prepare(op, &r), 0);
-    EXPECT_TRUE(finish(r)) << "op " << static_cast<int>(op.opcode) << " did not complete";
+    EXPECT_TRUE(finish(r)) << "op " << static_cast<int>(op.opcode()) << " did not complete";
     EXPECT_EQ(r.count, 1);
     return r.result;
   }
@@ -104,44 +104,17 @@ class PosixBackendTest : public ::testing::Test {
     fds_.push_back(fd);
     return fd;
   }
-  // An op on descriptor `fd`; the test sets the rest.
-  static BackendOp fd_op(BackendOpcode opcode, int fd) {
-    BackendOp op;
-    op.opcode = opcode;
-    op.fd = fd;
-    return op;
-  }
-  // A read, write, send or receive (or their vector forms: `buf` the iovecs,
-  // `len` their count); offset -1 is the file's current position.
-  static BackendOp transfer_op(BackendOpcode opcode, int fd, void* buf, std::uint32_t len, std::uint64_t offset = 0) {
-    BackendOp op = fd_op(opcode, fd);
-    op.addr = buf;
-    op.len = len;
-    op.offset = offset;
-    return op;
-  }
   static BackendOp recv_op(int fd, void* buf, std::uint32_t len) {
-    return transfer_op(BackendOpcode::recv, fd, buf, len);
+    return BackendOp(op::Recv{.fd = fd, .buf = buf, .len = len});
   }
-  static BackendOp send_op(int fd, void* buf, std::uint32_t len) {
-    return transfer_op(BackendOpcode::send, fd, buf, len);
+  static BackendOp send_op(int fd, const void* buf, std::uint32_t len) {
+    return BackendOp(op::Send{.fd = fd, .buf = buf, .len = len});
   }
-  static BackendOp timer_op(BackendOpcode opcode, const __kernel_timespec& ts) {
-    BackendOp op;
-    op.opcode = opcode;
-    op.ts = &ts;
-    return op;
-  }
-  static BackendOp cancel_op(Completion* target) {
-    BackendOp op;
-    op.opcode = BackendOpcode::cancel;
-    op.cancel_target = target;
-    return op;
-  }
+  static BackendOp timer_op(const __kernel_timespec& ts) { return BackendOp(op::Timeout{.ts = &ts}); }
+  static BackendOp link_timer_op(const __kernel_timespec& ts) { return BackendOp(op::LinkTimeout{.ts = &ts}); }
+  static BackendOp cancel_op(Completion* target) { return BackendOp(op::Cancel{.target = target}); }
   static BackendOp mkdirat_op(int parent, const char* path, int personality = 0) {
-    BackendOp op = fd_op(BackendOpcode::mkdirat, parent);
-    op.path = path;
-    op.len = 0755;
+    BackendOp op(op::Mkdirat{.dir = parent, .path = path, .mode = 0755});
     op.personality = static_cast<std::uint16_t>(personality);
     return op;
   }
@@ -156,7 +129,7 @@ class PosixBackendTest : public ::testing::Test {
   void prepare_linked(BackendOp op, Link link, const __kernel_timespec& ts, Recorder& r, Recorder& t) {
     op.link = link;
     ASSERT_EQ(backend_->prepare(op, &r), 0);
-    ASSERT_EQ(backend_->prepare(timer_op(BackendOpcode::link_timeout, ts), &t), 0);
+    ASSERT_EQ(backend_->prepare(link_timer_op(ts), &t), 0);
   }
   // The same, run until the op and its timer have both completed.
   void run_linked(const BackendOp& op, Link link, const __kernel_timespec& ts, Recorder& r, Recorder& t) {
@@ -214,58 +187,38 @@ TEST_F(PosixBackendTest, FileOps) {
   open_how how{};
   how.flags = O_RDWR | O_CREAT | O_CLOEXEC;
   how.mode = 0600;
-  BackendOp op = fd_op(BackendOpcode::openat2, d);
-  op.path = "f";
-  op.how = &how;
-  const int fd = run(op);
+  const int fd = run(BackendOp(op::Openat2{.dir = d, .path = "f", .how = &how}));
   ASSERT_GE(fd, 0);
 
   char text[] = "hello world";
-  EXPECT_EQ(run(transfer_op(BackendOpcode::write, fd, text, 11, 0)), 11);
+  EXPECT_EQ(run(BackendOp(op::Write{.fd = fd, .buf = text, .len = 11, .offset = 0})), 11);
 
   char a[5] = {}, b[6] = {};
   iovec iov[2] = {{a, 5}, {b, 6}};
-  EXPECT_EQ(run(transfer_op(BackendOpcode::readv, fd, iov, 2, 0)), 11);
+  EXPECT_EQ(run(BackendOp(op::Readv{.fd = fd, .iov = iov, .count = 2, .offset = 0})), 11);
   EXPECT_EQ(std::string(a, 5), "hello");
   EXPECT_EQ(std::string(b, 6), " world");
 
-  EXPECT_EQ(run(transfer_op(BackendOpcode::writev, fd, iov, 2, 11)), 11);
+  EXPECT_EQ(run(BackendOp(op::Writev{.fd = fd, .iov = iov, .count = 2, .offset = 11})), 11);
 
   char buf[32] = {};
-  EXPECT_EQ(run(transfer_op(BackendOpcode::read, fd, buf, sizeof(buf), 6)), 16);
+  EXPECT_EQ(run(BackendOp(op::Read{.fd = fd, .buf = buf, .len = sizeof(buf), .offset = 6})), 16);
 
-  for (std::uint32_t flags : {0u, static_cast<std::uint32_t>(IORING_FSYNC_DATASYNC)}) {
-    op = fd_op(BackendOpcode::fsync, fd);
-    op.op_flags = flags;
-    EXPECT_EQ(run(op), 0);
+  for (bool datasync : {false, true}) {
+    EXPECT_EQ(run(BackendOp(op::Fsync{.fd = fd, .datasync = datasync})), 0);
   }
-  op = fd_op(BackendOpcode::fallocate, fd);
-  op.offset = 0;
-  op.offset2 = 4096;
-  EXPECT_EQ(run(op), 0);
-  op = fd_op(BackendOpcode::fadvise, fd);
-  op.op_flags = POSIX_FADV_SEQUENTIAL;
-  EXPECT_EQ(run(op), 0);
-  op.op_flags = 12345;  // posix_fadvise returns its error instead of setting errno
-  EXPECT_EQ(run(op), -EINVAL);
-  op = fd_op(BackendOpcode::sync_file_range, fd);
-  op.len = 0;
-  op.op_flags = SYNC_FILE_RANGE_WRITE;
-  EXPECT_EQ(run(op), 0);
-  op = fd_op(BackendOpcode::ftruncate, fd);
-  op.offset = 100;
-  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(BackendOp(op::Fallocate{.fd = fd, .offset = 0, .length = 4096})), 0);
+  EXPECT_EQ(run(BackendOp(op::Fadvise{.fd = fd, .advice = POSIX_FADV_SEQUENTIAL})), 0);
+  // posix_fadvise returns its error instead of setting errno
+  EXPECT_EQ(run(BackendOp(op::Fadvise{.fd = fd, .advice = 12345})), -EINVAL);
+  EXPECT_EQ(run(BackendOp(op::SyncFileRange{.fd = fd, .len = 0, .flags = SYNC_FILE_RANGE_WRITE})), 0);
+  EXPECT_EQ(run(BackendOp(op::Ftruncate{.fd = fd, .length = 100})), 0);
 
   struct statx stx{};
-  op = fd_op(BackendOpcode::statx, d);
-  op.path = "f";
-  op.len = STATX_SIZE;
-  op.addr = &stx;
-  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(BackendOp(op::Statx{.dir = d, .path = "f", .mask = STATX_SIZE, .out = &stx})), 0);
   EXPECT_EQ(stx.stx_size, 100u);
 
-  op = fd_op(BackendOpcode::close, fd);
-  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(BackendOp(op::Close{.fd = fd})), 0);
   EXPECT_EQ(::fcntl(fd, F_GETFD), -1);
 }
 
@@ -275,50 +228,31 @@ TEST_F(PosixBackendTest, DirectoryOps) {
   EXPECT_EQ(run(op), 0);
   EXPECT_EQ(run(op), -EEXIST);
 
-  op = {};
-  op.opcode = BackendOpcode::symlinkat;
-  op.path = "sub";
-  op.fd = d;
-  op.path2 = "link";
-  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(BackendOp(op::Symlinkat{.target = "sub", .dir = d, .link_path = "link"})), 0);
 
-  op = fd_op(BackendOpcode::renameat, d);
-  op.path = "link";
-  op.fd2 = d;
-  op.path2 = "link2";
-  op.op_flags = RENAME_NOREPLACE;
-  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(BackendOp(op::Renameat{
+                .old_dir = d, .old_path = "link", .new_dir = d, .new_path = "link2", .flags = RENAME_NOREPLACE})),
+            0);
   EXPECT_TRUE(std::filesystem::is_symlink(dir() + "/link2"));
 
-  op = fd_op(BackendOpcode::unlinkat, d);
-  op.path = "link2";
-  EXPECT_EQ(run(op), 0);
-  op.path = "sub";
-  op.op_flags = AT_REMOVEDIR;
+  EXPECT_EQ(run(BackendOp(op::Unlinkat{.dir = d, .path = "link2"})), 0);
+  op = BackendOp(op::Unlinkat{.dir = d, .path = "sub", .flags = AT_REMOVEDIR});
   EXPECT_EQ(run(op), 0);
   EXPECT_EQ(run(op), -ENOENT);
 }
 
 TEST_F(PosixBackendTest, SocketOps) {
-  BackendOp op;
-  op.opcode = BackendOpcode::socket;
-  op.len = AF_INET;
-  op.op_flags = SOCK_STREAM | SOCK_CLOEXEC;
-  const int listener = run(op);
+  const int listener = run(BackendOp(op::Socket{.domain = AF_INET, .type = SOCK_STREAM | SOCK_CLOEXEC}));
   ASSERT_GE(listener, 0);
   fds_.push_back(listener);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  op = fd_op(BackendOpcode::bind, listener);
-  op.addr = &addr;
-  op.len = sizeof(addr);
-  EXPECT_EQ(run(op), 0);
+  const auto* sa = reinterpret_cast<const sockaddr*>(&addr);
+  EXPECT_EQ(run(BackendOp(op::Bind{.fd = listener, .addr = sa, .addr_len = sizeof(addr)})), 0);
   socklen_t alen = sizeof(addr);
   ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &alen), 0);
-  op = fd_op(BackendOpcode::listen, listener);
-  op.len = 8;
-  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(BackendOp(op::Listen{.fd = listener, .backlog = 8})), 0);
 
   // accept and connect run at the same time, each on its own worker.
   const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -326,15 +260,12 @@ TEST_F(PosixBackendTest, SocketOps) {
   sockaddr_in peer{};
   socklen_t peer_len = sizeof(peer);
   Recorder accepted, connected;
-  op = fd_op(BackendOpcode::accept, listener);
-  op.addr = &peer;
-  op.addr2 = &peer_len;
-  op.op_flags = SOCK_CLOEXEC;
-  ASSERT_EQ(backend_->prepare(op, &accepted), 0);
-  op = fd_op(BackendOpcode::connect, client);  // non-blocking: EINPROGRESS, then waited for
-  op.addr = &addr;
-  op.len = sizeof(addr);
-  ASSERT_EQ(backend_->prepare(op, &connected), 0);
+  const BackendOp accept(op::Accept{
+      .fd = listener, .addr = reinterpret_cast<sockaddr*>(&peer), .addr_len = &peer_len, .flags = SOCK_CLOEXEC});
+  ASSERT_EQ(backend_->prepare(accept, &accepted), 0);
+  // non-blocking: EINPROGRESS, then waited for
+  ASSERT_EQ(backend_->prepare(BackendOp(op::Connect{.fd = client, .addr = sa, .addr_len = sizeof(addr)}), &connected),
+            0);
   ASSERT_TRUE(finish(accepted, connected));
   ASSERT_GE(accepted.result, 0);
   fds_.push_back(accepted.result);
@@ -347,13 +278,9 @@ TEST_F(PosixBackendTest, SocketOps) {
   EXPECT_EQ(run(recv_op(accepted.result, buf, sizeof(buf))), 4);
   EXPECT_STREQ(buf, "ping");
 
-  op = fd_op(BackendOpcode::poll_add, client);
-  op.op_flags = POLLOUT;
-  EXPECT_EQ(run(op) & POLLOUT, POLLOUT);
+  EXPECT_EQ(run(BackendOp(op::PollAdd{.fd = client, .events = POLLOUT})) & POLLOUT, POLLOUT);
 
-  op = fd_op(BackendOpcode::shutdown, client);
-  op.len = SHUT_WR;
-  EXPECT_EQ(run(op), 0);
+  EXPECT_EQ(run(BackendOp(op::Shutdown{.fd = client, .how = SHUT_WR})), 0);
   EXPECT_EQ(run(recv_op(accepted.result, buf, sizeof(buf))), 0);  // end of stream
 }
 
@@ -375,9 +302,7 @@ TEST_F(PosixBackendTest, MessagesCarryDescriptors) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &passed, sizeof(int));
-  BackendOp op = fd_op(BackendOpcode::sendmsg, sv[0]);
-  op.addr = &m;
-  EXPECT_EQ(run(op), 1);
+  EXPECT_EQ(run(BackendOp(op::Sendmsg{.fd = sv[0], .msg = &m})), 1);
 
   char in[4] = {};
   iovec iov_in{in, sizeof(in)};
@@ -387,10 +312,7 @@ TEST_F(PosixBackendTest, MessagesCarryDescriptors) {
   r.msg_iovlen = 1;
   r.msg_control = control_in;
   r.msg_controllen = sizeof(control_in);
-  op = fd_op(BackendOpcode::recvmsg, sv[1]);
-  op.addr = &r;
-  op.op_flags = MSG_CMSG_CLOEXEC;
-  EXPECT_EQ(run(op), 1);
+  EXPECT_EQ(run(BackendOp(op::Recvmsg{.fd = sv[1], .msg = &r, .flags = MSG_CMSG_CLOEXEC})), 1);
   ASSERT_NE(CMSG_FIRSTHDR(&r), nullptr);
   int got = -1;
   std::memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&r)), sizeof(int));
@@ -404,14 +326,7 @@ TEST_F(PosixBackendTest, SpliceMovesBytesBetweenPipes) {
   ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
   fds_.insert(fds_.end(), {in[0], in[1], out[0], out[1]});
   ASSERT_EQ(::write(in[1], "abc", 3), 3);
-  BackendOp op;
-  op.opcode = BackendOpcode::splice;
-  op.fd2 = in[0];
-  op.offset2 = static_cast<std::uint64_t>(-1);
-  op.fd = out[1];
-  op.offset = static_cast<std::uint64_t>(-1);
-  op.len = 3;
-  EXPECT_EQ(run(op), 3);
+  EXPECT_EQ(run(BackendOp(op::Splice{.in = in[0], .out = out[1], .len = 3})), 3);
   char buf[4] = {};
   EXPECT_EQ(::read(out[0], buf, 3), 3);
   EXPECT_STREQ(buf, "abc");
@@ -421,7 +336,7 @@ TEST_F(PosixBackendTest, NonBlockingDescriptorIsWaitedForLikeIoUring) {
   const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   fds_.push_back(efd);
   std::uint64_t value = 0;
-  const BackendOp op = transfer_op(BackendOpcode::read, efd, &value, sizeof(value), static_cast<std::uint64_t>(-1));
+  const BackendOp op(op::Read{.fd = efd, .buf = &value, .len = sizeof(value)});
   Recorder r;
   ASSERT_NO_FATAL_FAILURE(start_blocked({{op, &r}}));
   backend_->drain();
@@ -437,7 +352,7 @@ TEST_F(PosixBackendTest, NonBlockingDescriptorIsWaitedForLikeIoUring) {
   socketpair(SOCK_STREAM, sv);
   char buf[1];
   BackendOp dontwait = recv_op(sv[0], buf, 1);
-  dontwait.op_flags = MSG_DONTWAIT;
+  dontwait.as<op::Recv>().flags = MSG_DONTWAIT;
   EXPECT_EQ(run(dontwait), -EAGAIN);
 }
 
@@ -447,8 +362,7 @@ TEST_F(PosixBackendTest, ReadyTransfersCompleteWithoutAWorker) {
   const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   fds_.push_back(efd);
   const std::uint64_t one = 1;
-  const BackendOp wake = transfer_op(BackendOpcode::write, efd, const_cast<std::uint64_t*>(&one), sizeof(one),
-                                    static_cast<std::uint64_t>(-1));
+  const BackendOp wake(op::Write{.fd = efd, .buf = &one, .len = sizeof(one)});
   EXPECT_EQ(run(wake), 8);
   int sv[2];
   socketpair(SOCK_STREAM, sv);
@@ -465,7 +379,7 @@ TEST_F(PosixBackendTest, WaitallReceiveWaitsForEverything) {
   ASSERT_EQ(::write(sv[1], "a", 1), 1);
   char buf[2] = {};
   BackendOp op = recv_op(sv[0], buf, 2);
-  op.op_flags = MSG_WAITALL;
+  op.as<op::Recv>().flags = MSG_WAITALL;
   Recorder r;
   ASSERT_NO_FATAL_FAILURE(start_blocked({{op, &r}}));
   backend_->drain();
@@ -478,14 +392,14 @@ TEST_F(PosixBackendTest, WaitallReceiveWaitsForEverything) {
 TEST_F(PosixBackendTest, TimeoutExpiresWithEtime) {
   const __kernel_timespec ts{0, 20'000'000};
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(run(timer_op(BackendOpcode::timeout, ts)), -ETIME);
+  EXPECT_EQ(run(timer_op(ts)), -ETIME);
   EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
 }
 
 TEST_F(PosixBackendTest, WaitSleepsUntilTheNearestTimer) {
   const __kernel_timespec ts{0, 30'000'000};
   Recorder r;
-  ASSERT_EQ(backend_->prepare(timer_op(BackendOpcode::timeout, ts), &r), 0);
+  ASSERT_EQ(backend_->prepare(timer_op(ts), &r), 0);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(backend_->wait(std::nullopt), -ETIME);  // no limit given: the timer's is used
   EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);
@@ -496,7 +410,7 @@ TEST_F(PosixBackendTest, WaitSleepsUntilTheNearestTimer) {
 TEST_F(PosixBackendTest, CancelledTimeoutCompletesOnceWithEcanceled) {
   const __kernel_timespec ts{60, 0};
   Recorder timer, cancel;
-  ASSERT_EQ(backend_->prepare(timer_op(BackendOpcode::timeout, ts), &timer), 0);
+  ASSERT_EQ(backend_->prepare(timer_op(ts), &timer), 0);
   ASSERT_EQ(backend_->prepare(cancel_op(&timer), &cancel), 0);
   ASSERT_TRUE(finish(timer, cancel));
   EXPECT_EQ(timer.result, -ECANCELED);
@@ -598,7 +512,7 @@ TEST_F(PosixBackendTest, LinkTimeoutOfANopCompletesAsCancelled) {
 
 TEST_F(PosixBackendTest, LinkTimeoutWithoutALinkedOpIsInvalid) {
   const __kernel_timespec ts{0, 1000};
-  EXPECT_EQ(run(timer_op(BackendOpcode::link_timeout, ts)), -EINVAL);
+  EXPECT_EQ(run(link_timer_op(ts)), -EINVAL);
 }
 
 // The races the invariant must survive: data arriving, a link timeout firing
@@ -694,7 +608,7 @@ TEST_F(PosixBackendTest, PersonalityRunsOpsUnderTheCapturedIdentity) {
   ASSERT_EQ(::stat((dir() + "/mine").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 65534u);
   EXPECT_EQ(st.st_gid, 65534u);
-  op.path = "rootonly/x";  // no capability overrides the mode
+  op.as<op::Mkdirat>().path = "rootonly/x";  // no capability overrides the mode
   EXPECT_EQ(run(op), -EACCES);
   // The worker went back to the daemon's identity.
   op.personality = 0;
@@ -758,7 +672,7 @@ TEST_F(PosixBackendTest, OneOwnersBlockedOpsKeepToItsWorkerShare) {
   ASSERT_EQ(::write(other[1], "x", 1), 1);
   BackendOp mine = recv_op(other[0], buf, 1);
   mine.owner = 2;
-  mine.op_flags = MSG_WAITALL;  // never tried on the calling thread: it needs a worker
+  mine.as<op::Recv>().flags = MSG_WAITALL;  // never tried on the calling thread: it needs a worker
   EXPECT_EQ(run(mine), 1) << "another owner's op did not get a worker";
   EXPECT_EQ(backend_->running_ops(), 2u) << "the held-back op reached the pool";
   Recorder cancelled;

@@ -486,10 +486,7 @@ DetachedTask limited_call(RecordingBackend& b, Scheduler& s, BackendOp op, std::
 
 BackendOp read_op(int fd) {
   BackendOp op;
-  op.opcode = BackendOpcode::read;
-  op.fd = fd;
-  op.len = 16;
-  op.offset = 7;
+  op.args = op::Read{.fd = fd, .len = 16, .offset = 7};
   return op;
 }
 
@@ -501,10 +498,10 @@ TEST(BackendCall, SuspendsUntilTheBackendCompletesThenResumesViaTheScheduler) {
   call(b, s, read_op(5), result, done);
 
   ASSERT_EQ(b.prepared.size(), 1u);
-  EXPECT_EQ(b.prepared[0].op.opcode, BackendOpcode::read);
-  EXPECT_EQ(b.prepared[0].op.fd, 5);
-  EXPECT_EQ(b.prepared[0].op.len, 16u);
-  EXPECT_EQ(b.prepared[0].op.offset, 7u);
+  ASSERT_TRUE(b.prepared[0].op.is<op::Read>());
+  EXPECT_EQ(b.prepared[0].op.as<op::Read>().fd, 5);
+  EXPECT_EQ(b.prepared[0].op.as<op::Read>().len, 16u);
+  EXPECT_EQ(b.prepared[0].op.as<op::Read>().offset, 7u);
   EXPECT_NE(b.prepared[0].done, nullptr);
   EXPECT_FALSE(done);
   EXPECT_FALSE(s.has_ready());
@@ -598,12 +595,13 @@ TEST(BackendCall, ATimeLimitLinksATimeoutBehindTheOp) {
   bool done = false;
   limited_call(b, s, read_op(5), std::chrono::milliseconds(1500), result, done);
   ASSERT_EQ(b.prepared.size(), 2u);
-  EXPECT_EQ(b.prepared[0].op.opcode, BackendOpcode::read);
+  EXPECT_TRUE(b.prepared[0].op.is<op::Read>());
   EXPECT_EQ(b.prepared[0].op.link, Link::soft) << "the timeout must be linked to the op";
-  EXPECT_EQ(b.prepared[1].op.opcode, BackendOpcode::link_timeout);
-  ASSERT_NE(b.prepared[1].op.ts, nullptr);
-  EXPECT_EQ(b.prepared[1].op.ts->tv_sec, 1);
-  EXPECT_EQ(b.prepared[1].op.ts->tv_nsec, 500'000'000);
+  ASSERT_TRUE(b.prepared[1].op.is<op::LinkTimeout>());
+  const __kernel_timespec* ts = b.prepared[1].op.as<op::LinkTimeout>().ts;
+  ASSERT_NE(ts, nullptr);
+  EXPECT_EQ(ts->tv_sec, 1);
+  EXPECT_EQ(ts->tv_nsec, 500'000'000);
   EXPECT_NE(b.prepared[1].done, b.prepared[0].done) << "the timer's result is not the call's";
   EXPECT_FALSE(done);
 
@@ -642,7 +640,7 @@ TEST(BackendCall, AFailedTimeLimitLeavesTheCallWaitingForItsOp) {
   limited_call(b, s, read_op(5), std::chrono::seconds(1), result, done);
   EXPECT_FALSE(done) << "the call ended while its op was in flight";
   ASSERT_FALSE(b.prepared.empty());
-  EXPECT_EQ(b.prepared.front().op.opcode, BackendOpcode::read);
+  EXPECT_TRUE(b.prepared.front().op.is<op::Read>());
   EXPECT_GE(b.flushes, 1) << "the op stayed linked to whatever comes next";
   b.prepared.front().done->complete(42);  // the op finishes, unlimited
   s.run_ready();

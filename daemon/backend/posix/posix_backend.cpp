@@ -15,7 +15,7 @@ namespace posix {
 namespace {
 
 bool is_timer(const PosixOp& op) {
-  return op.op.opcode == BackendOpcode::timeout || op.op.opcode == BackendOpcode::link_timeout;
+  return op.op.opcode() == BackendOpcode::timeout || op.op.opcode() == BackendOpcode::link_timeout;
 }
 
 std::uint64_t relative_ns(const __kernel_timespec& ts) {
@@ -31,7 +31,7 @@ std::uint64_t relative_ns(const __kernel_timespec& ts) {
 // permission checks in some special files), and those must be the client's.
 bool may_try_now(const PosixOp& p) {
   if (!p.creds) return true;
-  switch (p.op.opcode) {
+  switch (p.op.opcode()) {
     case BackendOpcode::read:
     case BackendOpcode::readv:
     case BackendOpcode::recv:
@@ -81,7 +81,7 @@ void PosixBackend::release(PosixOp& op) {
 }
 
 int PosixBackend::prepare(const BackendOp& op, Completion* done) {
-  if (!supports(op.opcode)) return -EOPNOTSUPP;
+  if (!supports(op.opcode())) return -EOPNOTSUPP;
   if (staged_.size() >= entries_) return -EAGAIN;
   std::shared_ptr<const PeerCreds> creds;
   if (op.personality != 0) {
@@ -93,7 +93,7 @@ int PosixBackend::prepare(const BackendOp& op, Completion* done) {
   p.op = op;
   p.done = done;
   p.creds = std::move(creds);
-  if (op.opcode == BackendOpcode::link_timeout) {
+  if (op.is<op::LinkTimeout>()) {
     // Guards the op prepared right before it, if that one asked for a link.
     if (last_linked_ != nullptr) {
       p.link_target = last_linked_;
@@ -127,22 +127,26 @@ void PosixBackend::submit_batch() {
 }
 
 void PosixBackend::start(PosixOp& p) {
-  switch (p.op.opcode) {
+  switch (p.op.opcode()) {
     case BackendOpcode::nop:
       complete(p, 0);
       return;
-    case BackendOpcode::timeout:
-      if (p.op.ts == nullptr) return complete(p, -EINVAL);
-      timers_.arm(p, relative_ns(*p.op.ts));
+    case BackendOpcode::timeout: {
+      const __kernel_timespec* ts = p.op.as<op::Timeout>().ts;
+      if (ts == nullptr) return complete(p, -EINVAL);
+      timers_.arm(p, relative_ns(*ts));
       return;
-    case BackendOpcode::link_timeout:
+    }
+    case BackendOpcode::link_timeout: {
       if (p.target_done) return complete(p, -ECANCELED);  // its op won before it started
-      if (p.link_target == nullptr || p.op.ts == nullptr) return complete(p, -EINVAL);
-      timers_.arm(p, relative_ns(*p.op.ts));
+      const __kernel_timespec* ts = p.op.as<op::LinkTimeout>().ts;
+      if (p.link_target == nullptr || ts == nullptr) return complete(p, -EINVAL);
+      timers_.arm(p, relative_ns(*ts));
       return;
+    }
     case BackendOpcode::cancel: {
       submit_batch();  // a target staged before this cancel is in the pool first
-      PosixOp* target = find_live(p.op.cancel_target, &p);
+      PosixOp* target = find_live(p.op.as<op::Cancel>().target, &p);
       complete(p, target == nullptr ? -ENOENT : cancel_op(*target));
       return;
     }
@@ -271,7 +275,7 @@ void PosixBackend::fire_timers() {
   scratch_.clear();
   timers_.take_expired(TimerQueue::now_ns(), scratch_);
   for (PosixOp* p : scratch_) {
-    if (p->op.opcode == BackendOpcode::timeout) {
+    if (p->op.is<op::Timeout>()) {
       complete(*p, -ETIME);
       continue;
     }

@@ -23,31 +23,51 @@ namespace {
 
 void on_cancel_signal(int) {}  // only interrupts the system call
 
-// How an op waits when its descriptor is non-blocking and not ready.
-short wait_events(BackendOpcode opcode) {
-  switch (opcode) {
-    case BackendOpcode::read:
-    case BackendOpcode::readv:
-    case BackendOpcode::recv:
-    case BackendOpcode::recvmsg:
-    case BackendOpcode::accept:
-      return POLLIN;
-    case BackendOpcode::write:
-    case BackendOpcode::writev:
-    case BackendOpcode::send:
-    case BackendOpcode::sendmsg:
-    case BackendOpcode::connect:
-      return POLLOUT;
-    default:
-      return 0;
+// The descriptor an op waits on, and for what, when the descriptor is
+// non-blocking and not ready (events 0: the op never waits that way).
+struct WaitOn {
+  int fd = -1;
+  short events = 0;
+  int fd2 = -1;  // a second descriptor to wait for input on, or -1
+};
+WaitOn wait_on(const BackendOp& op) {
+  switch (op.opcode()) {
+    case BackendOpcode::read: return {op.as<op::Read>().fd, POLLIN};
+    case BackendOpcode::readv: return {op.as<op::Readv>().fd, POLLIN};
+    case BackendOpcode::recv: return {op.as<op::Recv>().fd, POLLIN};
+    case BackendOpcode::recvmsg: return {op.as<op::Recvmsg>().fd, POLLIN};
+    case BackendOpcode::accept: return {op.as<op::Accept>().fd, POLLIN};
+    case BackendOpcode::write: return {op.as<op::Write>().fd, POLLOUT};
+    case BackendOpcode::writev: return {op.as<op::Writev>().fd, POLLOUT};
+    case BackendOpcode::send: return {op.as<op::Send>().fd, POLLOUT};
+    case BackendOpcode::sendmsg: return {op.as<op::Sendmsg>().fd, POLLOUT};
+    case BackendOpcode::connect: return {op.as<op::Connect>().fd, POLLOUT};
+    case BackendOpcode::splice: {  // the output side, then the input side
+      const auto& o = op.as<op::Splice>();
+      return {o.out, POLLOUT, o.in};
+    }
+    default: return {};
+  }
+}
+
+// The MSG_* flags of a socket transfer, or 0.
+std::uint32_t message_flags(const BackendOp& op) {
+  switch (op.opcode()) {
+    case BackendOpcode::recv: return op.as<op::Recv>().flags;
+    case BackendOpcode::send: return op.as<op::Send>().flags;
+    case BackendOpcode::recvmsg: return op.as<op::Recvmsg>().flags;
+    case BackendOpcode::sendmsg: return op.as<op::Sendmsg>().flags;
+    default: return 0;
   }
 }
 
 loff_t* offset_ptr(std::uint64_t offset, loff_t& storage) {
-  if (offset == static_cast<std::uint64_t>(-1)) return nullptr;
+  if (offset == op::kCurrentPosition) return nullptr;
   storage = static_cast<loff_t>(offset);
   return &storage;
 }
+
+bool positional(std::uint64_t offset) { return offset != op::kCurrentPosition; }
 
 // A confined_*() result (>= 0 or -errno) as a system call's (-1 and errno).
 long as_call(int res) {
@@ -56,128 +76,124 @@ long as_call(int res) {
   return -1;
 }
 
-// One attempt of the system call; -1 with errno like the call itself. Every
-// path a client names goes through confined_path.hpp.
-long attempt(const BackendOp& op) {
-  const bool positional = op.offset != static_cast<std::uint64_t>(-1);
-  const auto off = static_cast<off_t>(op.offset);
-  switch (op.opcode) {
-    case BackendOpcode::read:
-      return positional ? ::pread(op.fd, op.addr, op.len, off) : ::read(op.fd, op.addr, op.len);
-    case BackendOpcode::write:
-      return positional ? ::pwrite(op.fd, op.addr, op.len, off) : ::write(op.fd, op.addr, op.len);
-    case BackendOpcode::readv: {
-      const auto* iov = static_cast<const iovec*>(op.addr);
-      const int n = static_cast<int>(op.len);
-      return positional ? ::preadv(op.fd, iov, n, off) : ::readv(op.fd, iov, n);
-    }
-    case BackendOpcode::writev: {
-      const auto* iov = static_cast<const iovec*>(op.addr);
-      const int n = static_cast<int>(op.len);
-      return positional ? ::pwritev(op.fd, iov, n, off) : ::writev(op.fd, iov, n);
-    }
-    case BackendOpcode::fsync:
-      return (op.op_flags & IORING_FSYNC_DATASYNC) ? ::fdatasync(op.fd) : ::fsync(op.fd);
-    case BackendOpcode::openat2:
-      return as_call(confined_open(op.fd, op.path, *op.how));
-    case BackendOpcode::close:
-      return ::close(op.fd);
-    case BackendOpcode::recvmsg:
-      return ::recvmsg(op.fd, static_cast<msghdr*>(op.addr), static_cast<int>(op.op_flags));
-    case BackendOpcode::sendmsg: {  // the daemon ignores SIGPIPE; tests may not
-      const auto& msg = *static_cast<const msghdr*>(op.addr);
-      const int flags = static_cast<int>(op.op_flags) | MSG_NOSIGNAL;
-      if (is_unix_path(msg.msg_name, msg.msg_namelen)) return as_call(confined_unix_sendmsg(op.fd, msg, flags, op.fd2, op.resolve));
-      return ::sendmsg(op.fd, &msg, flags);
-    }
-    case BackendOpcode::recv:
-      return ::recv(op.fd, op.addr, op.len, static_cast<int>(op.op_flags));
-    case BackendOpcode::send:
-      return ::send(op.fd, op.addr, op.len, static_cast<int>(op.op_flags) | MSG_NOSIGNAL);
-    case BackendOpcode::accept:
-      return ::accept4(op.fd, static_cast<sockaddr*>(op.addr), static_cast<socklen_t*>(op.addr2),
-                       static_cast<int>(op.op_flags));
-    case BackendOpcode::connect:
-      if (is_unix_path(op.addr, op.len)) return as_call(confined_unix_connect(op.fd, op.addr, op.len, op.fd2, op.resolve));
-      return ::connect(op.fd, static_cast<const sockaddr*>(op.addr), op.len);
-    case BackendOpcode::bind:
-      if (is_unix_path(op.addr, op.len)) {
-        return as_call(confined_unix_bind(op.fd, op.addr, op.len, static_cast<mode_t>(op.op_flags), op.fd2, op.resolve));
-      }
-      return ::bind(op.fd, static_cast<const sockaddr*>(op.addr), op.len);
-    case BackendOpcode::listen:
-      return ::listen(op.fd, static_cast<int>(op.len));
-    case BackendOpcode::shutdown:
-      return ::shutdown(op.fd, static_cast<int>(op.len));
-    case BackendOpcode::poll_add: {
-      pollfd p{op.fd, static_cast<short>(op.op_flags), 0};
-      const int n = ::poll(&p, 1, -1);
-      return n < 0 ? n : p.revents;
-    }
-    case BackendOpcode::renameat:
-      return as_call(confined_rename(op.fd, op.path, op.fd2, op.path2, op.op_flags, op.resolve));
-    case BackendOpcode::unlinkat:
-      return as_call(confined_unlink(op.fd, op.path, static_cast<int>(op.op_flags), op.resolve));
-    case BackendOpcode::mkdirat:
-      return as_call(confined_mkdir(op.fd, op.path, op.len, op.resolve));
-    case BackendOpcode::symlinkat:
-      return as_call(confined_symlink(op.path, op.fd, op.path2, op.resolve));
-    case BackendOpcode::socket:
-      return ::socket(static_cast<int>(op.len), static_cast<int>(op.op_flags), static_cast<int>(op.offset));
-    case BackendOpcode::splice: {
-      loff_t in_off = 0;
-      loff_t out_off = 0;
-      return ::splice(op.fd2, offset_ptr(op.offset2, in_off), op.fd, offset_ptr(op.offset, out_off), op.len,
-                      op.op_flags);
-    }
-    case BackendOpcode::statx:
-      return as_call(confined_statx(op.fd, op.path, static_cast<int>(op.op_flags), op.len,
-                                    static_cast<struct statx*>(op.addr), op.resolve));
-    case BackendOpcode::fallocate:
-      return ::fallocate(op.fd, static_cast<int>(op.op_flags), static_cast<off_t>(op.offset),
-                         static_cast<off_t>(op.offset2));
-    case BackendOpcode::fadvise:
-      // Returns the error number itself instead of setting errno.
-      if (const int err = ::posix_fadvise(op.fd, off, static_cast<off_t>(op.len), static_cast<int>(op.op_flags));
-          err != 0) {
-        errno = err;
-        return -1;
-      }
-      return 0;
-    case BackendOpcode::ftruncate:
-      return ::ftruncate(op.fd, off);
-    case BackendOpcode::sync_file_range:
-      return ::sync_file_range(op.fd, off, op.len, op.op_flags);
-    case BackendOpcode::nop:
-    case BackendOpcode::timeout:
-    case BackendOpcode::link_timeout:
-    case BackendOpcode::cancel:
-    case BackendOpcode::count:
-      break;  // never given to a worker
+// One function per op: one attempt of its system call; -1 with errno like the
+// call itself. Every path a client names goes through confined_path.hpp;
+// `resolve` is BackendOp::resolve.
+long attempt(const op::Read& o, std::uint64_t) {
+  return positional(o.offset) ? ::pread(o.fd, o.buf, o.len, static_cast<off_t>(o.offset)) : ::read(o.fd, o.buf, o.len);
+}
+long attempt(const op::Write& o, std::uint64_t) {
+  return positional(o.offset) ? ::pwrite(o.fd, o.buf, o.len, static_cast<off_t>(o.offset))
+                              : ::write(o.fd, o.buf, o.len);
+}
+long attempt(const op::Readv& o, std::uint64_t) {
+  const int n = static_cast<int>(o.count);
+  return positional(o.offset) ? ::preadv(o.fd, o.iov, n, static_cast<off_t>(o.offset)) : ::readv(o.fd, o.iov, n);
+}
+long attempt(const op::Writev& o, std::uint64_t) {
+  const int n = static_cast<int>(o.count);
+  return positional(o.offset) ? ::pwritev(o.fd, o.iov, n, static_cast<off_t>(o.offset)) : ::writev(o.fd, o.iov, n);
+}
+long attempt(const op::Fsync& o, std::uint64_t) { return o.datasync ? ::fdatasync(o.fd) : ::fsync(o.fd); }
+long attempt(const op::Openat2& o, std::uint64_t) { return as_call(confined_open(o.dir, o.path, *o.how)); }
+long attempt(const op::Close& o, std::uint64_t) { return ::close(o.fd); }
+long attempt(const op::Recvmsg& o, std::uint64_t) { return ::recvmsg(o.fd, o.msg, static_cast<int>(o.flags)); }
+long attempt(const op::Sendmsg& o, std::uint64_t resolve) {  // the daemon ignores SIGPIPE; tests may not
+  const int flags = static_cast<int>(o.flags) | MSG_NOSIGNAL;
+  if (is_unix_path(o.msg->msg_name, o.msg->msg_namelen)) {
+    return as_call(confined_unix_sendmsg(o.fd, *o.msg, flags, o.unix_root, resolve));
   }
+  return ::sendmsg(o.fd, o.msg, flags);
+}
+long attempt(const op::Recv& o, std::uint64_t) { return ::recv(o.fd, o.buf, o.len, static_cast<int>(o.flags)); }
+long attempt(const op::Send& o, std::uint64_t) {
+  return ::send(o.fd, o.buf, o.len, static_cast<int>(o.flags) | MSG_NOSIGNAL);
+}
+long attempt(const op::Accept& o, std::uint64_t) {
+  return ::accept4(o.fd, o.addr, o.addr_len, static_cast<int>(o.flags));
+}
+long attempt(const op::Connect& o, std::uint64_t resolve) {
+  if (is_unix_path(o.addr, o.addr_len)) {
+    return as_call(confined_unix_connect(o.fd, o.addr, o.addr_len, o.unix_root, resolve));
+  }
+  return ::connect(o.fd, o.addr, o.addr_len);
+}
+long attempt(const op::Bind& o, std::uint64_t resolve) {
+  if (is_unix_path(o.addr, o.addr_len)) {
+    return as_call(confined_unix_bind(o.fd, o.addr, o.addr_len, o.umask, o.unix_root, resolve));
+  }
+  return ::bind(o.fd, o.addr, o.addr_len);
+}
+long attempt(const op::Listen& o, std::uint64_t) { return ::listen(o.fd, o.backlog); }
+long attempt(const op::Shutdown& o, std::uint64_t) { return ::shutdown(o.fd, o.how); }
+long attempt(const op::PollAdd& o, std::uint64_t) {
+  pollfd p{o.fd, static_cast<short>(o.events), 0};
+  const int n = ::poll(&p, 1, -1);
+  return n < 0 ? n : p.revents;
+}
+long attempt(const op::Renameat& o, std::uint64_t resolve) {
+  return as_call(confined_rename(o.old_dir, o.old_path, o.new_dir, o.new_path, o.flags, resolve));
+}
+long attempt(const op::Unlinkat& o, std::uint64_t resolve) {
+  return as_call(confined_unlink(o.dir, o.path, o.flags, resolve));
+}
+long attempt(const op::Mkdirat& o, std::uint64_t resolve) {
+  return as_call(confined_mkdir(o.dir, o.path, o.mode, resolve));
+}
+long attempt(const op::Symlinkat& o, std::uint64_t resolve) {
+  return as_call(confined_symlink(o.target, o.dir, o.link_path, resolve));
+}
+long attempt(const op::Socket& o, std::uint64_t) { return ::socket(o.domain, o.type, o.protocol); }
+long attempt(const op::Splice& o, std::uint64_t) {
+  loff_t in_off = 0;
+  loff_t out_off = 0;
+  return ::splice(o.in, offset_ptr(o.in_offset, in_off), o.out, offset_ptr(o.out_offset, out_off), o.len, o.flags);
+}
+long attempt(const op::Statx& o, std::uint64_t resolve) {
+  return as_call(confined_statx(o.dir, o.path, o.flags, o.mask, o.out, resolve));
+}
+long attempt(const op::Fallocate& o, std::uint64_t) {
+  return ::fallocate(o.fd, o.mode, static_cast<off_t>(o.offset), static_cast<off_t>(o.length));
+}
+long attempt(const op::Fadvise& o, std::uint64_t) {
+  // Returns the error number itself instead of setting errno.
+  if (const int err = ::posix_fadvise(o.fd, static_cast<off_t>(o.offset), static_cast<off_t>(o.len), o.advice);
+      err != 0) {
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+long attempt(const op::Ftruncate& o, std::uint64_t) { return ::ftruncate(o.fd, static_cast<off_t>(o.length)); }
+long attempt(const op::SyncFileRange& o, std::uint64_t) {
+  return ::sync_file_range(o.fd, static_cast<off64_t>(o.offset), o.len, o.flags);
+}
+// Never given to a worker: the backend runs these itself.
+long attempt(const op::Nop&, std::uint64_t) { return -1; }
+long attempt(const op::Timeout&, std::uint64_t) { return -1; }
+long attempt(const op::LinkTimeout&, std::uint64_t) { return -1; }
+long attempt(const op::Cancel&, std::uint64_t) { return -1; }
+
+long attempt(const BackendOp& op) {
   errno = EINVAL;
-  return -1;
+  return std::visit([&op](const auto& args) { return attempt(args, op.resolve); }, op.args);
 }
 
 // Waits until a non-blocking descriptor may be ready for `op` again.
 // Returns 0 (try again) or -errno.
-int wait_ready(const BackendOp& op, std::uint64_t& syscalls) {
-  pollfd fds[2] = {{op.fd, wait_events(op.opcode), 0}, {op.fd2, POLLIN, 0}};
-  nfds_t n = 1;
-  if (op.opcode == BackendOpcode::splice) {  // the output side, then the input side
-    fds[0].events = POLLOUT;
-    n = 2;
-  }
+int wait_ready(const WaitOn& on, std::uint64_t& syscalls) {
+  pollfd fds[2] = {{on.fd, on.events, 0}, {on.fd2, POLLIN, 0}};
+  const nfds_t n = on.fd2 >= 0 ? 2 : 1;
   ++syscalls;
   return ::poll(fds, n, -1) < 0 ? -errno : 0;
 }
 
 // A connect that was interrupted or is in progress finishes in the
 // background: wait for it and fetch its outcome.
-int finish_connect(const BackendOp& op, const std::atomic<bool>& cancelled, std::uint64_t& syscalls) {
+int finish_connect(int fd, const std::atomic<bool>& cancelled, std::uint64_t& syscalls) {
   for (;;) {
     if (cancelled.load(std::memory_order_relaxed)) return -ECANCELED;
-    pollfd p{op.fd, POLLOUT, 0};
+    pollfd p{fd, POLLOUT, 0};
     ++syscalls;
     if (::poll(&p, 1, -1) < 0) {
       if (errno == EINTR) continue;
@@ -186,7 +202,7 @@ int finish_connect(const BackendOp& op, const std::atomic<bool>& cancelled, std:
     int err = 0;
     socklen_t len = sizeof(err);
     ++syscalls;
-    if (::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
     return -err;
   }
 }
@@ -194,10 +210,8 @@ int finish_connect(const BackendOp& op, const std::atomic<bool>& cancelled, std:
 int run(const BackendOp& op, const std::atomic<bool>& cancelled, std::uint64_t& syscalls) {
   // Whether a non-blocking descriptor's -EAGAIN means "wait", as io_uring
   // treats it; MSG_DONTWAIT asks for the -EAGAIN itself.
-  const bool may_wait = wait_events(op.opcode) != 0 || op.opcode == BackendOpcode::splice;
-  const bool dontwait = (op.opcode == BackendOpcode::recv || op.opcode == BackendOpcode::send ||
-                         op.opcode == BackendOpcode::recvmsg || op.opcode == BackendOpcode::sendmsg) &&
-                        (op.op_flags & MSG_DONTWAIT) != 0;
+  const WaitOn on = wait_on(op);
+  const bool may_wait = on.events != 0 && (message_flags(op) & MSG_DONTWAIT) == 0;
   for (;;) {
     if (cancelled.load(std::memory_order_relaxed)) return -ECANCELED;
     ++syscalls;
@@ -206,13 +220,13 @@ int run(const BackendOp& op, const std::atomic<bool>& cancelled, std::uint64_t& 
     const int err = errno;
     if (err == EINTR) {
       if (cancelled.load(std::memory_order_relaxed)) return -ECANCELED;
-      if (op.opcode == BackendOpcode::close) return 0;  // the descriptor is gone all the same
-      if (op.opcode == BackendOpcode::connect) return finish_connect(op, cancelled, syscalls);
+      if (op.is<op::Close>()) return 0;  // the descriptor is gone all the same
+      if (op.is<op::Connect>()) return finish_connect(on.fd, cancelled, syscalls);
       continue;  // a signal meant for an earlier op of this worker
     }
-    if (err == EINPROGRESS && op.opcode == BackendOpcode::connect) return finish_connect(op, cancelled, syscalls);
-    if ((err == EAGAIN || err == EWOULDBLOCK) && may_wait && !dontwait) {
-      const int w = wait_ready(op, syscalls);
+    if (err == EINPROGRESS && op.is<op::Connect>()) return finish_connect(on.fd, cancelled, syscalls);
+    if ((err == EAGAIN || err == EWOULDBLOCK) && may_wait) {
+      const int w = wait_ready(on, syscalls);
       if (w == -EINTR || w == 0) continue;  // the loop's top sees a cancellation
       return w;
     }
@@ -221,16 +235,12 @@ int run(const BackendOp& op, const std::atomic<bool>& cancelled, std::uint64_t& 
 }
 
 // The non-blocking attempt of read/readv/write/writev; nullopt: use a worker.
-std::optional<int> try_rw_now(const BackendOp& op, std::uint64_t& syscalls) {
-  iovec one{op.addr, op.len};
-  const bool vectored = op.opcode == BackendOpcode::readv || op.opcode == BackendOpcode::writev;
-  const iovec* iov = vectored ? static_cast<const iovec*>(op.addr) : &one;
-  const int n = vectored ? static_cast<int>(op.len) : 1;
-  const bool reading = op.opcode == BackendOpcode::read || op.opcode == BackendOpcode::readv;
-  const auto off = static_cast<off_t>(op.offset);  // -1: the file position
+std::optional<int> try_rw_now(int fd, const iovec* iov, int n, std::uint64_t offset, bool reading,
+                              std::uint64_t& syscalls) {
+  const auto off = static_cast<off_t>(offset);  // -1: the file position
   auto call = [&](int flags) {
     ++syscalls;
-    return reading ? ::preadv2(op.fd, iov, n, off, flags) : ::pwritev2(op.fd, iov, n, off, flags);
+    return reading ? ::preadv2(fd, iov, n, off, flags) : ::pwritev2(fd, iov, n, off, flags);
   };
   ssize_t r = call(RWF_NOWAIT);
   if (r < 0 && errno == EOPNOTSUPP) {
@@ -239,10 +249,10 @@ std::optional<int> try_rw_now(const BackendOp& op, std::uint64_t& syscalls) {
     // (This runs on the shard thread: the type comes from the kernel's
     // cache, never from a filesystem that could hang, AT_STATX_DONT_SYNC.)
     syscalls += 2;
-    const int fl = ::fcntl(op.fd, F_GETFL);
+    const int fl = ::fcntl(fd, F_GETFL);
     struct statx st{};
     if (fl < 0 || !(fl & O_NONBLOCK) ||
-        ::statx(op.fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) < 0 || S_ISREG(st.stx_mode) ||
+        ::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) < 0 || S_ISREG(st.stx_mode) ||
         S_ISBLK(st.stx_mode)) {
       return std::nullopt;
     }
@@ -257,32 +267,52 @@ std::optional<int> try_rw_now(const BackendOp& op, std::uint64_t& syscalls) {
 
 std::optional<int> try_now(const BackendOp& op, std::uint64_t& syscalls) {
   long r;
-  const int flags = static_cast<int>(op.op_flags);
+  const int flags = static_cast<int>(message_flags(op));
   // A non-blocking MSG_WAITALL receive may return part of what it must wait for.
   if (flags & MSG_WAITALL) return std::nullopt;
-  switch (op.opcode) {
-    case BackendOpcode::read:
-    case BackendOpcode::readv:
-    case BackendOpcode::write:
-    case BackendOpcode::writev:
-      return try_rw_now(op, syscalls);
-    case BackendOpcode::recv:
-      r = ::recv(op.fd, op.addr, op.len, flags | MSG_DONTWAIT);
+  switch (op.opcode()) {
+    case BackendOpcode::read: {
+      const auto& o = op.as<op::Read>();
+      const iovec one{o.buf, o.len};
+      return try_rw_now(o.fd, &one, 1, o.offset, true, syscalls);
+    }
+    case BackendOpcode::write: {
+      const auto& o = op.as<op::Write>();
+      const iovec one{const_cast<void*>(o.buf), o.len};
+      return try_rw_now(o.fd, &one, 1, o.offset, false, syscalls);
+    }
+    case BackendOpcode::readv: {
+      const auto& o = op.as<op::Readv>();
+      return try_rw_now(o.fd, o.iov, static_cast<int>(o.count), o.offset, true, syscalls);
+    }
+    case BackendOpcode::writev: {
+      const auto& o = op.as<op::Writev>();
+      return try_rw_now(o.fd, o.iov, static_cast<int>(o.count), o.offset, false, syscalls);
+    }
+    case BackendOpcode::recv: {
+      const auto& o = op.as<op::Recv>();
+      r = ::recv(o.fd, o.buf, o.len, flags | MSG_DONTWAIT);
       break;
-    case BackendOpcode::send:
-      r = ::send(op.fd, op.addr, op.len, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    case BackendOpcode::send: {
+      const auto& o = op.as<op::Send>();
+      r = ::send(o.fd, o.buf, o.len, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
       break;
-    case BackendOpcode::recvmsg:
-      r = ::recvmsg(op.fd, static_cast<msghdr*>(op.addr), flags | MSG_DONTWAIT);
+    }
+    case BackendOpcode::recvmsg: {
+      const auto& o = op.as<op::Recvmsg>();
+      r = ::recvmsg(o.fd, o.msg, flags | MSG_DONTWAIT);
       break;
+    }
     case BackendOpcode::sendmsg: {
-      const auto* msg = static_cast<const msghdr*>(op.addr);
-      if (is_unix_path(msg->msg_name, msg->msg_namelen)) return std::nullopt;  // a path to resolve: a worker's job
-      r = ::sendmsg(op.fd, msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+      const auto& o = op.as<op::Sendmsg>();
+      if (is_unix_path(o.msg->msg_name, o.msg->msg_namelen)) return std::nullopt;  // a path to resolve: a worker's job
+      r = ::sendmsg(o.fd, o.msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
       break;
     }
     case BackendOpcode::poll_add: {
-      pollfd p{op.fd, static_cast<short>(op.op_flags), 0};
+      const auto& o = op.as<op::PollAdd>();
+      pollfd p{o.fd, static_cast<short>(o.events), 0};
       ++syscalls;
       const int n = ::poll(&p, 1, 0);
       if (n < 0) return errno == EINTR ? std::nullopt : std::optional<int>(-errno);
@@ -294,7 +324,7 @@ std::optional<int> try_now(const BackendOp& op, std::uint64_t& syscalls) {
   }
   ++syscalls;
   if (r >= 0) return static_cast<int>(r);
-  if ((errno == EAGAIN || errno == EWOULDBLOCK) && !(op.op_flags & MSG_DONTWAIT)) return std::nullopt;
+  if ((errno == EAGAIN || errno == EWOULDBLOCK) && !(flags & MSG_DONTWAIT)) return std::nullopt;
   if (errno == EINTR) return std::nullopt;
   return -errno;
 }
@@ -338,9 +368,9 @@ int run_as(const PosixOp& p, std::uint64_t& syscalls) {
 }  // namespace
 
 int execute(const PosixOp& p, std::uint64_t& syscalls) {
-  if (p.op.opcode == BackendOpcode::socket && p.op.netns >= 0) {
+  if (p.op.is<op::Socket>() && p.op.as<op::Socket>().netns >= 0) {
     syscalls += 2;
-    return in_network_namespace(p.op.netns, [&] { return run_as(p, syscalls); });
+    return in_network_namespace(p.op.as<op::Socket>().netns, [&] { return run_as(p, syscalls); });
   }
   return run_as(p, syscalls);
 }
