@@ -13,13 +13,9 @@
 
 #include "daemon.hpp"
 #include "session.hpp"
+#include "shm_access.hpp"
 
 namespace aiod::daemon {
-namespace {
-
-void cpu_relax() { __builtin_ia32_pause(); }
-
-}  // namespace
 
 Shard::Shard(Daemon& daemon, unsigned index, const Config& config)
     : daemon_(daemon), index_(index), config_(config) {}
@@ -331,7 +327,7 @@ void Shard::loop() {
     // Idle: the clock is read every 32 turns only.
     if (last_work == 0) last_work = turn_ns();
     if (++idle_turns % 32 != 0) {
-      cpu_relax();
+      proto::cpu_pause();
       continue;
     }
     if (const std::uint64_t idle = turn_ns() - last_work; idle < poll_ns) {
