@@ -1,7 +1,8 @@
 // shm_access.hpp — how both sides touch a session's shared region.
 //
 // aiod_shm.h says where each word lives; this header says how it is read and
-// written, so the client and the daemon cannot disagree on a memory order.
+// written, so the client and the daemon cannot disagree on a memory order, and
+// which layouts of the region are usable (layout_misfit).
 // Header-only: every function here is on the submission or completion path.
 //
 // Who writes what (aiod_shm_header):
@@ -75,6 +76,42 @@ inline void cpu_pause() noexcept {
 #elif defined(__aarch64__)
   asm volatile("yield" ::: "memory");
 #endif
+}
+
+// --- region layout ------------------------------------------------------------
+
+// Where the rings and the arena sit in a region of total_size bytes (the
+// Welcome's fields; aiod_shm.h has the picture).
+struct ShmLayout {
+  std::uint32_t sq_entries = 0;
+  std::uint32_t cq_entries = 0;
+  std::uint64_t sq_offset = 0;
+  std::uint64_t cq_offset = 0;
+  std::uint64_t arena_offset = 0;
+  std::uint64_t arena_size = 0;
+  std::uint64_t total_size = 0;
+};
+
+// Why a side that maps `l.total_size` bytes could not use this layout without
+// faulting, or nullptr when it can: ring sizes are powers of two, and the
+// header, both rings and the arena lie inside the region. The daemon computes
+// only layouts that pass; the client refuses a Welcome whose layout fails.
+// Overflow-safe: every field may be anything.
+[[nodiscard]] constexpr const char* layout_misfit(const ShmLayout& l) noexcept {
+  const auto pow2 = [](std::uint32_t n) { return n != 0 && (n & (n - 1)) == 0; };
+  const auto inside = [&l](std::uint64_t offset, std::uint64_t bytes) {
+    return offset <= l.total_size && bytes <= l.total_size - offset;
+  };
+  if (!pow2(l.sq_entries) || !pow2(l.cq_entries)) return "ring sizes are not powers of two";
+  if (l.total_size < AIOD_SHM_HEADER_SIZE) return "the region is smaller than its header";
+  if (!inside(l.sq_offset, std::uint64_t{l.sq_entries} * AIOD_SQE_SIZE)) {
+    return "the submission ring is outside the region";
+  }
+  if (!inside(l.cq_offset, std::uint64_t{l.cq_entries} * AIOD_CQE_SIZE)) {
+    return "the completion ring is outside the region";
+  }
+  if (!inside(l.arena_offset, l.arena_size)) return "the arena is outside the region";
+  return nullptr;
 }
 
 }  // namespace aiod::proto
