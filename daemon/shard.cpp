@@ -12,6 +12,7 @@
 #include <future>
 
 #include "daemon.hpp"
+#include "os/timespec.hpp"
 #include "session.hpp"
 #include "shm_access.hpp"
 
@@ -31,9 +32,7 @@ std::uint32_t Shard::cpu() {
 }
 
 std::uint64_t Shard::now_ns() const {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+  return monotonic_ns();
 }
 
 int Shard::start(std::string& error) {
