@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "shm_access.hpp"
 #include "socket_path.hpp"
 
 namespace aiod::detail {
@@ -101,13 +102,10 @@ std::error_code Connection::handshake(const ClientOptions& options, std::string&
   // the region would make us fault, so check it all.
   const std::uint64_t size = w->region_size();
   const std::uint32_t sq = w->sq_entries(), cq = w->cq_entries();
-  const bool pow2 = sq != 0 && (sq & (sq - 1)) == 0 && cq != 0 && (cq & (cq - 1)) == 0;
+  const proto::ShmLayout layout{sq, cq, w->sq_offset(), w->cq_offset(), w->arena_offset(), w->arena_size(), size};
   struct stat st {};
-  const bool fits = pow2 && ::fstat(reply->fds[0].get(), &st) == 0 &&
-                    static_cast<std::uint64_t>(st.st_size) >= size && size >= AIOD_SHM_HEADER_SIZE &&
-                    w->sq_offset() + std::uint64_t{sq} * AIOD_SQE_SIZE <= size &&
-                    w->cq_offset() + std::uint64_t{cq} * AIOD_CQE_SIZE <= size &&
-                    w->arena_offset() <= size && w->arena_size() <= size - w->arena_offset();
+  const bool fits = proto::layout_misfit(layout) == nullptr && ::fstat(reply->fds[0].get(), &st) == 0 &&
+                    static_cast<std::uint64_t>(st.st_size) >= size;
   if (!fits) {
     detail = "the session layout does not fit the shared region";
     return errc::protocol_error;

@@ -13,22 +13,17 @@
 
 #include "connection.hpp"
 #include "encode.hpp"
+#include "shm_access.hpp"
 
 namespace aiod::detail {
 namespace {
 
-std::uint32_t load_acquire(const std::uint32_t& v) {
-  return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(v)).load(std::memory_order_acquire);
-}
-std::uint32_t load_relaxed(const std::uint32_t& v) {
-  return std::atomic_ref<std::uint32_t>(const_cast<std::uint32_t&>(v)).load(std::memory_order_relaxed);
-}
-void store_release(std::uint32_t& v, std::uint32_t value) {
-  std::atomic_ref<std::uint32_t>(v).store(value, std::memory_order_release);
-}
-void store_relaxed(std::uint32_t& v, std::uint32_t value) {
-  std::atomic_ref<std::uint32_t>(v).store(value, std::memory_order_relaxed);
-}
+using proto::load_own;
+using proto::load_peer_flags;
+using proto::load_peer_index;
+using proto::publish_own_index;
+using proto::store_load_fence;
+using proto::store_own_flags;
 
 constexpr std::uint64_t make_user_data(std::uint32_t slot, std::uint32_t generation) {
   return (std::uint64_t{generation} << 32) | slot;
@@ -79,7 +74,7 @@ std::error_code Connection::queue(std::span<Op> ops, Batch& owner) {
   if (dead_) return errc::daemon_gone;
   if (ops.empty()) return {};
   if (common_fields(ops.back()).link != Link::unlinked) return errc::invalid_batch;
-  const std::uint32_t in_ring = sq_tail_ - load_acquire(hdr_->sq_head);
+  const std::uint32_t in_ring = sq_tail_ - load_peer_index(hdr_->sq_head);
   if (ops.size() > info_.sq_entries - in_ring || ops.size() > free_count_ ||
       owner.outstanding + ops.size() > owner.capacity) {
     return errc::queue_full;
@@ -137,11 +132,11 @@ void Connection::submit() {
   if (sq_tail_ == sq_published_ || dead_) return;
   sq_published_ = sq_tail_;
   // Release: the descriptors are written before the tail that covers them.
-  store_release(hdr_->sq_tail, sq_published_);
+  publish_own_index(hdr_->sq_tail, sq_published_);
   // Full fence: the tail store is visible before we read the daemon's flag,
   // which it sets before re-reading our tail (Dekker).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (load_relaxed(hdr_->daemon_flags) & AIOD_DAEMON_NEED_WAKEUP) ring_doorbell();
+  store_load_fence();
+  if (load_peer_flags(hdr_->daemon_flags) & AIOD_DAEMON_NEED_WAKEUP) ring_doorbell();
 }
 
 void Connection::ring_doorbell() {
@@ -150,12 +145,13 @@ void Connection::ring_doorbell() {
 }
 
 bool Connection::daemon_on_this_cpu() const {
-  const std::uint32_t daemon_cpu = load_relaxed(hdr_->daemon_cpu);  // a hint: CPU + 1, 0 unknown
+  const std::uint32_t daemon_cpu = load_peer_flags(hdr_->daemon_cpu);  // a hint: CPU + 1, 0 unknown
   return daemon_cpu != 0 && static_cast<int>(daemon_cpu - 1) == ::sched_getcpu();
 }
 
 void Connection::nudge_if_stalled() {
-  if (sq_published_ != load_acquire(hdr_->sq_head) && (load_relaxed(hdr_->daemon_flags) & AIOD_DAEMON_NEED_WAKEUP)) {
+  if (sq_published_ != load_peer_index(hdr_->sq_head) &&
+      (load_peer_flags(hdr_->daemon_flags) & AIOD_DAEMON_NEED_WAKEUP)) {
     ring_doorbell();
   }
 }
@@ -165,10 +161,10 @@ bool Connection::arm_completion_fd() {
   // members' readiness) reports only new completions.
   std::uint64_t stale;
   (void)!::read(complete_efd_.get(), &stale, sizeof(stale));  // non-blocking eventfd
-  store_relaxed(hdr_->client_flags, AIOD_CLIENT_NEED_WAKEUP);
+  store_own_flags(hdr_->client_flags, AIOD_CLIENT_NEED_WAKEUP);
   // Full fence: the flag is visible before we look at the daemon's tail, which
   // it publishes before looking at our flag (Dekker, as in wait()).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  store_load_fence();
   if (completions_ready() || dead_) return true;
   // The daemon's departure must wake an event loop as completions do: the
   // caller polls completion_fd(), which includes the control socket, and
@@ -186,7 +182,7 @@ void Connection::wake() const noexcept {
   (void)!::write(complete_efd_.get(), &one, sizeof(one));
 }
 
-bool Connection::completions_ready() const { return load_acquire(hdr_->cq_tail) != cq_head_; }
+bool Connection::completions_ready() const { return load_peer_index(hdr_->cq_tail) != cq_head_; }
 
 void Connection::complete_op(std::uint32_t slot, int res) {
   PendingOp& op = ops_[slot];
@@ -216,7 +212,7 @@ void Connection::retire(std::uint32_t slot, std::error_code error) {
 }
 
 std::size_t Connection::reap() {
-  const std::uint32_t tail = load_acquire(hdr_->cq_tail);
+  const std::uint32_t tail = load_peer_index(hdr_->cq_tail);
   std::size_t n = 0;
   const std::uint32_t mask = info_.cq_entries - 1;
   while (cq_head_ != tail) {
@@ -231,7 +227,7 @@ std::size_t Connection::reap() {
     ++n;
   }
   // Release: we are done with these entries before the daemon may reuse them.
-  if (n > 0 || load_relaxed(hdr_->cq_head) != cq_head_) store_release(hdr_->cq_head, cq_head_);
+  if (n > 0 || load_own(hdr_->cq_head) != cq_head_) publish_own_index(hdr_->cq_head, cq_head_);
   return n;
 }
 
@@ -264,7 +260,7 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
       spin_start = std::chrono::steady_clock::now();
       const auto deadline = spin_start + spin_budget_;
       for (unsigned i = 1; !completions_ready(); ++i) {
-        __builtin_ia32_pause();
+        proto::cpu_pause();
         if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) break;  // the clock, now and then
       }
       if (completions_ready()) {
@@ -275,8 +271,8 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
 
     // About to sleep: say so, then look once more (Dekker with the daemon's
     // publish: it stores its tail, fences, then reads our flag).
-    store_relaxed(hdr_->client_flags, AIOD_CLIENT_NEED_WAKEUP);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    store_own_flags(hdr_->client_flags, AIOD_CLIENT_NEED_WAKEUP);
+    store_load_fence();
     if (!completions_ready()) {
       nudge_if_stalled();
       // One call: the epoll holds the completion eventfd (edge-triggered, so
@@ -287,7 +283,7 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
       bool socket_event = false;
       for (int i = 0; i < ready; ++i) socket_event |= events[i].data.fd == sock_.get();
       if (socket_event && peer_closed()) {
-        store_relaxed(hdr_->client_flags, 0);
+        store_own_flags(hdr_->client_flags, 0);
         reap();  // completions posted before the daemon went away still count
         dead_ = true;
         continue;
@@ -295,7 +291,7 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
       // Would a full-length spin have caught this answer?
       if (spun) adapt_spin(std::chrono::steady_clock::now() - spin_start < spin_);
     }
-    store_relaxed(hdr_->client_flags, 0);
+    store_own_flags(hdr_->client_flags, 0);
   }
 }
 

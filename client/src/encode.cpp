@@ -12,6 +12,8 @@
 #include <cstring>
 #include <string>
 
+#include "unix_address.hpp"
+
 namespace aiod::detail {
 namespace {
 
@@ -70,12 +72,11 @@ struct Encoder {
     sockaddr_storage copy{};
     std::memcpy(&copy, addr, len);
     auto& un = reinterpret_cast<sockaddr_un&>(copy);
-    const std::size_t path_room = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
-    if (copy.ss_family == AF_UNIX && path_room > 0 && un.sun_path[0] != '\0' && un.sun_path[0] != '/') {
+    if (copy.ss_family == AF_UNIX && proto::unix_path_room(len) > 0 && un.sun_path[0] != '\0' &&
+        un.sun_path[0] != '/') {
       char cwd[PATH_MAX];
       if (::getcwd(cwd, sizeof(cwd)) == nullptr) return {errno, std::system_category()};
-      const std::string full = std::string(cwd) + "/" +
-                               std::string(un.sun_path, strnlen(un.sun_path, std::min(path_room, sizeof(un.sun_path))));
+      const std::string full = std::string(cwd) + "/" + std::string(proto::unix_path(un, len));
       if (full.size() >= sizeof(un.sun_path)) return std::make_error_code(std::errc::filename_too_long);
       std::memset(un.sun_path, 0, sizeof(un.sun_path));
       std::memcpy(un.sun_path, full.c_str(), full.size());

@@ -19,6 +19,7 @@
 
 #include "os/protected_sockets.hpp"
 #include "unique_fd.hpp"
+#include "unix_address.hpp"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -74,9 +75,7 @@ int open_parent(int dirfd, const char* path, std::string& leaf, std::uint64_t re
 }
 
 std::string_view unix_path(const void* addr, socklen_t len) {
-  const auto* un = static_cast<const sockaddr_un*>(addr);
-  const std::size_t room = len - offsetof(sockaddr_un, sun_path);
-  return {un->sun_path, strnlen(un->sun_path, std::min(room, sizeof(un->sun_path)))};
+  return proto::unix_path(*static_cast<const sockaddr_un*>(addr), len);
 }
 
 // Resolves a socket path to an O_PATH descriptor of the socket file and an
@@ -148,7 +147,7 @@ int confined_statx(int dirfd, const char* path, int flags, unsigned mask, struct
 }
 
 bool is_unix_path(const void* addr, socklen_t len) {
-  if (addr == nullptr || len <= offsetof(sockaddr_un, sun_path)) return false;
+  if (addr == nullptr || proto::unix_path_room(len) == 0) return false;
   const auto* un = static_cast<const sockaddr_un*>(addr);
   return un->sun_family == AF_UNIX && un->sun_path[0] != '\0';
 }

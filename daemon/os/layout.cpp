@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 
 #include "aiod_shm.h"
 
@@ -30,6 +31,7 @@ SessionLayout compute_layout(std::uint32_t requested_sq_entries, std::uint64_t r
   l.arena_offset = round_up(l.cq_offset + std::uint64_t{l.cq_entries} * AIOD_CQE_SIZE, kPage);
   l.arena_size = arena;
   l.total_size = l.arena_offset + l.arena_size;
+  assert(proto::layout_misfit(l) == nullptr);  // what the client will check
   return l;
 }
 

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "shm_access.hpp"
+
 namespace aiod::daemon {
 
 struct LayoutLimits {
@@ -16,15 +18,9 @@ struct LayoutLimits {
   std::uint64_t max_arena_bytes = 64u << 20;
 };
 
-struct SessionLayout {
-  std::uint32_t sq_entries = 0;
-  std::uint32_t cq_entries = 0;
-  std::uint64_t sq_offset = 0;
-  std::uint64_t cq_offset = 0;
-  std::uint64_t arena_offset = 0;
-  std::uint64_t arena_size = 0;
-  std::uint64_t total_size = 0;
-};
+// The offsets and sizes the Welcome carries; the client checks them with
+// proto::layout_misfit(), which every computed layout passes.
+using SessionLayout = proto::ShmLayout;
 
 // Requested 0 = the default. Ring sizes round up to a power of two, the arena
 // to whole pages; both are clamped to the limits.

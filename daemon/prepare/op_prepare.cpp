@@ -9,15 +9,11 @@
 #include "backend/backend.hpp"
 #include "prepare/handle_table.hpp"
 #include "prepare/op_prepare_util.hpp"
+#include "os/timespec.hpp"
 
 namespace aiod::daemon {
 namespace {
 using namespace prep;
-
-void set_timespec(OpRecord& rec, std::uint64_t ns) {
-  rec.ts.tv_sec = static_cast<std::int64_t>(ns / 1'000'000'000u);
-  rec.ts.tv_nsec = static_cast<long long>(ns % 1'000'000'000u);
-}
 
 // The value every eventfd notification adds.
 const std::uint64_t kEventIncrement = 1;
@@ -31,7 +27,7 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     case AIOD_OP_TIMEOUT:
     case AIOD_OP_LINK_TIMEOUT:
       if (!unused_fields_zero(s, kOff)) return -EINVAL;
-      set_timespec(rec, s.off);
+      rec.ts = timespec_from_ns<__kernel_timespec>(s.off);
       if (s.opcode == AIOD_OP_TIMEOUT) {
         rec.op.args = op::Timeout{.ts = &rec.ts};
         rec.finish = Finish::timer;

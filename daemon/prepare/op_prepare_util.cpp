@@ -10,6 +10,7 @@
 
 #include "prepare/handle_table.hpp"
 #include "os/protected_sockets.hpp"
+#include "unix_address.hpp"
 
 namespace aiod::daemon::prep {
 
@@ -76,13 +77,9 @@ int unix_root(const PrepareContext& ctx) { return ctx.foreign_root ? ctx.root_fd
 int fix_unix_address(const PrepareContext& ctx, OpRecord& rec, sockaddr_storage& addr, socklen_t& len) {
   if (addr.ss_family != AF_UNIX) return 0;
   auto& un = reinterpret_cast<sockaddr_un&>(addr);
-  const std::size_t path_room = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
-  if (path_room == 0) return 0;  // unnamed
-  if (un.sun_path[0] == '\0') {
-    const std::string_view name(un.sun_path + 1, std::min(path_room, sizeof(un.sun_path)) - 1);
-    return is_protected_abstract(name) ? -EACCES : 0;
-  }
-  const std::string path(un.sun_path, strnlen(un.sun_path, std::min(path_room, sizeof(un.sun_path))));
+  if (proto::unix_path_room(len) == 0) return 0;  // unnamed
+  if (proto::unix_is_abstract(un, len)) return is_protected_abstract(proto::unix_abstract_name(un, len)) ? -EACCES : 0;
+  const std::string path(proto::unix_path(un, len));
   // The backend walks socket paths from the client's root (-1: the daemon's,
   // which is the client's unless foreign). Nothing names the client's cwd
   // there, so relative paths are refused (libaiod makes them absolute).

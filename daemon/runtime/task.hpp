@@ -20,6 +20,7 @@
 
 #include "backend/backend.hpp"
 #include "runtime/intrusive_list.hpp"
+#include "os/timespec.hpp"
 
 namespace aiod::daemon {
 
@@ -99,10 +100,8 @@ class BackendCall final : public Completion, public IntrusiveListNode<BackendCal
   // finished by then.
   BackendCall(Backend& backend, Scheduler& sched, const BackendOp& op, CancelScope* scope,
               std::chrono::nanoseconds limit)
-      : backend_(backend), sched_(sched), op_(op), scope_(scope), has_limit_(true) {
-    limit_.tv_sec = limit.count() / 1'000'000'000;
-    limit_.tv_nsec = limit.count() % 1'000'000'000;
-  }
+      : backend_(backend), sched_(sched), op_(op), scope_(scope), has_limit_(true),
+        limit_(timespec_from_ns<__kernel_timespec>(limit)) {}
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h);

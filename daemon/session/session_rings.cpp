@@ -1,17 +1,15 @@
 #include "session/session_rings.hpp"
 
-#include <atomic>
 #include <cstring>
 
+#include "shm_access.hpp"
+
 namespace aiod::daemon {
-namespace {
-std::uint32_t load_acquire(std::uint32_t& v) {
-  return std::atomic_ref<std::uint32_t>(v).load(std::memory_order_acquire);
-}
-void store_release(std::uint32_t& v, std::uint32_t value) {
-  std::atomic_ref<std::uint32_t>(v).store(value, std::memory_order_release);
-}
-}  // namespace
+using proto::load_peer_flags;
+using proto::load_peer_index;
+using proto::publish_own_index;
+using proto::store_load_fence;
+using proto::store_own_flags;
 
 void SessionRings::attach(std::byte* base, const SessionLayout& layout) {
   hdr_ = reinterpret_cast<aiod_shm_header*>(base);
@@ -31,7 +29,7 @@ void SessionRings::attach(std::byte* base, const SessionLayout& layout) {
 }
 
 std::optional<std::uint32_t> SessionRings::pending_submissions() const {
-  const std::uint32_t tail = load_acquire(hdr_->sq_tail);
+  const std::uint32_t tail = load_peer_index(hdr_->sq_tail);
   const std::uint32_t n = tail - sq_head_;  // free-running: wraps correctly
   if (n > sq_entries_) return std::nullopt;
   return n;
@@ -45,11 +43,11 @@ void SessionRings::consume(std::uint32_t n) {
   sq_head_ += n;
   // Release: our copies of the consumed descriptors happen before the client
   // may overwrite those slots.
-  store_release(hdr_->sq_head, sq_head_);
+  publish_own_index(hdr_->sq_head, sq_head_);
 }
 
 bool SessionRings::refresh_cq_head() {
-  const std::uint32_t head = load_acquire(hdr_->cq_head);
+  const std::uint32_t head = load_peer_index(hdr_->cq_head);
   // Valid heads lie between the last valid head and what we published.
   if (head - cq_head_ > cq_published_ - cq_head_) return false;
   cq_head_ = head;
@@ -70,12 +68,11 @@ bool SessionRings::publish() {
   if (cq_tail_ == cq_published_) return false;
   cq_published_ = cq_tail_;
   // Release: the completion entries are written before the tail that covers them.
-  store_release(hdr_->cq_tail, cq_published_);
+  publish_own_index(hdr_->cq_tail, cq_published_);
   // Full fence: our tail store must be visible before we look at the client's
   // flag, and the client sets its flag before re-checking our tail (Dekker).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  return (std::atomic_ref<std::uint32_t>(hdr_->client_flags).load(std::memory_order_relaxed) &
-          AIOD_CLIENT_NEED_WAKEUP) != 0;
+  store_load_fence();
+  return (load_peer_flags(hdr_->client_flags) & AIOD_CLIENT_NEED_WAKEUP) != 0;
 }
 
 void SessionRings::set_need_wakeup(bool on) {
@@ -92,11 +89,11 @@ void SessionRings::set_stopping() {
 }
 
 void SessionRings::store_daemon_cpu() {
-  std::atomic_ref<std::uint32_t>(hdr_->daemon_cpu).store(daemon_cpu_, std::memory_order_relaxed);
+  store_own_flags(hdr_->daemon_cpu, daemon_cpu_);
 }
 
 void SessionRings::store_daemon_flags() {
-  std::atomic_ref<std::uint32_t>(hdr_->daemon_flags).store(daemon_flags_, std::memory_order_relaxed);
+  store_own_flags(hdr_->daemon_flags, daemon_flags_);
 }
 
 }  // namespace aiod::daemon

@@ -11,14 +11,11 @@
 #include <cstring>
 #include <future>
 
+#include "os/timespec.hpp"
 #include "session/session.hpp"
+#include "shm_access.hpp"
 
 namespace aiod::daemon {
-namespace {
-
-void cpu_relax() { __builtin_ia32_pause(); }
-
-}  // namespace
 
 Shard::Shard(DaemonServices& daemon, unsigned index, const Config& config)
     : daemon_(daemon), index_(index), config_(config) {}
@@ -34,9 +31,7 @@ std::uint32_t Shard::cpu() {
 }
 
 std::uint64_t Shard::now_ns() const {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+  return monotonic_ns();
 }
 
 int Shard::start(std::string& error) {
@@ -325,7 +320,7 @@ void Shard::loop() {
     // Idle: the clock is read every 32 turns only.
     if (last_work == 0) last_work = turn_ns();
     if (++idle_turns % 32 != 0) {
-      cpu_relax();
+      proto::cpu_pause();
       continue;
     }
     if (const std::uint64_t idle = turn_ns() - last_work; idle < poll_ns) {

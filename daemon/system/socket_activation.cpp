@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "unix_address.hpp"
+
 namespace aiod::daemon {
 namespace {
 
@@ -42,16 +44,14 @@ std::string bound_path(int fd) {
   sockaddr_un addr{};
   socklen_t len = sizeof(addr);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) < 0) return {};
-  const std::size_t offset = offsetof(sockaddr_un, sun_path);
-  if (len <= offset) return {};
-  const std::size_t n = len - offset;
-  if (addr.sun_path[0] == '\0') {
+  if (proto::unix_path_room(len) == 0) return {};
+  if (proto::unix_is_abstract(addr, len)) {
     // Built with append: GCC 12 -O3 warns falsely (-Wrestrict) on "@" + string.
     std::string abstract = "@";
-    abstract.append(addr.sun_path + 1, n - 1);
+    abstract.append(proto::unix_abstract_name(addr, len));
     return abstract;
   }
-  return std::string(addr.sun_path, ::strnlen(addr.sun_path, n));
+  return std::string(proto::unix_path(addr, len));
 }
 
 }  // namespace

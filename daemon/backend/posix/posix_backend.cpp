@@ -10,19 +10,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "os/timespec.hpp"
+
 namespace aiod::daemon {
 namespace posix {
 namespace {
 
 bool is_timer(const PosixOp& op) {
   return op.op.opcode() == BackendOpcode::timeout || op.op.opcode() == BackendOpcode::link_timeout;
-}
-
-std::uint64_t relative_ns(const __kernel_timespec& ts) {
-  if (ts.tv_sec < 0 || ts.tv_nsec < 0) return 0;
-  const auto sec = static_cast<std::uint64_t>(ts.tv_sec);
-  if (sec > UINT64_MAX / 1'000'000'000u - 1) return UINT64_MAX;
-  return sec * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 // The shard thread runs as the daemon. Under a client's identity only
@@ -134,14 +129,14 @@ void PosixBackend::start(PosixOp& p) {
     case BackendOpcode::timeout: {
       const __kernel_timespec* ts = p.op.as<op::Timeout>().ts;
       if (ts == nullptr) return complete(p, -EINVAL);
-      timers_.arm(p, relative_ns(*ts));
+      timers_.arm(p, ns_from_timespec(*ts));
       return;
     }
     case BackendOpcode::link_timeout: {
       if (p.target_done) return complete(p, -ECANCELED);  // its op won before it started
       const __kernel_timespec* ts = p.op.as<op::LinkTimeout>().ts;
       if (p.link_target == nullptr || ts == nullptr) return complete(p, -EINVAL);
-      timers_.arm(p, relative_ns(*ts));
+      timers_.arm(p, ns_from_timespec(*ts));
       return;
     }
     case BackendOpcode::cancel: {
@@ -349,11 +344,7 @@ int PosixBackend::wait(std::optional<std::chrono::nanoseconds> timeout) {
       if (!deadline || limit < *deadline) deadline = limit;
     }
     timespec ts{};
-    if (deadline) {
-      const std::uint64_t left = *deadline > now ? *deadline - now : 0;
-      ts.tv_sec = static_cast<time_t>(left / 1'000'000'000u);
-      ts.tv_nsec = static_cast<long>(left % 1'000'000'000u);
-    }
+    if (deadline) ts = timespec_from_ns<timespec>(*deadline > now ? *deadline - now : 0);
     pollfd p{pool_.wake_fd(), POLLIN, 0};
     ++syscalls_;
     const int n = ::ppoll(&p, 1, deadline ? &ts : nullptr, nullptr);

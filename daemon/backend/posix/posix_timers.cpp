@@ -1,14 +1,12 @@
 // posix_timers.cpp — see posix_timers.hpp.
 #include "backend/posix/posix_timers.hpp"
 
-#include <time.h>
+#include "os/timespec.hpp"
 
 namespace aiod::daemon::posix {
 
 std::uint64_t TimerQueue::now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+  return monotonic_ns();
 }
 
 void TimerQueue::arm(PosixOp& op, std::uint64_t relative_ns) {
