@@ -30,6 +30,7 @@
 #include "backend/backend.hpp"
 #include "backend/confined_path.hpp"
 #include "backend/posix/posix_backend.hpp"
+#include "os/timespec.hpp"
 
 namespace aiod::daemon {
 namespace {
@@ -340,8 +341,7 @@ class UringBackend final : public Backend {
     ++syscalls_;
     int ret;
     if (timeout) {
-      const auto ns = timeout->count() < 0 ? 0 : timeout->count();
-      __kernel_timespec ts{ns / 1'000'000'000, ns % 1'000'000'000};
+      __kernel_timespec ts = timespec_from_ns<__kernel_timespec>(*timeout);
       ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     } else {
       ret = io_uring_submit_and_wait(&ring_, 1);

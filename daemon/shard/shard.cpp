@@ -269,9 +269,9 @@ void Shard::prepare_to_sleep() {
   for (Session* s = parked_.front(); s != nullptr; s = IntrusiveList<Session>::next(*s)) {
     s->rings().set_need_wakeup(true);
   }
-  // Full fence: our flag stores must be visible before we re-read the clients'
-  // tails; a client publishes its tail before reading our flag (Dekker).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Our flag stores must be visible before we re-read the clients' tails; a
+  // client publishes its tail before reading our flag (Dekker).
+  proto::store_load_fence();
 }
 
 void Shard::thread_main() {
