@@ -61,51 +61,12 @@ extern "C" {
 /* ------------------------------------------------------------------------- */
 
 /*
- * Opcode numbers are part of the protocol and never change meaning. The table
- * says which descriptor fields each opcode uses; every other field must be zero
+ * Opcode numbers are part of the protocol and never change meaning. Which
+ * descriptor fields each opcode uses, and what they carry, is the op table
+ * in proto/op_table.hpp (one row per opcode); every other field must be zero
  * (the daemon completes the op with -EINVAL otherwise). "path" fields are
  * (arena offset, byte length without NUL). Results are >= 0 on success.
  * docs/operations.md is the full reference.
- *
- *   opcode               fields                                         result
- *   NOP                  -                                              0
- *   READ, WRITE          handle, addr/len buffer, off                   bytes
- *   FSYNC                handle, op_flags AIOD_FSYNC_*                  0
- *   TIMEOUT              off = nanoseconds                              0 (expired)
- *   OPEN_AT              handle = dir, addr/len path, op_flags O_*,     handle
- *                        mode
- *   CLOSE_FILE, CLOSE_DIR, CLOSE_EVENT_SOURCE   handle                  0
- *   POLL                 handle, op_flags = poll events                 revents
- *   READ_TTY             handle, addr/len buffer                        bytes
- *   READV, WRITEV        handle, addr = aiod_iovec[], len = count, off  bytes
- *   ACCEPT               handle, op_flags SOCK_NONBLOCK,                handle
- *                        addr2/len2 = aiod_sockaddr_out (optional)
- *   CONNECT, BIND        handle, addr/len sockaddr                      0
- *   LISTEN               handle, op_flags = backlog                     0
- *   RECV, SEND           handle, addr/len buffer, op_flags MSG_*        bytes
- *   RECV_MSG, SEND_MSG   handle, addr/len = aiod_msghdr, op_flags MSG_* bytes
- *   SHUTDOWN             handle, op_flags = SHUT_*                      0
- *   LINK_TIMEOUT         off = nanoseconds (follows a linked op)        0, or -ETIME
- *   CANCEL               off = user_data of the op to cancel            0, -ENOENT, -EALREADY
- *   RENAME_AT            handle = old dir, addr/len old path,           0
- *                        off = new dir handle, addr2/len2 new path,
- *                        op_flags RENAME_*
- *   UNLINK_AT            handle = dir, addr/len path, op_flags AT_REMOVEDIR  0
- *   MKDIR_AT             handle = dir, addr/len path, mode              0
- *   SYMLINK_AT           addr/len target, handle = dir, addr2/len2 link path  0
- *   CHILD_EXIT           handle = pidfd, op_flags AIOD_CHILD_EXIT_*     0 (exited)
- *   SOCKET               off = domain, op_flags = type | SOCK_*, mode = protocol  handle
- *   CLOSE_SOCKET         handle (its pending ops are cancelled first)   0
- *   NOTIFY_EVENT_SOURCE, WAIT_EVENT_SOURCE   handle of an eventfd       0
- *   SPLICE               handle = in, off = in offset, mode = out handle,  bytes
- *                        addr2 = out offset, len, op_flags SPLICE_F_*
- *   OPENAT2              as OPEN_AT, off = RESOLVE_* flags              handle
- *   STATX                handle = dir, addr/len path, op_flags AT_*,    0
- *                        mode = STATX_* mask, addr2/len2 struct statx
- *   FALLOCATE            handle, off, addr2 = length, op_flags = mode   0
- *   FADVISE              handle, off, len, op_flags = advice            0
- *   FTRUNCATE            handle, off = length                           0
- *   SYNC_FILE_RANGE      handle, off, len, op_flags                     0
  */
 enum aiod_opcode {
     AIOD_OP_NOP = 0,

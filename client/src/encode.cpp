@@ -1,4 +1,4 @@
-// encode.cpp — every Op into one descriptor (proto/aiod_shm.h has the field
+// encode.cpp — every Op into one descriptor (proto/op_table.hpp has the field
 // table), with its buffers placed in the arena and its result sinks recorded.
 #include "encode.hpp"
 

@@ -21,12 +21,10 @@ const std::uint64_t kEventIncrement = 1;
 int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
   switch (s.opcode) {
     case AIOD_OP_NOP:
-      if (!unused_fields_zero(s, 0)) return -EINVAL;
       rec.op.set<op::Nop>();
       return 0;
     case AIOD_OP_TIMEOUT:
     case AIOD_OP_LINK_TIMEOUT:
-      if (!unused_fields_zero(s, kOff)) return -EINVAL;
       rec.ts = timespec_from_ns<__kernel_timespec>(s.off);
       if (s.opcode == AIOD_OP_TIMEOUT) {
         rec.op.args = op::Timeout{.ts = &rec.ts};
@@ -38,13 +36,11 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     case AIOD_OP_CANCEL:
       // The target is looked up by the session (Session::resolve_cancel).
-      if (!unused_fields_zero(s, kOff)) return -EINVAL;
       rec.value = s.off;
       rec.op.set<op::Cancel>();
       rec.finish = Finish::cancel;
       return 0;
     case AIOD_OP_POLL: {
-      if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
       constexpr std::uint32_t kEvents = POLLIN | POLLPRI | POLLOUT | POLLRDHUP | POLLRDNORM | POLLRDBAND |
                                         POLLWRNORM | POLLWRBAND | POLLERR | POLLHUP;
       if ((s.op_flags & ~kEvents) != 0) return -EINVAL;
@@ -57,7 +53,6 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     case AIOD_OP_CLOSE_DIR:
     case AIOD_OP_CLOSE_SOCKET:
     case AIOD_OP_CLOSE_EVENT_SOURCE: {
-      if (!unused_fields_zero(s, kHandle)) return -EINVAL;
       // The reference keeps the descriptor open until the close happens, when
       // the placeholder completes (after the ops it is linked behind).
       const int fd = acquire(ctx, rec, s.handle);
@@ -68,7 +63,6 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     }
     case AIOD_OP_NOTIFY_EVENT_SOURCE:
     case AIOD_OP_WAIT_EVENT_SOURCE: {
-      if (!unused_fields_zero(s, kHandle)) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
       // An eventfd moves exactly 8 bytes; with EFD_SEMAPHORE a read takes one unit.
@@ -82,7 +76,6 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_CHILD_EXIT: {
-      if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
       if ((s.op_flags & ~AIOD_CHILD_EXIT_CLOSE) != 0) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
@@ -117,6 +110,11 @@ int prepare_record(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) 
   if ((s.flags & ~AIOD_SQE_VALID_FLAGS) != 0 || s.reserved0 != 0 || s.reserved1 != 0) return -EINVAL;
   if ((s.flags & AIOD_SQE_LINK) && (s.flags & AIOD_SQE_HARDLINK)) return -EINVAL;
   rec.link = (s.flags & AIOD_SQE_LINK) ? Link::soft : (s.flags & AIOD_SQE_HARDLINK) ? Link::hard : Link::none;
+  const proto::OpInfo* info = proto::op_info(s.opcode);
+  if (info == nullptr) return -EINVAL;
+  // A field the opcode does not use must be 0, so that a later protocol
+  // version can give it meaning safely.
+  if (!unused_fields_zero(s, info->used())) return -EINVAL;
 
   int err;
   switch (s.opcode) {
@@ -155,7 +153,7 @@ int prepare_record(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) 
       err = prep::prepare_net(s, ctx, rec);
       break;
     default:
-      err = s.opcode < AIOD_OP_LAST ? prepare_misc(s, ctx, rec) : -EINVAL;
+      err = prepare_misc(s, ctx, rec);
       break;
   }
   if (err == 0 && !ctx.backend->supports(rec.op.opcode())) err = -EOPNOTSUPP;

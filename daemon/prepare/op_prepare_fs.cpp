@@ -60,13 +60,10 @@ int prepare_open(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, st
 int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
   switch (s.opcode) {
     case AIOD_OP_OPEN_AT:
-      if (!unused_fields_zero(s, kHandle | kAddr | kLen | kOpFlags | kMode)) return -EINVAL;
       return prepare_open(s, ctx, rec, 0);
     case AIOD_OP_OPENAT2:
-      if (!unused_fields_zero(s, kHandle | kOff | kAddr | kLen | kOpFlags | kMode)) return -EINVAL;
       return prepare_open(s, ctx, rec, s.off);
     case AIOD_OP_RENAME_AT: {
-      if (!unused_fields_zero(s, kHandle | kOff | kAddr | kLen | kOpFlags | kAddr2 | kLen2)) return -EINVAL;
       if (s.off > 0xffffffffu) return -EBADF;
       if ((s.op_flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) != 0) return -EINVAL;
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
@@ -83,7 +80,6 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_UNLINK_AT: {
-      if (!unused_fields_zero(s, kHandle | kAddr | kLen | kOpFlags)) return -EINVAL;
       if ((s.op_flags & ~static_cast<std::uint32_t>(AT_REMOVEDIR)) != 0) return -EINVAL;
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
       const int dir = path_dir(ctx, rec, s.handle, rec.path);
@@ -92,7 +88,6 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_MKDIR_AT: {
-      if (!unused_fields_zero(s, kHandle | kAddr | kLen | kMode)) return -EINVAL;
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
       const int dir = path_dir(ctx, rec, s.handle, rec.path);
       if (dir < 0) return dir;
@@ -100,7 +95,6 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_SYMLINK_AT: {
-      if (!unused_fields_zero(s, kHandle | kAddr | kLen | kAddr2 | kLen2)) return -EINVAL;
       // The target is stored as it is, never resolved by this op.
       if (int err = copy_path(ctx, s.addr, s.len, rec.path); err < 0) return err;
       if (int err = copy_path(ctx, s.addr2, s.len2, rec.path2); err < 0) return err;
@@ -110,7 +104,6 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_STATX: {
-      if (!unused_fields_zero(s, kHandle | kAddr | kLen | kOpFlags | kAddr2 | kLen2 | kMode)) return -EINVAL;
       constexpr std::uint32_t kAtFlags = AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_SYMLINK_NOFOLLOW |
                                          AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC;
       if ((s.op_flags & ~kAtFlags) != 0) return -EINVAL;

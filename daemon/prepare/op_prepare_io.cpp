@@ -14,7 +14,6 @@ namespace {
 // Read or Write: a buffer in the arena; READ_TTY uses the file position.
 template <class Op>
 int prepare_rw(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, bool offset) {
-  if (!unused_fields_zero(s, kHandle | kAddr | kLen | (offset ? kOff : 0u))) return -EINVAL;
   std::byte* buf = arena_ptr(ctx, s.addr, s.len);
   if (buf == nullptr) return -EFAULT;
   const int fd = acquire(ctx, rec, s.handle);
@@ -29,7 +28,6 @@ int prepare_rw(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, bool
 // iovec into the arena, checking every range.
 template <class Op>
 int prepare_vectored(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
-  if (!unused_fields_zero(s, kHandle | kOff | kAddr | kLen)) return -EINVAL;
   if (s.len == 0 || s.len > AIOD_IOV_MAX) return -EINVAL;
   if (const int err = copy_iovecs(ctx, s.addr, s.len, rec); err < 0) return err;
   const int fd = acquire(ctx, rec, s.handle);
@@ -53,7 +51,6 @@ int prepare_io(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     case AIOD_OP_WRITEV:
       return prepare_vectored<op::Writev>(s, ctx, rec);
     case AIOD_OP_FSYNC: {
-      if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
       if ((s.op_flags & ~AIOD_FSYNC_DATASYNC) != 0) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
@@ -61,7 +58,6 @@ int prepare_io(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_SPLICE: {
-      if (!unused_fields_zero(s, kHandle | kOff | kLen | kOpFlags | kAddr2 | kMode)) return -EINVAL;
       constexpr std::uint32_t kFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT;
       if ((s.op_flags & ~kFlags) != 0) return -EINVAL;
       const int in = acquire(ctx, rec, s.handle);
@@ -73,7 +69,6 @@ int prepare_io(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_FALLOCATE: {
-      if (!unused_fields_zero(s, kHandle | kOff | kOpFlags | kAddr2)) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
       rec.op.args = op::Fallocate{
@@ -81,21 +76,18 @@ int prepare_io(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_FADVISE: {
-      if (!unused_fields_zero(s, kHandle | kOff | kLen | kOpFlags)) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
       rec.op.args = op::Fadvise{.fd = fd, .offset = s.off, .len = s.len, .advice = static_cast<int>(s.op_flags)};
       return 0;
     }
     case AIOD_OP_FTRUNCATE: {
-      if (!unused_fields_zero(s, kHandle | kOff)) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
       rec.op.args = op::Ftruncate{.fd = fd, .length = s.off};
       return 0;
     }
     case AIOD_OP_SYNC_FILE_RANGE: {
-      if (!unused_fields_zero(s, kHandle | kOff | kLen | kOpFlags)) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
       rec.op.args = op::SyncFileRange{.fd = fd, .offset = s.off, .len = s.len, .flags = s.op_flags};

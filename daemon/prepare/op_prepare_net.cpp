@@ -60,7 +60,6 @@ int translate_send_control(const PrepareContext& ctx, OpRecord& rec) {
 }
 
 int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, bool send) {
-  if (!unused_fields_zero(s, kHandle | kAddr | kLen | kOpFlags)) return -EINVAL;
   if ((s.op_flags & ~(send ? kSendFlags : kRecvFlags)) != 0) return -EINVAL;
   if (s.len != sizeof(aiod_msghdr)) return -EINVAL;
   const std::byte* hp = arena_ptr(ctx, s.addr, sizeof(aiod_msghdr));
@@ -126,7 +125,6 @@ int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, boo
 int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
   switch (s.opcode) {
     case AIOD_OP_SOCKET: {
-      if (!unused_fields_zero(s, kOff | kOpFlags | kMode)) return -EINVAL;
       if (s.off > INT_MAX || s.mode > INT_MAX || s.op_flags > INT_MAX) return -EINVAL;
       rec.op.args = op::Socket{.domain = static_cast<int>(s.off),
                                .type = static_cast<int>(s.op_flags | SOCK_CLOEXEC),
@@ -136,7 +134,6 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_ACCEPT: {
-      if (!unused_fields_zero(s, kHandle | kOpFlags | kAddr2 | kLen2)) return -EINVAL;
       if ((s.op_flags & ~static_cast<std::uint32_t>(SOCK_NONBLOCK)) != 0) return -EINVAL;
       if (s.len2 != 0) {
         if (s.len2 < sizeof(aiod_sockaddr_out)) return -EINVAL;
@@ -160,7 +157,6 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     }
     case AIOD_OP_CONNECT:
     case AIOD_OP_BIND: {
-      if (!unused_fields_zero(s, kHandle | kAddr | kLen)) return -EINVAL;
       if (const int err = copy_address(ctx, s.addr, s.len, rec); err < 0) return err;
       const int fd = socket_fd(s, ctx, rec);
       if (fd < 0) return fd;
@@ -175,7 +171,6 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_LISTEN: {
-      if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
       if (s.op_flags > INT_MAX) return -EINVAL;
       const int fd = socket_fd(s, ctx, rec);
       if (fd < 0) return fd;
@@ -183,7 +178,6 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_SHUTDOWN: {
-      if (!unused_fields_zero(s, kHandle | kOpFlags)) return -EINVAL;
       if (s.op_flags > SHUT_RDWR) return -EINVAL;
       const int fd = socket_fd(s, ctx, rec);
       if (fd < 0) return fd;
@@ -193,7 +187,6 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     case AIOD_OP_RECV:
     case AIOD_OP_SEND: {
       const bool send = s.opcode == AIOD_OP_SEND;
-      if (!unused_fields_zero(s, kHandle | kAddr | kLen | kOpFlags)) return -EINVAL;
       if ((s.op_flags & ~(send ? kSendFlags : kRecvFlags)) != 0) return -EINVAL;
       std::byte* buf = arena_ptr(ctx, s.addr, s.len);
       if (buf == nullptr) return -EFAULT;

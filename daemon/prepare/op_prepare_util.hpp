@@ -7,23 +7,15 @@
 #include <string>
 
 #include "aiod_shm.h"
+#include "op_table.hpp"
 #include "prepare/op_prepare.hpp"
 
 namespace aiod::daemon::prep {
 
-// The generic descriptor fields an opcode uses; every other one must be zero,
-// so that a later protocol version can give them meaning safely.
-enum Field : unsigned {
-  kHandle = 1u << 0,
-  kOff = 1u << 1,
-  kAddr = 1u << 2,
-  kLen = 1u << 3,
-  kOpFlags = 1u << 4,
-  kAddr2 = 1u << 5,
-  kLen2 = 1u << 6,
-  kMode = 1u << 7,
-};
+using enum proto::Field;
 
+// Whether every descriptor field outside `used` (proto::Field bits, from the
+// op table) is zero.
 [[nodiscard]] bool unused_fields_zero(const aiod_sqe& s, unsigned used);
 
 // (offset, length) inside the arena, or nullptr.

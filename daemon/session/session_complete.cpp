@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "op_table.hpp"
 #include "os/control_data.hpp"
 #include "os/fd_policy.hpp"
 #include "session/session.hpp"
@@ -100,22 +101,14 @@ int Session::finish_result(OpRecord& rec, int res) {
       break;
   }
   if (res > 0) {
-    switch (rec.opcode) {
-      case AIOD_OP_READ:
-      case AIOD_OP_READ_TTY:
-      case AIOD_OP_READV:
-      case AIOD_OP_RECV:
-      case AIOD_OP_RECV_MSG:
+    switch (proto::op_info(rec.opcode)->bytes) {
+      case proto::Bytes::in:
         counters.bytes_in.add(static_cast<std::uint64_t>(res));
         break;
-      case AIOD_OP_WRITE:
-      case AIOD_OP_WRITEV:
-      case AIOD_OP_SEND:
-      case AIOD_OP_SEND_MSG:
-      case AIOD_OP_SPLICE:
+      case proto::Bytes::out:
         counters.bytes_out.add(static_cast<std::uint64_t>(res));
         break;
-      default:
+      case proto::Bytes::none:
         break;
     }
   }

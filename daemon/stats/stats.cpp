@@ -1,6 +1,9 @@
+// stats.cpp — counters, latency histograms and their snapshots.
 #include "stats/stats.hpp"
 
 #include <bit>
+
+#include "op_table.hpp"
 
 namespace aiod::daemon {
 
@@ -69,19 +72,8 @@ LatencyHistogram::Snapshot& LatencyHistogram::Snapshot::operator+=(const Snapsho
 }
 
 const char* opcode_name(unsigned opcode) {
-  static constexpr const char* kNames[AIOD_OP_LAST] = {
-      "nop",        "read",         "write",          "fsync",
-      "timeout",    "open_at",      "close_file",     "poll",
-      "read_tty",   "readv",        "writev",         "accept",
-      "connect",    "bind",         "listen",         "recv",
-      "send",       "recv_msg",     "send_msg",       "shutdown",
-      "close_dir",  "link_timeout", "cancel",         "rename_at",
-      "unlink_at",  "mkdir_at",     "symlink_at",     "child_exit",
-      "socket",     "close_socket", "notify_event_source", "wait_event_source",
-      "close_event_source", "splice", "openat2",      "statx",
-      "fallocate",  "fadvise",      "ftruncate",      "sync_file_range",
-  };
-  return opcode < AIOD_OP_LAST ? kNames[opcode] : "unknown";
+  const proto::OpInfo* info = proto::op_info(opcode);
+  return info != nullptr ? info->name.data() : "unknown";  // the table's names are literals
 }
 
 }  // namespace aiod::daemon

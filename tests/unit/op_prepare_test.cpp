@@ -43,6 +43,7 @@
 #include <gtest/gtest.h>
 
 #include "aiod_shm.h"
+#include "op_table.hpp"
 #include "backend/backend.hpp"
 #include "fake_backend.hpp"
 #include "prepare/handle_table.hpp"
@@ -69,7 +70,7 @@ struct Inserted {
 };
 
 // The generic descriptor fields, to say which ones an opcode uses.
-using enum prep::Field;
+using enum proto::Field;
 
 struct FieldSetter {
   unsigned bit;
@@ -87,58 +88,59 @@ const FieldSetter kFields[] = {
     {kMode, "mode", [](aiod_sqe& s) { s.mode = 1; }},
 };
 
-// Every opcode of the protocol: the fields it uses (aiod_shm.h's table), how
-// many handles a valid descriptor of it names, and the backend opcode it becomes.
+// Every opcode of the protocol: how many handles a valid descriptor of it
+// names, and the backend opcode it becomes. The fields it uses come from the
+// protocol's op table (proto/op_table.hpp).
 struct OpSpec {
+  OpSpec(std::uint8_t op, int handle_count, BackendOpcode backend)
+      : opcode(op), name(proto::op_info(op)->name.data()), handles(handle_count), backend_op(backend) {}
   std::uint8_t opcode;
-  const char* name;
-  unsigned used;
-  int handles;  // 0, 1 (a) or 2 (a and b)
+  const char* name;  // the table's (a NUL-terminated literal)
+  int handles;       // 0, 1 (a) or 2 (a and b)
   BackendOpcode backend_op;
+  [[nodiscard]] unsigned used() const { return proto::op_info(opcode)->used(); }
 };
 const OpSpec kOps[] = {
-    {AIOD_OP_NOP, "nop", 0, 0, BackendOpcode::nop},
-    {AIOD_OP_READ, "read", kHandle | kOff | kAddr | kLen, 1, BackendOpcode::read},
-    {AIOD_OP_WRITE, "write", kHandle | kOff | kAddr | kLen, 1, BackendOpcode::write},
-    {AIOD_OP_FSYNC, "fsync", kHandle | kOpFlags, 1, BackendOpcode::fsync},
-    {AIOD_OP_TIMEOUT, "timeout", kOff, 0, BackendOpcode::timeout},
-    {AIOD_OP_OPEN_AT, "open_at", kHandle | kAddr | kLen | kOpFlags | kMode, 1, BackendOpcode::openat2},
-    {AIOD_OP_CLOSE_FILE, "close_file", kHandle, 1, BackendOpcode::nop},
-    {AIOD_OP_POLL, "poll", kHandle | kOpFlags, 1, BackendOpcode::poll_add},
-    {AIOD_OP_READ_TTY, "read_tty", kHandle | kAddr | kLen, 1, BackendOpcode::read},
-    {AIOD_OP_READV, "readv", kHandle | kOff | kAddr | kLen, 1, BackendOpcode::readv},
-    {AIOD_OP_WRITEV, "writev", kHandle | kOff | kAddr | kLen, 1, BackendOpcode::writev},
-    {AIOD_OP_ACCEPT, "accept", kHandle | kOpFlags | kAddr2 | kLen2, 1, BackendOpcode::accept},
-    {AIOD_OP_CONNECT, "connect", kHandle | kAddr | kLen, 1, BackendOpcode::connect},
-    {AIOD_OP_BIND, "bind", kHandle | kAddr | kLen, 1, BackendOpcode::bind},
-    {AIOD_OP_LISTEN, "listen", kHandle | kOpFlags, 1, BackendOpcode::listen},
-    {AIOD_OP_RECV, "recv", kHandle | kAddr | kLen | kOpFlags, 1, BackendOpcode::recv},
-    {AIOD_OP_SEND, "send", kHandle | kAddr | kLen | kOpFlags, 1, BackendOpcode::send},
-    {AIOD_OP_RECV_MSG, "recv_msg", kHandle | kAddr | kLen | kOpFlags, 1, BackendOpcode::recvmsg},
-    {AIOD_OP_SEND_MSG, "send_msg", kHandle | kAddr | kLen | kOpFlags, 1, BackendOpcode::sendmsg},
-    {AIOD_OP_SHUTDOWN, "shutdown", kHandle | kOpFlags, 1, BackendOpcode::shutdown},
-    {AIOD_OP_CLOSE_DIR, "close_dir", kHandle, 1, BackendOpcode::nop},
-    {AIOD_OP_LINK_TIMEOUT, "link_timeout", kOff, 0, BackendOpcode::link_timeout},
-    {AIOD_OP_CANCEL, "cancel", kOff, 0, BackendOpcode::cancel},
-    {AIOD_OP_RENAME_AT, "rename_at", kHandle | kOff | kAddr | kLen | kOpFlags | kAddr2 | kLen2, 2,
-     BackendOpcode::renameat},
-    {AIOD_OP_UNLINK_AT, "unlink_at", kHandle | kAddr | kLen | kOpFlags, 1, BackendOpcode::unlinkat},
-    {AIOD_OP_MKDIR_AT, "mkdir_at", kHandle | kAddr | kLen | kMode, 1, BackendOpcode::mkdirat},
-    {AIOD_OP_SYMLINK_AT, "symlink_at", kHandle | kAddr | kLen | kAddr2 | kLen2, 1, BackendOpcode::symlinkat},
-    {AIOD_OP_CHILD_EXIT, "child_exit", kHandle | kOpFlags, 1, BackendOpcode::poll_add},
-    {AIOD_OP_SOCKET, "socket", kOff | kOpFlags | kMode, 0, BackendOpcode::socket},
-    {AIOD_OP_CLOSE_SOCKET, "close_socket", kHandle, 1, BackendOpcode::nop},
-    {AIOD_OP_NOTIFY_EVENT_SOURCE, "notify_event_source", kHandle, 1, BackendOpcode::write},
-    {AIOD_OP_WAIT_EVENT_SOURCE, "wait_event_source", kHandle, 1, BackendOpcode::read},
-    {AIOD_OP_CLOSE_EVENT_SOURCE, "close_event_source", kHandle, 1, BackendOpcode::nop},
-    {AIOD_OP_SPLICE, "splice", kHandle | kOff | kLen | kOpFlags | kAddr2 | kMode, 2, BackendOpcode::splice},
-    {AIOD_OP_OPENAT2, "openat2", kHandle | kOff | kAddr | kLen | kOpFlags | kMode, 1, BackendOpcode::openat2},
-    {AIOD_OP_STATX, "statx", kHandle | kAddr | kLen | kOpFlags | kAddr2 | kLen2 | kMode, 1, BackendOpcode::statx},
-    {AIOD_OP_FALLOCATE, "fallocate", kHandle | kOff | kOpFlags | kAddr2, 1, BackendOpcode::fallocate},
-    {AIOD_OP_FADVISE, "fadvise", kHandle | kOff | kLen | kOpFlags, 1, BackendOpcode::fadvise},
-    {AIOD_OP_FTRUNCATE, "ftruncate", kHandle | kOff, 1, BackendOpcode::ftruncate},
-    {AIOD_OP_SYNC_FILE_RANGE, "sync_file_range", kHandle | kOff | kLen | kOpFlags, 1,
-     BackendOpcode::sync_file_range},
+    {AIOD_OP_NOP, 0, BackendOpcode::nop},
+    {AIOD_OP_READ, 1, BackendOpcode::read},
+    {AIOD_OP_WRITE, 1, BackendOpcode::write},
+    {AIOD_OP_FSYNC, 1, BackendOpcode::fsync},
+    {AIOD_OP_TIMEOUT, 0, BackendOpcode::timeout},
+    {AIOD_OP_OPEN_AT, 1, BackendOpcode::openat2},
+    {AIOD_OP_CLOSE_FILE, 1, BackendOpcode::nop},
+    {AIOD_OP_POLL, 1, BackendOpcode::poll_add},
+    {AIOD_OP_READ_TTY, 1, BackendOpcode::read},
+    {AIOD_OP_READV, 1, BackendOpcode::readv},
+    {AIOD_OP_WRITEV, 1, BackendOpcode::writev},
+    {AIOD_OP_ACCEPT, 1, BackendOpcode::accept},
+    {AIOD_OP_CONNECT, 1, BackendOpcode::connect},
+    {AIOD_OP_BIND, 1, BackendOpcode::bind},
+    {AIOD_OP_LISTEN, 1, BackendOpcode::listen},
+    {AIOD_OP_RECV, 1, BackendOpcode::recv},
+    {AIOD_OP_SEND, 1, BackendOpcode::send},
+    {AIOD_OP_RECV_MSG, 1, BackendOpcode::recvmsg},
+    {AIOD_OP_SEND_MSG, 1, BackendOpcode::sendmsg},
+    {AIOD_OP_SHUTDOWN, 1, BackendOpcode::shutdown},
+    {AIOD_OP_CLOSE_DIR, 1, BackendOpcode::nop},
+    {AIOD_OP_LINK_TIMEOUT, 0, BackendOpcode::link_timeout},
+    {AIOD_OP_CANCEL, 0, BackendOpcode::cancel},
+    {AIOD_OP_RENAME_AT, 2, BackendOpcode::renameat},
+    {AIOD_OP_UNLINK_AT, 1, BackendOpcode::unlinkat},
+    {AIOD_OP_MKDIR_AT, 1, BackendOpcode::mkdirat},
+    {AIOD_OP_SYMLINK_AT, 1, BackendOpcode::symlinkat},
+    {AIOD_OP_CHILD_EXIT, 1, BackendOpcode::poll_add},
+    {AIOD_OP_SOCKET, 0, BackendOpcode::socket},
+    {AIOD_OP_CLOSE_SOCKET, 1, BackendOpcode::nop},
+    {AIOD_OP_NOTIFY_EVENT_SOURCE, 1, BackendOpcode::write},
+    {AIOD_OP_WAIT_EVENT_SOURCE, 1, BackendOpcode::read},
+    {AIOD_OP_CLOSE_EVENT_SOURCE, 1, BackendOpcode::nop},
+    {AIOD_OP_SPLICE, 2, BackendOpcode::splice},
+    {AIOD_OP_OPENAT2, 1, BackendOpcode::openat2},
+    {AIOD_OP_STATX, 1, BackendOpcode::statx},
+    {AIOD_OP_FALLOCATE, 1, BackendOpcode::fallocate},
+    {AIOD_OP_FADVISE, 1, BackendOpcode::fadvise},
+    {AIOD_OP_FTRUNCATE, 1, BackendOpcode::ftruncate},
+    {AIOD_OP_SYNC_FILE_RANGE, 1, BackendOpcode::sync_file_range},
 };
 static_assert(std::size(kOps) == AIOD_OP_LAST, "a new opcode needs its row here");
 
@@ -268,7 +270,7 @@ class OpPrepare : public ::testing::Test {
   // it takes handles.
   aiod_sqe valid(const OpSpec& op, const Inserted& a, const Inserted& b = {}) {
     aiod_sqe s = sqe(op.opcode);
-    if ((op.used & kHandle) != 0) s.handle = a.handle;
+    if ((op.used() & kHandle) != 0) s.handle = a.handle;
     switch (op.opcode) {
       case AIOD_OP_READ:
       case AIOD_OP_WRITE:
@@ -546,7 +548,7 @@ TEST_F(OpPrepare, ReservedFieldsMustBeZero) {
 TEST_F(OpPrepare, FieldsAnOpcodeDoesNotUseMustBeZero) {
   for (const OpSpec& op : kOps) {
     for (const FieldSetter& field : kFields) {
-      if ((op.used & field.bit) != 0) continue;
+      if ((op.used() & field.bit) != 0) continue;
       const Pair p = insert_for(op);
       aiod_sqe s = valid(op, p.a, p.b);
       field.set(s);

@@ -201,61 +201,6 @@ TEST(Counter, AddAndSub) {
   EXPECT_EQ(c.get(), 1u);
 }
 
-TEST(OpcodeName, EveryOpcodeHasItsOwnName) {
-  const struct {
-    unsigned opcode;
-    const char* name;
-  } expected[] = {
-      {AIOD_OP_NOP, "nop"},
-      {AIOD_OP_READ, "read"},
-      {AIOD_OP_WRITE, "write"},
-      {AIOD_OP_FSYNC, "fsync"},
-      {AIOD_OP_TIMEOUT, "timeout"},
-      {AIOD_OP_OPEN_AT, "open_at"},
-      {AIOD_OP_CLOSE_FILE, "close_file"},
-      {AIOD_OP_POLL, "poll"},
-      {AIOD_OP_READ_TTY, "read_tty"},
-      {AIOD_OP_READV, "readv"},
-      {AIOD_OP_WRITEV, "writev"},
-      {AIOD_OP_ACCEPT, "accept"},
-      {AIOD_OP_CONNECT, "connect"},
-      {AIOD_OP_BIND, "bind"},
-      {AIOD_OP_LISTEN, "listen"},
-      {AIOD_OP_RECV, "recv"},
-      {AIOD_OP_SEND, "send"},
-      {AIOD_OP_RECV_MSG, "recv_msg"},
-      {AIOD_OP_SEND_MSG, "send_msg"},
-      {AIOD_OP_SHUTDOWN, "shutdown"},
-      {AIOD_OP_CLOSE_DIR, "close_dir"},
-      {AIOD_OP_LINK_TIMEOUT, "link_timeout"},
-      {AIOD_OP_CANCEL, "cancel"},
-      {AIOD_OP_RENAME_AT, "rename_at"},
-      {AIOD_OP_UNLINK_AT, "unlink_at"},
-      {AIOD_OP_MKDIR_AT, "mkdir_at"},
-      {AIOD_OP_SYMLINK_AT, "symlink_at"},
-      {AIOD_OP_CHILD_EXIT, "child_exit"},
-      {AIOD_OP_SOCKET, "socket"},
-      {AIOD_OP_CLOSE_SOCKET, "close_socket"},
-      {AIOD_OP_NOTIFY_EVENT_SOURCE, "notify_event_source"},
-      {AIOD_OP_WAIT_EVENT_SOURCE, "wait_event_source"},
-      {AIOD_OP_CLOSE_EVENT_SOURCE, "close_event_source"},
-      {AIOD_OP_SPLICE, "splice"},
-      {AIOD_OP_OPENAT2, "openat2"},
-      {AIOD_OP_STATX, "statx"},
-      {AIOD_OP_FALLOCATE, "fallocate"},
-      {AIOD_OP_FADVISE, "fadvise"},
-      {AIOD_OP_FTRUNCATE, "ftruncate"},
-      {AIOD_OP_SYNC_FILE_RANGE, "sync_file_range"},
-  };
-  for (const auto& e : expected) {
-    const char* got = opcode_name(e.opcode);
-    ASSERT_NE(got, nullptr) << e.opcode;
-    EXPECT_STREQ(got, e.name) << "opcode " << e.opcode;
-  }
-  // An opcode added to the enum without a name would read "unknown" or null.
-  EXPECT_EQ(std::size(expected), std::size_t{AIOD_OP_LAST}) << "a new opcode needs its name here";
-}
-
 TEST(OpcodeName, NamesAreDistinctStableIdentifiers) {
   std::set<std::string> seen;
   for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
