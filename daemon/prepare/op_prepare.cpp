@@ -95,17 +95,8 @@ int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
 int prepare_record(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
   rec.user_data = s.user_data;
   rec.opcode = s.opcode;
-  rec.handle = 0;
-  rec.handle2 = 0;
-  rec.finish = Finish::plain;
-  rec.op = BackendOp{};
   rec.op.personality = ctx.personality;
   rec.op.owner = ctx.owner;
-  rec.out_offset = rec.out_offset2 = OpRecord::kNoOffset;
-  rec.cancel_requested = false;
-  rec.close_after = false;
-  rec.passed.clear();
-  rec.expected = 0;
 
   if ((s.flags & ~AIOD_SQE_VALID_FLAGS) != 0 || s.reserved0 != 0 || s.reserved1 != 0) return -EINVAL;
   if ((s.flags & AIOD_SQE_LINK) && (s.flags & AIOD_SQE_HARDLINK)) return -EINVAL;

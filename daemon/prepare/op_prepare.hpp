@@ -42,7 +42,7 @@ struct PrepareContext {
   const Backend* backend = nullptr;
 };
 
-// Fills `rec` from `sqe`. Returns 0, or -errno: EINVAL (malformed), EFAULT (a
+// Fills `rec`, a fresh record (RecordPool::acquire, OpRecord::reset), from `sqe`. Returns 0, or -errno: EINVAL (malformed), EFAULT (a
 // buffer outside the arena), EBADF (a handle this session does not have),
 // ENOENT (an empty path), ENAMETOOLONG, EXDEV (absolute with RESOLVE_BENEATH),
 // EACCES (the daemon's notify socket), EPERM (SCM_CREDENTIALS),

@@ -1,7 +1,8 @@
 // op_record.hpp — the daemon's private record of one consumed descriptor.
 //
-// Created when a descriptor is consumed, freed when its completion is posted:
-// the record is what makes "exactly one completion per descriptor" hold. The
+// Taken from its session's RecordPool when a descriptor is consumed, given
+// back when its completion is posted: the record is what makes "exactly one
+// completion per descriptor" hold. The
 // backend op inside points only at memory the record owns (paths, timespecs)
 // or at the session's arena, both alive until the record completes.
 #pragma once
@@ -40,6 +41,13 @@ enum class Finish : std::uint8_t {
 struct OpRecord final : public Completion {
   void complete(int res) override;
 
+  // Back to the state of a record no descriptor has filled yet, keeping the
+  // session it belongs to and the capacity of its buffers (but a control
+  // buffer larger than kKeptControlBytes: a record must not pin what one
+  // message needed). The one place a record is reset (RecordPool::acquire).
+  void reset();
+  static constexpr std::size_t kKeptControlBytes = 4096;
+
   Session* session = nullptr;
   Chain* chain = nullptr;       // null for an unlinked op
   std::uint32_t chain_index = 0;
@@ -76,21 +84,6 @@ struct OpRecord final : public Completion {
   bool close_after = false;                 // child_exit: close the handle if the wait succeeds
 
   OpRecord* next_free = nullptr;
-};
-
-// A linked chain of records, run segment by segment: the daemon hands the
-// backend one op (or an op and its link timeout, linked natively) and starts
-// the next segment when every op of the current one has completed. Ops that
-// wait for their turn stay in the daemon, where a cancel can reach them. Once
-// an op with a soft link fails (io_uring's rule: a short transfer counts), or a
-// link timeout expires, every later op completes with -ECANCELED.
-struct Chain {
-  std::vector<OpRecord*> ops;
-  std::uint32_t next = 0;         // first op not handed to the backend yet
-  std::uint32_t segment_end = 0;  // one past the current segment's last op
-  std::uint32_t outstanding = 0;  // ops of the current segment still pending
-  std::uint32_t completed = 0;    // ops of the whole chain completed
-  bool broken = false;
 };
 
 }  // namespace aiod::daemon

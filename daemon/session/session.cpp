@@ -29,7 +29,7 @@ void Session::request_close(std::string reason) {
 }
 
 bool Session::quiescent() const noexcept {
-  return closing_ && in_flight_ == 0 && !doorbell_.armed && !pump_running_ && waker_.in_flight == 0 && !dirty_;
+  return closing_ && records_.in_flight() == 0 && !doorbell_.armed && !pump_running_ && waker_.in_flight == 0 && !dirty_;
 }
 
 void Session::maybe_quiet() {
@@ -38,11 +38,11 @@ void Session::maybe_quiet() {
 
 Task<> Session::shutdown() {
   if (!closing_) request_close("session ended");
-  spdlog::debug("session {}: closing ({}), {} ops in flight", id_, close_reason_, in_flight_);
+  spdlog::debug("session {}: closing ({}), {} ops in flight", id_, close_reason_, records_.in_flight());
   if (host_.stopping() && is_io_) rings_.set_stopping();
   // Cancel what the backend holds; records of later chain segments are
   // cancelled by the chain logic when their segment would start.
-  for (OpRecord& rec : records_) {
+  for (OpRecord& rec : records_.all()) {
     if (!rec.in_backend) continue;
     if (host_.backend().cancel(&rec) == -EAGAIN) {
       host_.backend().flush();

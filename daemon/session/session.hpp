@@ -26,6 +26,8 @@
 #include "prepare/op_prepare.hpp"
 #include "prepare/op_record.hpp"
 #include "os/peer_creds.hpp"
+#include "session/chain.hpp"
+#include "session/record_pool.hpp"
 #include "session/session_host.hpp"
 #include "session/session_rings.hpp"
 #include "os/shm_region.hpp"
@@ -108,9 +110,6 @@ class Session : public IntrusiveListNode<Session> {
   void post(const OpRecord& rec, int res);
   // Writes the client's completion eventfd: a backend op counted in waker_.
   void wake_client();
-  void release_record(OpRecord& rec);
-  OpRecord* alloc_record();
-  void free_record(OpRecord& rec);
   std::uint32_t capacity();
   void arm_doorbell();
   // Whether the session is closing and nothing refers to it any more: no
@@ -176,11 +175,9 @@ class Session : public IntrusiveListNode<Session> {
   // --- shard-thread state ------------------------------------------------------
   SessionRings rings_;
   HandleTable handles_;
-  std::vector<OpRecord> records_;  // fixed pool: never reallocated while in use
-  OpRecord* free_records_ = nullptr;
-  std::uint32_t in_flight_ = 0;    // records allocated: consumed, completion not posted
   std::uint64_t control_in_flight_ = 0;  // control data records hold (PrepareContext::control_in_flight)
-  static constexpr std::size_t kKeptControlBytes = 4096;  // a record's control buffer kept for reuse
+  RecordPool records_{handles_, control_in_flight_};  // sized at the handshake
+  Chains chains_;
   std::uint32_t blocked_need_ = 1;  // room the next chain needs before the pump can go on
   std::uint32_t seen_pending_ = 0;  // unconsumed descriptors the pump already looked at
   std::vector<aiod_sqe> scratch_;  // private copies of one chain's descriptors

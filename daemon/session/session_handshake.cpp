@@ -179,12 +179,7 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   if (quota < layout.sq_entries) quota = layout.sq_entries;
   if (quota > layout.cq_entries) quota = layout.cq_entries;
   max_in_flight_ = quota;
-  records_ = std::vector<OpRecord>(quota);
-  for (OpRecord& rec : records_) {
-    rec.session = this;
-    rec.next_free = free_records_;
-    free_records_ = &rec;
-  }
+  records_.init(this, quota);
   scratch_.reserve(layout.sq_entries);
   prepare_ctx_.arena = {region_.base() + layout.arena_offset, layout.arena_size};
   prepare_ctx_.handles = &handles_;

@@ -33,8 +33,8 @@ DetachedTask Session::pump() {
 std::uint32_t Session::capacity() {
   // Invariant: completions posted but unread + ops in flight <= CQ entries, so
   // the completion ring can never overflow.
-  const std::uint32_t cq_room = rings_.cq_entries() - rings_.cq_used() - in_flight_;
-  const std::uint32_t quota_room = max_in_flight_ - in_flight_;
+  const std::uint32_t cq_room = rings_.cq_entries() - rings_.cq_used() - records_.in_flight();
+  const std::uint32_t quota_room = max_in_flight_ - records_.in_flight();
   return cq_room < quota_room ? cq_room : quota_room;
 }
 
@@ -103,7 +103,7 @@ void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
   counters.ops_submitted.add(count);
   if (count == 1) {
     // The common case, without the chain machinery's allocations.
-    OpRecord& rec = *alloc_record();
+    OpRecord& rec = records_.acquire();
     rec.start_ns = now;
     int err = prepare_record(descs[0], prepare_ctx_, rec);
     if (err == 0 && descs[0].opcode == AIOD_OP_LINK_TIMEOUT) err = -EINVAL;  // guards nothing
@@ -111,7 +111,7 @@ void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
     if (err < 0) {
       counters.invalid_descriptors.add();
       post(rec, err);
-      release_record(rec);
+      records_.release(rec);
       return;
     }
     submit_single(rec);
@@ -122,7 +122,7 @@ void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
   std::vector<int> errors(count, 0);
   bool invalid = false;
   for (std::uint32_t i = 0; i < count; ++i) {
-    OpRecord* rec = alloc_record();
+    OpRecord* rec = &records_.acquire();
     rec->start_ns = now;
     errors[i] = prepare_record(descs[i], prepare_ctx_, *rec);
     // A link timeout guards the op linked right before it: it cannot start a
@@ -140,18 +140,13 @@ void Session::start_chain(const aiod_sqe* descs, std::uint32_t count) {
     fail_chain(recs, errors);
     return;
   }
-  auto* chain = new Chain;
-  chain->ops = std::move(recs);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    chain->ops[i]->chain = chain;
-    chain->ops[i]->chain_index = i;
-  }
-  submit_next_segment(*chain);
-  if (chain->completed == count) delete chain;
+  Chain& chain = chains_.start(std::move(recs));
+  submit_next_segment(chain);
+  chains_.end_if_done(chain);
 }
 
 OpRecord* Session::find_live(std::uint64_t user_data, const OpRecord* except) {
-  for (OpRecord& r : records_) {
+  for (OpRecord& r : records_.all()) {
     if (r.live && &r != except && r.user_data == user_data && r.finish != Finish::cancel) return &r;
   }
   return nullptr;
@@ -183,7 +178,7 @@ void Session::fail_chain(std::vector<OpRecord*>& recs, const std::vector<int>& e
     OpRecord& rec = *recs[i];
     if (errors[i] < 0) counters.invalid_descriptors.add();
     post(rec, errors[i] < 0 ? errors[i] : -ECANCELED);
-    release_record(rec);
+    records_.release(rec);
   }
 }
 
@@ -217,7 +212,7 @@ void Session::submit_next_segment(Chain& chain) {
     post(rec, res);
     chain.broken |= rec.link == Link::soft;
     ++chain.completed;
-    release_record(rec);
+    records_.release(rec);
   };
   while (chain.next < size) {
     if (chain.broken || closing_) {
@@ -288,7 +283,7 @@ void Session::cancel_chain_rest(Chain& chain, std::uint32_t from) {
     OpRecord& rec = *chain.ops[i];
     post(rec, -ECANCELED);
     ++chain.completed;
-    release_record(rec);
+    records_.release(rec);
   }
 }
 

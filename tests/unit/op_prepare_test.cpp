@@ -431,7 +431,11 @@ class OpPrepare : public ::testing::Test {
     if (op.handles == 2) expect_one_reference(p.b, what + " (second handle)");
   }
 
-  int prepare(const aiod_sqe& s) { return prepare_record(s, ctx_, rec_); }
+  // Prepares into rec_, reset first as the session's pool does.
+  int prepare(const aiod_sqe& s) {
+    rec_.reset();
+    return prepare_record(s, ctx_, rec_);
+  }
 
   std::vector<std::byte> arena_;
   HandleTable handles_;
