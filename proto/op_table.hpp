@@ -38,6 +38,11 @@ enum class Carries : std::uint8_t {
 // What a successful result counts as in the byte statistics.
 enum class Bytes : std::uint8_t { none, in, out };
 
+// The kind of op, as the reference and the daemon's validation group them
+// (daemon/prepare/: op_prepare.cpp, op_prepare_io.cpp, op_prepare_fs.cpp,
+// op_prepare_net.cpp).
+enum class Group : std::uint8_t { control, data, file, socket };
+
 // The descriptor fields an opcode may use, as bits (struct aiod_sqe order).
 enum Field : std::uint16_t {
   kHandle = 1u << 0,
@@ -56,6 +61,7 @@ struct OpInfo {
   // What each field of struct aiod_sqe carries, in declaration order.
   Carries handle, off, addr, len, op_flags, addr2, len2, mode;
   Bytes bytes;
+  Group group;
   // The first Linux whose io_uring has what this op needs ("" for ops the
   // daemon completes itself or always runs in its posix part).
   std::string_view native_since;
@@ -83,50 +89,51 @@ struct OpInfo {
 namespace table {
 using C = Carries;
 using B = Bytes;
+using G = Group;
 constexpr C _ = C::nothing;
 // clang-format off
-//                        opcode                        name                   handle         off             addr          len          op_flags  addr2      len2       mode       bytes   native
+//                        opcode                        name                   handle         off             addr          len          op_flags  addr2      len2       mode       bytes    group      native
 inline constexpr std::array<OpInfo, AIOD_OP_LAST> kOps{{
-  {AIOD_OP_NOP,                 "nop",                 _,             _,              _,            _,           _,        _,         _,         _,         B::none, "5.1"},
-  {AIOD_OP_READ,                "read",                C::handle,     C::number,      C::buffer,    C::length,   _,        _,         _,         _,         B::in,   "5.6"},
-  {AIOD_OP_WRITE,               "write",               C::handle,     C::number,      C::buffer,    C::length,   _,        _,         _,         _,         B::out,  "5.6"},
-  {AIOD_OP_FSYNC,               "fsync",               C::handle,     _,              _,            _,           C::flags, _,         _,         _,         B::none, "5.1"},
-  {AIOD_OP_TIMEOUT,             "timeout",             _,             C::nanoseconds, _,            _,           _,        _,         _,         _,         B::none, "5.16"},
-  {AIOD_OP_OPEN_AT,             "open_at",             C::dir_handle, _,              C::path,      C::length,   C::flags, _,         _,         C::number, B::none, ""},
-  {AIOD_OP_CLOSE_FILE,          "close_file",          C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, "5.1"},
-  {AIOD_OP_POLL,                "poll",                C::handle,     _,              _,            _,           C::flags, _,         _,         _,         B::none, "5.1"},
-  {AIOD_OP_READ_TTY,            "read_tty",            C::handle,     _,              C::buffer,    C::length,   _,        _,         _,         _,         B::in,   "5.6"},
-  {AIOD_OP_READV,               "readv",               C::handle,     C::number,      C::iovecs,    C::length,   _,        _,         _,         _,         B::in,   "5.1"},
-  {AIOD_OP_WRITEV,              "writev",              C::handle,     C::number,      C::iovecs,    C::length,   _,        _,         _,         _,         B::out,  "5.1"},
-  {AIOD_OP_ACCEPT,              "accept",              C::handle,     _,              _,            _,           C::flags, C::result, C::length, _,         B::none, "5.5"},
-  {AIOD_OP_CONNECT,             "connect",             C::handle,     _,              C::sockaddr,  C::length,   _,        _,         _,         _,         B::none, "5.5"},
-  {AIOD_OP_BIND,                "bind",                C::handle,     _,              C::sockaddr,  C::length,   _,        _,         _,         _,         B::none, "6.11"},
-  {AIOD_OP_LISTEN,              "listen",              C::handle,     _,              _,            _,           C::number, _,        _,         _,         B::none, "6.11"},
-  {AIOD_OP_RECV,                "recv",                C::handle,     _,              C::buffer,    C::length,   C::flags, _,         _,         _,         B::in,   "5.6"},
-  {AIOD_OP_SEND,                "send",                C::handle,     _,              C::buffer,    C::length,   C::flags, _,         _,         _,         B::out,  "5.6"},
-  {AIOD_OP_RECV_MSG,            "recv_msg",            C::handle,     _,              C::msghdr,    C::length,   C::flags, _,         _,         _,         B::in,   "5.3"},
-  {AIOD_OP_SEND_MSG,            "send_msg",            C::handle,     _,              C::msghdr,    C::length,   C::flags, _,         _,         _,         B::out,  "5.3"},
-  {AIOD_OP_SHUTDOWN,            "shutdown",            C::handle,     _,              _,            _,           C::number, _,        _,         _,         B::none, "5.11"},
-  {AIOD_OP_CLOSE_DIR,           "close_dir",           C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, "5.1"},
-  {AIOD_OP_LINK_TIMEOUT,        "link_timeout",        _,             C::nanoseconds, _,            _,           _,        _,         _,         _,         B::none, "5.5"},
-  {AIOD_OP_CANCEL,              "cancel",              _,             C::user_data,   _,            _,           _,        _,         _,         _,         B::none, "5.5"},
-  {AIOD_OP_RENAME_AT,           "rename_at",           C::dir_handle, C::dir_handle,  C::path,      C::length,   C::flags, C::path,   C::length, _,         B::none, ""},
-  {AIOD_OP_UNLINK_AT,           "unlink_at",           C::dir_handle, _,              C::path,      C::length,   C::flags, _,         _,         _,         B::none, ""},
-  {AIOD_OP_MKDIR_AT,            "mkdir_at",            C::dir_handle, _,              C::path,      C::length,   _,        _,         _,         C::number, B::none, ""},
-  {AIOD_OP_SYMLINK_AT,          "symlink_at",          C::dir_handle, _,              C::path,      C::length,   _,        C::path,   C::length, _,         B::none, ""},
-  {AIOD_OP_CHILD_EXIT,          "child_exit",          C::handle,     _,              _,            _,           C::flags, _,         _,         _,         B::none, "5.1"},
-  {AIOD_OP_SOCKET,              "socket",              _,             C::number,      _,            _,           C::flags, _,         _,         C::number, B::none, "5.19"},
-  {AIOD_OP_CLOSE_SOCKET,        "close_socket",        C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, "5.1"},
-  {AIOD_OP_NOTIFY_EVENT_SOURCE, "notify_event_source", C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, "5.6"},
-  {AIOD_OP_WAIT_EVENT_SOURCE,   "wait_event_source",   C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, "5.6"},
-  {AIOD_OP_CLOSE_EVENT_SOURCE,  "close_event_source",  C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, "5.1"},
-  {AIOD_OP_SPLICE,              "splice",              C::handle,     C::number,      _,            C::number,   C::flags, C::number, _,         C::handle, B::out,  "5.7"},
-  {AIOD_OP_OPENAT2,             "openat2",             C::dir_handle, C::flags,       C::path,      C::length,   C::flags, _,         _,         C::number, B::none, ""},
-  {AIOD_OP_STATX,               "statx",               C::dir_handle, _,              C::path,      C::length,   C::flags, C::result, C::length, C::flags,  B::none, ""},
-  {AIOD_OP_FALLOCATE,           "fallocate",           C::handle,     C::number,      _,            _,           C::flags, C::number, _,         _,         B::none, "5.6"},
-  {AIOD_OP_FADVISE,             "fadvise",             C::handle,     C::number,      _,            C::number,   C::flags, _,         _,         _,         B::none, "5.6"},
-  {AIOD_OP_FTRUNCATE,           "ftruncate",           C::handle,     C::number,      _,            _,           _,        _,         _,         _,         B::none, "6.9"},
-  {AIOD_OP_SYNC_FILE_RANGE,     "sync_file_range",     C::handle,     C::number,      _,            C::number,   C::flags, _,         _,         _,         B::none, "5.2"},
+  {AIOD_OP_NOP,                 "nop",                 _,             _,              _,            _,           _,        _,         _,         _,         B::none, G::control, "5.1"},
+  {AIOD_OP_READ,                "read",                C::handle,     C::number,      C::buffer,    C::length,   _,        _,         _,         _,         B::in,   G::data,    "5.6"},
+  {AIOD_OP_WRITE,               "write",               C::handle,     C::number,      C::buffer,    C::length,   _,        _,         _,         _,         B::out,  G::data,    "5.6"},
+  {AIOD_OP_FSYNC,               "fsync",               C::handle,     _,              _,            _,           C::flags, _,         _,         _,         B::none, G::data,    "5.1"},
+  {AIOD_OP_TIMEOUT,             "timeout",             _,             C::nanoseconds, _,            _,           _,        _,         _,         _,         B::none, G::control, "5.16"},
+  {AIOD_OP_OPEN_AT,             "open_at",             C::dir_handle, _,              C::path,      C::length,   C::flags, _,         _,         C::number, B::none, G::file,    ""},
+  {AIOD_OP_CLOSE_FILE,          "close_file",          C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, G::control, "5.1"},
+  {AIOD_OP_POLL,                "poll",                C::handle,     _,              _,            _,           C::flags, _,         _,         _,         B::none, G::control, "5.1"},
+  {AIOD_OP_READ_TTY,            "read_tty",            C::handle,     _,              C::buffer,    C::length,   _,        _,         _,         _,         B::in,   G::data,    "5.6"},
+  {AIOD_OP_READV,               "readv",               C::handle,     C::number,      C::iovecs,    C::length,   _,        _,         _,         _,         B::in,   G::data,    "5.1"},
+  {AIOD_OP_WRITEV,              "writev",              C::handle,     C::number,      C::iovecs,    C::length,   _,        _,         _,         _,         B::out,  G::data,    "5.1"},
+  {AIOD_OP_ACCEPT,              "accept",              C::handle,     _,              _,            _,           C::flags, C::result, C::length, _,         B::none, G::socket,  "5.5"},
+  {AIOD_OP_CONNECT,             "connect",             C::handle,     _,              C::sockaddr,  C::length,   _,        _,         _,         _,         B::none, G::socket,  "5.5"},
+  {AIOD_OP_BIND,                "bind",                C::handle,     _,              C::sockaddr,  C::length,   _,        _,         _,         _,         B::none, G::socket,  "6.11"},
+  {AIOD_OP_LISTEN,              "listen",              C::handle,     _,              _,            _,           C::number, _,        _,         _,         B::none, G::socket,  "6.11"},
+  {AIOD_OP_RECV,                "recv",                C::handle,     _,              C::buffer,    C::length,   C::flags, _,         _,         _,         B::in,   G::socket,  "5.6"},
+  {AIOD_OP_SEND,                "send",                C::handle,     _,              C::buffer,    C::length,   C::flags, _,         _,         _,         B::out,  G::socket,  "5.6"},
+  {AIOD_OP_RECV_MSG,            "recv_msg",            C::handle,     _,              C::msghdr,    C::length,   C::flags, _,         _,         _,         B::in,   G::socket,  "5.3"},
+  {AIOD_OP_SEND_MSG,            "send_msg",            C::handle,     _,              C::msghdr,    C::length,   C::flags, _,         _,         _,         B::out,  G::socket,  "5.3"},
+  {AIOD_OP_SHUTDOWN,            "shutdown",            C::handle,     _,              _,            _,           C::number, _,        _,         _,         B::none, G::socket,  "5.11"},
+  {AIOD_OP_CLOSE_DIR,           "close_dir",           C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, G::control, "5.1"},
+  {AIOD_OP_LINK_TIMEOUT,        "link_timeout",        _,             C::nanoseconds, _,            _,           _,        _,         _,         _,         B::none, G::control, "5.5"},
+  {AIOD_OP_CANCEL,              "cancel",              _,             C::user_data,   _,            _,           _,        _,         _,         _,         B::none, G::control, "5.5"},
+  {AIOD_OP_RENAME_AT,           "rename_at",           C::dir_handle, C::dir_handle,  C::path,      C::length,   C::flags, C::path,   C::length, _,         B::none, G::file,    ""},
+  {AIOD_OP_UNLINK_AT,           "unlink_at",           C::dir_handle, _,              C::path,      C::length,   C::flags, _,         _,         _,         B::none, G::file,    ""},
+  {AIOD_OP_MKDIR_AT,            "mkdir_at",            C::dir_handle, _,              C::path,      C::length,   _,        _,         _,         C::number, B::none, G::file,    ""},
+  {AIOD_OP_SYMLINK_AT,          "symlink_at",          C::dir_handle, _,              C::path,      C::length,   _,        C::path,   C::length, _,         B::none, G::file,    ""},
+  {AIOD_OP_CHILD_EXIT,          "child_exit",          C::handle,     _,              _,            _,           C::flags, _,         _,         _,         B::none, G::control, "5.1"},
+  {AIOD_OP_SOCKET,              "socket",              _,             C::number,      _,            _,           C::flags, _,         _,         C::number, B::none, G::socket,  "5.19"},
+  {AIOD_OP_CLOSE_SOCKET,        "close_socket",        C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, G::control, "5.1"},
+  {AIOD_OP_NOTIFY_EVENT_SOURCE, "notify_event_source", C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, G::control, "5.6"},
+  {AIOD_OP_WAIT_EVENT_SOURCE,   "wait_event_source",   C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, G::control, "5.6"},
+  {AIOD_OP_CLOSE_EVENT_SOURCE,  "close_event_source",  C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, G::control, "5.1"},
+  {AIOD_OP_SPLICE,              "splice",              C::handle,     C::number,      _,            C::number,   C::flags, C::number, _,         C::handle, B::out,  G::data,    "5.7"},
+  {AIOD_OP_OPENAT2,             "openat2",             C::dir_handle, C::flags,       C::path,      C::length,   C::flags, _,         _,         C::number, B::none, G::file,    ""},
+  {AIOD_OP_STATX,               "statx",               C::dir_handle, _,              C::path,      C::length,   C::flags, C::result, C::length, C::flags,  B::none, G::file,    ""},
+  {AIOD_OP_FALLOCATE,           "fallocate",           C::handle,     C::number,      _,            _,           C::flags, C::number, _,         _,         B::none, G::data,    "5.6"},
+  {AIOD_OP_FADVISE,             "fadvise",             C::handle,     C::number,      _,            C::number,   C::flags, _,         _,         _,         B::none, G::data,    "5.6"},
+  {AIOD_OP_FTRUNCATE,           "ftruncate",           C::handle,     C::number,      _,            _,           _,        _,         _,         _,         B::none, G::data,    "6.9"},
+  {AIOD_OP_SYNC_FILE_RANGE,     "sync_file_range",     C::handle,     C::number,      _,            C::number,   C::flags, _,         _,         _,         B::none, G::data,    "5.2"},
 }};
 // clang-format on
 

@@ -48,42 +48,6 @@ constexpr auto kOpFtruncate = static_cast<io_uring_op>(55);  // Linux 6.9
 constexpr auto kOpBind = static_cast<io_uring_op>(56);       // Linux 6.11
 constexpr auto kOpListen = static_cast<io_uring_op>(57);     // Linux 6.11
 
-constexpr std::array<std::pair<BackendOpcode, io_uring_op>, static_cast<size_t>(BackendOpcode::count)>
-    kKernelOpcode{{
-        {BackendOpcode::nop, IORING_OP_NOP},
-        {BackendOpcode::read, IORING_OP_READ},
-        {BackendOpcode::write, IORING_OP_WRITE},
-        {BackendOpcode::fsync, IORING_OP_FSYNC},
-        {BackendOpcode::timeout, IORING_OP_TIMEOUT},
-        {BackendOpcode::openat2, IORING_OP_OPENAT2},
-        {BackendOpcode::close, IORING_OP_CLOSE},
-        {BackendOpcode::recvmsg, IORING_OP_RECVMSG},
-        {BackendOpcode::sendmsg, IORING_OP_SENDMSG},
-        {BackendOpcode::accept, IORING_OP_ACCEPT},
-        {BackendOpcode::poll_add, IORING_OP_POLL_ADD},
-        {BackendOpcode::readv, IORING_OP_READV},
-        {BackendOpcode::writev, IORING_OP_WRITEV},
-        {BackendOpcode::connect, IORING_OP_CONNECT},
-        {BackendOpcode::bind, kOpBind},
-        {BackendOpcode::listen, kOpListen},
-        {BackendOpcode::recv, IORING_OP_RECV},
-        {BackendOpcode::send, IORING_OP_SEND},
-        {BackendOpcode::shutdown, IORING_OP_SHUTDOWN},
-        {BackendOpcode::link_timeout, IORING_OP_LINK_TIMEOUT},
-        {BackendOpcode::cancel, IORING_OP_ASYNC_CANCEL},
-        {BackendOpcode::renameat, IORING_OP_RENAMEAT},
-        {BackendOpcode::unlinkat, IORING_OP_UNLINKAT},
-        {BackendOpcode::mkdirat, IORING_OP_MKDIRAT},
-        {BackendOpcode::symlinkat, IORING_OP_SYMLINKAT},
-        {BackendOpcode::socket, IORING_OP_SOCKET},
-        {BackendOpcode::splice, IORING_OP_SPLICE},
-        {BackendOpcode::statx, IORING_OP_STATX},
-        {BackendOpcode::fallocate, IORING_OP_FALLOCATE},
-        {BackendOpcode::fadvise, IORING_OP_FADVISE},
-        {BackendOpcode::ftruncate, kOpFtruncate},
-        {BackendOpcode::sync_file_range, IORING_OP_SYNC_FILE_RANGE},
-    }};
-
 // Whether `op` must run in the posix backend (see the top of this file).
 bool must_emulate(const BackendOp& op, bool kernel_has_it) {
   switch (op.opcode()) {
@@ -113,8 +77,9 @@ bool must_emulate(const BackendOp& op, bool kernel_has_it) {
   }
 }
 
-// One function per op: fills the SQE (only ops must_emulate() lets through
-// reach the path-walking ones, which the ring never gets).
+// One function per op: fills the SQE, and so names the io_uring opcode the op
+// needs (prepare() checks it against the probe; the path-walking ones are
+// filled too, and then given to the posix part, as must_emulate() says).
 void prep(io_uring_sqe* sqe, const op::Nop&) { io_uring_prep_nop(sqe); }
 void prep(io_uring_sqe* sqe, const op::Read& o) { io_uring_prep_read(sqe, o.fd, o.buf, o.len, o.offset); }
 void prep(io_uring_sqe* sqe, const op::Write& o) { io_uring_prep_write(sqe, o.fd, o.buf, o.len, o.offset); }
@@ -226,8 +191,8 @@ class UringBackend final : public Backend {
       return -EOPNOTSUPP;
     }
     if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
-      for (size_t i = 0; i < kKernelOpcode.size(); ++i) {
-        supported_[i] = io_uring_opcode_supported(probe, kKernelOpcode[i].second) != 0;
+      for (unsigned op = 0; op < supported_.size(); ++op) {
+        supported_[op] = io_uring_opcode_supported(probe, static_cast<int>(op)) != 0;
       }
       io_uring_free_probe(probe);
     }
@@ -247,19 +212,21 @@ class UringBackend final : public Backend {
   unsigned space() const override { return std::min(io_uring_sq_space_left(&ring_), emulated_->space()); }
 
   int prepare(const BackendOp& op, Completion* done) override {
+    io_uring_sqe filled{};
+    std::visit([&filled](const auto& args) { prep(&filled, args); }, op.args);
     bool emulate;
     if (op.is<op::LinkTimeout>()) {
       emulate = link_to_emulated_;
     } else if (op.is<op::Cancel>()) {
       emulate = emulated_->holds(op.as<op::Cancel>().target);
     } else {
-      emulate = must_emulate(op, supported_[static_cast<size_t>(op.opcode())]);
+      emulate = must_emulate(op, supported_[filled.opcode]);
     }
     link_to_emulated_ = emulate && op.link != Link::none && !op.is<op::LinkTimeout>();
     if (emulate) return prepare_emulated(op, done);
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) return -EAGAIN;
-    std::visit([sqe](const auto& args) { prep(sqe, args); }, op.args);
+    *sqe = filled;
     if (op.link == Link::soft) sqe->flags |= IOSQE_IO_LINK;
     if (op.link == Link::hard) sqe->flags |= IOSQE_IO_HARDLINK;
     sqe->personality = op.personality;
@@ -420,7 +387,7 @@ class UringBackend final : public Backend {
   bool initialised_ = false;
   unsigned setup_flags_ = 0;
   unsigned features_ = 0;
-  std::bitset<static_cast<size_t>(BackendOpcode::count)> supported_;
+  std::bitset<256> supported_;  // by io_uring opcode, from the probe
   std::uint64_t syscalls_ = 0;
   std::unique_ptr<posix::PosixBackend> emulated_;
   std::map<std::uint16_t, std::uint16_t> emulated_personality_;  // ring id -> emulated_'s id

@@ -1,5 +1,6 @@
 // op_prepare.cpp — descriptor validation: the checks every opcode shares, the
-// dispatch to the per-family validators, and the opcodes that need no family.
+// dispatch by the op table's group, and the control ops (timers, cancel,
+// polls, closes, event sources).
 #include "prepare/op_prepare.hpp"
 
 #include <poll.h>
@@ -18,7 +19,7 @@ using namespace prep;
 // The value every eventfd notification adds.
 const std::uint64_t kEventIncrement = 1;
 
-int prepare_misc(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
+int prepare_control(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
   switch (s.opcode) {
     case AIOD_OP_NOP:
       rec.op.set<op::Nop>();
@@ -108,43 +109,19 @@ int prepare_record(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) 
   if (!unused_fields_zero(s, info->used())) return -EINVAL;
 
   int err;
-  switch (s.opcode) {
-    case AIOD_OP_READ:
-    case AIOD_OP_WRITE:
-    case AIOD_OP_READ_TTY:
-    case AIOD_OP_READV:
-    case AIOD_OP_WRITEV:
-    case AIOD_OP_FSYNC:
-    case AIOD_OP_SPLICE:
-    case AIOD_OP_FALLOCATE:
-    case AIOD_OP_FADVISE:
-    case AIOD_OP_FTRUNCATE:
-    case AIOD_OP_SYNC_FILE_RANGE:
+  switch (info->group) {
+    case proto::Group::data:
       err = prep::prepare_io(s, ctx, rec);
       break;
-    case AIOD_OP_OPEN_AT:
-    case AIOD_OP_OPENAT2:
-    case AIOD_OP_RENAME_AT:
-    case AIOD_OP_UNLINK_AT:
-    case AIOD_OP_MKDIR_AT:
-    case AIOD_OP_SYMLINK_AT:
-    case AIOD_OP_STATX:
+    case proto::Group::file:
       err = prep::prepare_fs(s, ctx, rec);
       break;
-    case AIOD_OP_SOCKET:
-    case AIOD_OP_ACCEPT:
-    case AIOD_OP_CONNECT:
-    case AIOD_OP_BIND:
-    case AIOD_OP_LISTEN:
-    case AIOD_OP_RECV:
-    case AIOD_OP_SEND:
-    case AIOD_OP_RECV_MSG:
-    case AIOD_OP_SEND_MSG:
-    case AIOD_OP_SHUTDOWN:
+    case proto::Group::socket:
       err = prep::prepare_net(s, ctx, rec);
       break;
+    case proto::Group::control:
     default:
-      err = prepare_misc(s, ctx, rec);
+      err = prepare_control(s, ctx, rec);
       break;
   }
   if (err == 0 && !ctx.backend->supports(rec.op.opcode())) err = -EOPNOTSUPP;
