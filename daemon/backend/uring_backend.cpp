@@ -48,38 +48,15 @@ constexpr auto kOpFtruncate = static_cast<io_uring_op>(55);  // Linux 6.9
 constexpr auto kOpBind = static_cast<io_uring_op>(56);       // Linux 6.11
 constexpr auto kOpListen = static_cast<io_uring_op>(57);     // Linux 6.11
 
-// Whether `op` must run in the posix backend (see the top of this file).
-bool must_emulate(const BackendOp& op, bool kernel_has_it) {
-  switch (op.opcode()) {
-    case BackendOpcode::openat2:
-    case BackendOpcode::renameat:
-    case BackendOpcode::unlinkat:
-    case BackendOpcode::mkdirat:
-    case BackendOpcode::symlinkat:
-    case BackendOpcode::statx:
-      return true;
-    case BackendOpcode::connect: {
-      const auto& c = op.as<op::Connect>();
-      return !kernel_has_it || posix::is_unix_path(c.addr, c.addr_len);
-    }
-    case BackendOpcode::bind: {
-      const auto& b = op.as<op::Bind>();
-      return !kernel_has_it || posix::is_unix_path(b.addr, b.addr_len);
-    }
-    case BackendOpcode::sendmsg: {
-      const msghdr* msg = op.as<op::Sendmsg>().msg;
-      return !kernel_has_it || (msg != nullptr && posix::is_unix_path(msg->msg_name, msg->msg_namelen));
-    }
-    case BackendOpcode::socket:
-      return !kernel_has_it || op.as<op::Socket>().netns >= 0;
-    default:
-      return !kernel_has_it;
-  }
-}
+// An io_uring opcode no kernel has: an op whose prep() fills it runs in the
+// posix part (see the top of this file).
+constexpr std::uint8_t kPosixOnly = 0xff;
+void posix_only(io_uring_sqe* sqe) { sqe->opcode = kPosixOnly; }
 
 // One function per op: fills the SQE, and so names the io_uring opcode the op
-// needs (prepare() checks it against the probe; the path-walking ones are
-// filled too, and then given to the posix part, as must_emulate() says).
+// needs. prepare() gives the op to the posix part when the probe says this
+// kernel lacks that opcode, or when prep() says posix_only: every op that
+// walks a path a client names, and a socket for another network namespace.
 void prep(io_uring_sqe* sqe, const op::Nop&) { io_uring_prep_nop(sqe); }
 void prep(io_uring_sqe* sqe, const op::Read& o) { io_uring_prep_read(sqe, o.fd, o.buf, o.len, o.offset); }
 void prep(io_uring_sqe* sqe, const op::Write& o) { io_uring_prep_write(sqe, o.fd, o.buf, o.len, o.offset); }
@@ -90,20 +67,25 @@ void prep(io_uring_sqe* sqe, const op::Timeout& o) {
   // ETIME_SUCCESS (5.16): an expired timer does not break its chain.
   io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(o.ts), 0, IORING_TIMEOUT_ETIME_SUCCESS);
 }
-void prep(io_uring_sqe* sqe, const op::Openat2& o) {
-  io_uring_prep_openat2(sqe, o.dir, o.path, const_cast<open_how*>(o.how));
-}
+void prep(io_uring_sqe* sqe, const op::Openat2&) { posix_only(sqe); }
 void prep(io_uring_sqe* sqe, const op::Close& o) { io_uring_prep_close(sqe, o.fd); }
 void prep(io_uring_sqe* sqe, const op::Recvmsg& o) { io_uring_prep_recvmsg(sqe, o.fd, o.msg, o.flags); }
-void prep(io_uring_sqe* sqe, const op::Sendmsg& o) { io_uring_prep_sendmsg(sqe, o.fd, o.msg, o.flags); }
+void prep(io_uring_sqe* sqe, const op::Sendmsg& o) {
+  if (o.msg != nullptr && posix::is_unix_path(o.msg->msg_name, o.msg->msg_namelen)) return posix_only(sqe);
+  io_uring_prep_sendmsg(sqe, o.fd, o.msg, o.flags);
+}
 void prep(io_uring_sqe* sqe, const op::Accept& o) {
   io_uring_prep_accept(sqe, o.fd, o.addr, o.addr_len, static_cast<int>(o.flags));
 }
 void prep(io_uring_sqe* sqe, const op::PollAdd& o) { io_uring_prep_poll_add(sqe, o.fd, o.events); }
 void prep(io_uring_sqe* sqe, const op::Readv& o) { io_uring_prep_readv(sqe, o.fd, o.iov, o.count, o.offset); }
 void prep(io_uring_sqe* sqe, const op::Writev& o) { io_uring_prep_writev(sqe, o.fd, o.iov, o.count, o.offset); }
-void prep(io_uring_sqe* sqe, const op::Connect& o) { io_uring_prep_connect(sqe, o.fd, o.addr, o.addr_len); }
+void prep(io_uring_sqe* sqe, const op::Connect& o) {
+  if (posix::is_unix_path(o.addr, o.addr_len)) return posix_only(sqe);
+  io_uring_prep_connect(sqe, o.fd, o.addr, o.addr_len);
+}
 void prep(io_uring_sqe* sqe, const op::Bind& o) {  // io_uring_prep_bind() is newer than liburing 2.3
+  if (posix::is_unix_path(o.addr, o.addr_len)) return posix_only(sqe);
   io_uring_prep_rw(kOpBind, sqe, o.fd, o.addr, 0, o.addr_len);
 }
 void prep(io_uring_sqe* sqe, const op::Listen& o) {
@@ -120,20 +102,19 @@ void prep(io_uring_sqe* sqe, const op::LinkTimeout& o) {
   io_uring_prep_link_timeout(sqe, const_cast<__kernel_timespec*>(o.ts), 0);
 }
 void prep(io_uring_sqe* sqe, const op::Cancel& o) { io_uring_prep_cancel(sqe, o.target, 0); }
-void prep(io_uring_sqe* sqe, const op::Renameat& o) {
-  io_uring_prep_renameat(sqe, o.old_dir, o.old_path, o.new_dir, o.new_path, o.flags);
+void prep(io_uring_sqe* sqe, const op::Renameat&) { posix_only(sqe); }
+void prep(io_uring_sqe* sqe, const op::Unlinkat&) { posix_only(sqe); }
+void prep(io_uring_sqe* sqe, const op::Mkdirat&) { posix_only(sqe); }
+void prep(io_uring_sqe* sqe, const op::Symlinkat&) { posix_only(sqe); }
+void prep(io_uring_sqe* sqe, const op::Socket& o) {
+  if (o.netns >= 0) return posix_only(sqe);  // the ring creates sockets in the daemon's namespace
+  io_uring_prep_socket(sqe, o.domain, o.type, o.protocol, 0);
 }
-void prep(io_uring_sqe* sqe, const op::Unlinkat& o) { io_uring_prep_unlinkat(sqe, o.dir, o.path, o.flags); }
-void prep(io_uring_sqe* sqe, const op::Mkdirat& o) { io_uring_prep_mkdirat(sqe, o.dir, o.path, o.mode); }
-void prep(io_uring_sqe* sqe, const op::Symlinkat& o) {
-  io_uring_prep_symlinkat(sqe, o.target, o.dir, o.link_path);
-}
-void prep(io_uring_sqe* sqe, const op::Socket& o) { io_uring_prep_socket(sqe, o.domain, o.type, o.protocol, 0); }
 void prep(io_uring_sqe* sqe, const op::Splice& o) {
   io_uring_prep_splice(sqe, o.in, static_cast<std::int64_t>(o.in_offset), o.out,
                        static_cast<std::int64_t>(o.out_offset), o.len, o.flags);
 }
-void prep(io_uring_sqe* sqe, const op::Statx& o) { io_uring_prep_statx(sqe, o.dir, o.path, o.flags, o.mask, o.out); }
+void prep(io_uring_sqe* sqe, const op::Statx&) { posix_only(sqe); }
 void prep(io_uring_sqe* sqe, const op::Fallocate& o) {
   io_uring_prep_fallocate(sqe, o.fd, o.mode, static_cast<off_t>(o.offset), static_cast<off_t>(o.length));
 }
@@ -196,6 +177,7 @@ class UringBackend final : public Backend {
       }
       io_uring_free_probe(probe);
     }
+    supported_[kPosixOnly] = false;
     emulated_ = std::make_unique<posix::PosixBackend>(entries);
     emulated_->set_worker_share(worker_share);
     if (const int err = emulated_->init(error); err < 0) return err;
@@ -220,7 +202,7 @@ class UringBackend final : public Backend {
     } else if (op.is<op::Cancel>()) {
       emulate = emulated_->holds(op.as<op::Cancel>().target);
     } else {
-      emulate = must_emulate(op, supported_[filled.opcode]);
+      emulate = !supported_[filled.opcode];
     }
     link_to_emulated_ = emulate && op.link != Link::none && !op.is<op::LinkTimeout>();
     if (emulate) return prepare_emulated(op, done);
