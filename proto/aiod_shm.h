@@ -109,6 +109,7 @@ enum aiod_opcode {
     AIOD_OP_FADVISE = 37,
     AIOD_OP_FTRUNCATE = 38,
     AIOD_OP_SYNC_FILE_RANGE = 39,
+    AIOD_OP_SETSOCKOPT = 40,
     AIOD_OP_LAST /* not an opcode: one past the highest */
 };
 

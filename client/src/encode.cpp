@@ -388,6 +388,14 @@ struct Encoder {
     sqe.off = op.length;
     return {};
   }
+  std::error_code operator()(const SetSockOpt& op) {
+    if (op.level < 0 || op.name < 0) return invalid();
+    sqe.opcode = AIOD_OP_SETSOCKOPT;
+    sqe.handle = op.socket.value;
+    sqe.off = static_cast<std::uint32_t>(op.level);
+    sqe.op_flags = static_cast<std::uint32_t>(op.name);
+    return buffer_in(op.value);
+  }
   std::error_code operator()(const SyncFileRange& op) {
     sqe.opcode = AIOD_OP_SYNC_FILE_RANGE;
     sqe.handle = op.file.value;

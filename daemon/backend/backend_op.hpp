@@ -57,6 +57,7 @@ enum class BackendOpcode : std::uint8_t {
   fadvise,
   ftruncate,
   sync_file_range,
+  setsockopt,
   count,  // not an opcode
 };
 
@@ -271,10 +272,19 @@ struct SyncFileRange {
   std::uint32_t len = 0;
   std::uint32_t flags = 0;
 };
+struct Setsockopt {
+  static constexpr BackendOpcode kOpcode = BackendOpcode::setsockopt;
+  int fd = -1;
+  int level = 0;
+  int name = 0;
+  const void* value = nullptr;
+  socklen_t len = 0;
+};
 
 using Args = std::variant<Nop, Read, Write, Fsync, Timeout, Openat2, Close, Recvmsg, Sendmsg, Accept, PollAdd, Readv,
                           Writev, Connect, Bind, Listen, Recv, Send, Shutdown, LinkTimeout, Cancel, Renameat, Unlinkat,
-                          Mkdirat, Symlinkat, Socket, Splice, Statx, Fallocate, Fadvise, Ftruncate, SyncFileRange>;
+                          Mkdirat, Symlinkat, Socket, Splice, Statx, Fallocate, Fadvise, Ftruncate, SyncFileRange,
+                          Setsockopt>;
 
 template <std::size_t... I>
 constexpr bool indices_match_opcodes(std::index_sequence<I...>) {

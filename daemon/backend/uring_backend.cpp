@@ -124,6 +124,9 @@ void prep(io_uring_sqe* sqe, const op::Fadvise& o) {
 void prep(io_uring_sqe* sqe, const op::Ftruncate& o) {  // no liburing 2.3 helper
   io_uring_prep_rw(kOpFtruncate, sqe, o.fd, nullptr, 0, o.length);
 }
+// io_uring's setsockopt is a socket command (Linux 6.7) that the probe cannot
+// tell from older kernels' URING_CMD: the posix part runs it.
+void prep(io_uring_sqe* sqe, const op::Setsockopt&) { posix_only(sqe); }
 void prep(io_uring_sqe* sqe, const op::SyncFileRange& o) {
   io_uring_prep_sync_file_range(sqe, o.fd, o.len, o.offset, static_cast<int>(o.flags));
 }

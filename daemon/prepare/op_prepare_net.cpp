@@ -199,6 +199,20 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       }
       return 0;
     }
+    case AIOD_OP_SETSOCKOPT: {
+      if (s.off > INT_MAX || s.op_flags > INT_MAX) return -EINVAL;
+      const auto level = static_cast<int>(s.off);
+      const auto name = static_cast<int>(s.op_flags);
+      // These name a BPF program by descriptor number, which the kernel would
+      // look up in the daemon's table, not the client's.
+      if (level == SOL_SOCKET && (name == SO_ATTACH_BPF || name == SO_ATTACH_REUSEPORT_EBPF)) return -EPERM;
+      const std::byte* value = arena_ptr(ctx, s.addr, s.len);
+      if (value == nullptr) return -EFAULT;
+      const int fd = socket_fd(s, ctx, rec);
+      if (fd < 0) return fd;
+      rec.op.args = op::Setsockopt{.fd = fd, .level = level, .name = name, .value = value, .len = s.len};
+      return 0;
+    }
     case AIOD_OP_RECV_MSG:
       return prepare_msg(s, ctx, rec, false);
     case AIOD_OP_SEND_MSG:

@@ -1,7 +1,8 @@
-// net_cases.cpp — socket ops: socket, bind, listen, accept, connect, recv, send, recv_msg, send_msg, shutdown, close_socket.
+// net_cases.cpp — socket ops: socket, bind, listen, accept, connect, recv, send, recv_msg, send_msg, shutdown, setsockopt, close_socket.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -417,6 +418,38 @@ std::string peer_message(Ctx& x) {
   return v;
 }
 
+// setsockopt on a fresh socket of `type` (a file for ENOTSOCK); the probe reads
+// the option back through a duplicate this process keeps.
+Case setsockopt_case(std::string name, int want, int type, int level, int option, std::string value,
+                     bool nobody = false) {
+  auto setup = [type](Ctx& x) {
+    const int fd = type == 0 ? open_file(x, "f", O_RDWR | O_CREAT, 0644) : new_socket(AF_INET, type);
+    x.keep(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    x.add(fd);
+  };
+  auto probe = [level, option](Ctx& x) {
+    int v = -1;
+    socklen_t len = sizeof v;
+    const int rc = ::getsockopt(x.peer(0), level, option, &v, &len);
+    return snapshot(x.dir) + (rc < 0 ? " option: " + errname(errno) : " option=" + std::to_string(v));
+  };
+  return Case{.op = "setsockopt",
+              .name = std::move(name),
+              .want_err = want,
+              .setup = setup,
+              .ref = [=](Ctx& x) {
+                return sys(::setsockopt(x.fd(0), level, option, value.data(), static_cast<socklen_t>(value.size())));
+              },
+              .aiod = [=](Ctx& x) {
+                return aio(x.client->single(SetSockOpt{.socket = x.h(0), .level = level, .name = option, .value = value}),
+                           "0");
+              },
+              .probe = probe,
+              .as_nobody = nobody};
+}
+
+std::string int_bytes(int v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
+
 Case shutdown_case(std::string name, int want, std::function<void(Ctx&)> setup, int how, bool peer_probe) {
   return Case{.op = "shutdown",
               .name = std::move(name),
@@ -631,6 +664,16 @@ std::vector<Case> net_cases() {
   cs.push_back(shutdown_case("unconnected_is_enotconn", ENOTCONN, [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_STREAM)); },
                              SHUT_RDWR, false));
   cs.push_back(shutdown_case("unknown_how_is_einval", EINVAL, pair_with("", false), 7, true));
+  // --- setsockopt
+  cs.push_back(setsockopt_case("reuseaddr_is_set", 0, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, int_bytes(1)));
+  cs.push_back(setsockopt_case("keepalive_is_set", 0, SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, int_bytes(1)));
+  cs.push_back(setsockopt_case("tcp_nodelay_is_set", 0, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, int_bytes(1)));
+  cs.push_back(setsockopt_case("unknown_option_is_enoprotoopt", ENOPROTOOPT, SOCK_STREAM, SOL_SOCKET, 9999,
+                               int_bytes(1)));
+  cs.push_back(setsockopt_case("short_value_is_einval", EINVAL, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, "x"));
+  cs.push_back(setsockopt_case("a_file_is_enotsock", ENOTSOCK, 0, SOL_SOCKET, SO_REUSEADDR, int_bytes(1)));
+  // SO_MARK needs CAP_NET_ADMIN: the daemon's own capabilities must not lend it.
+  cs.push_back(setsockopt_case("mark_as_nobody_is_eperm", EPERM, SOCK_DGRAM, SOL_SOCKET, SO_MARK, int_bytes(7), true));
   // --- close_socket
   cs.push_back(Case{.op = "close_socket",
                     .name = "peer_sees_eof",

@@ -141,6 +141,7 @@ const OpSpec kOps[] = {
     {AIOD_OP_FADVISE, 1, BackendOpcode::fadvise},
     {AIOD_OP_FTRUNCATE, 1, BackendOpcode::ftruncate},
     {AIOD_OP_SYNC_FILE_RANGE, 1, BackendOpcode::sync_file_range},
+    {AIOD_OP_SETSOCKOPT, 1, BackendOpcode::setsockopt},
 };
 static_assert(std::size(kOps) == AIOD_OP_LAST, "a new opcode needs its row here");
 
@@ -402,6 +403,12 @@ class OpPrepare : public ::testing::Test {
         s.off = 0;
         s.len = 4096;
         break;
+      case AIOD_OP_SETSOCKOPT:
+        s.off = SOL_SOCKET;
+        s.op_flags = SO_REUSEADDR;
+        s.addr = kBufAt;
+        s.len = sizeof(int);
+        break;
       default:
         break;
     }
@@ -602,6 +609,24 @@ TEST_F(OpPrepare, HandlesTheSessionDoesNotHaveAreEbadf) {
   EXPECT_TRUE(fd_open(referenced_then_closed.fd));
   handles_.release(referenced_then_closed.handle);
   EXPECT_TRUE(fd_closed(referenced_then_closed.fd));
+}
+
+// The BPF attach options name a program by descriptor number, which the
+// kernel would look up in the daemon's table.
+TEST_F(OpPrepare, SetsockoptRefusesOptionsThatNameADescriptor) {
+  for (int name : {SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF}) {
+    const Inserted f = insert();
+    aiod_sqe s = valid(spec(AIOD_OP_SETSOCKOPT), f);
+    s.op_flags = static_cast<std::uint32_t>(name);
+    EXPECT_EQ(prepare(s), -EPERM) << name;
+    expect_no_reference(f, "setsockopt");
+  }
+  const Inserted f = insert();
+  aiod_sqe s = valid(spec(AIOD_OP_SETSOCKOPT), f);
+  s.op_flags = SO_ATTACH_FILTER;  // classic BPF carries its program in the value
+  ASSERT_EQ(prepare(s), 0);
+  EXPECT_EQ(rec_.op.as<op::Setsockopt>().value, static_cast<const void*>(arena_.data() + kBufAt));
+  expect_one_reference(f, "setsockopt");
 }
 
 TEST_F(OpPrepare, ARecordIsResetBetweenUses) {

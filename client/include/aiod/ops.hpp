@@ -389,6 +389,15 @@ struct SyncFileRange {
   AIOD_OP_COMMON_FIELDS;
 };
 
+// setsockopt(2): `value` holds the option's bytes (an int for most options).
+struct SetSockOpt {
+  Handle socket{};
+  int level = SOL_SOCKET;
+  int name = 0;
+  ConstBuffer value{};
+  AIOD_OP_COMMON_FIELDS;
+};
+
 #undef AIOD_OP_COMMON_FIELDS
 
 // Any operation.
@@ -396,6 +405,6 @@ using Op = std::variant<Nop, Read, Write, Fsync, Timeout, OpenAt, CloseFile, Clo
                         Accept, Connect, Bind, Listen, Recv, Send, RecvMsg, SendMsg, Shutdown, LinkTimeout, Cancel,
                         RenameAt, UnlinkAt, MkdirAt, SymlinkAt, ChildExit, Socket, CloseSocket, NotifyEventSource,
                         WaitEventSource, CloseEventSource, Splice, OpenAt2, Statx, Fallocate, Fadvise, Ftruncate,
-                        SyncFileRange>;
+                        SyncFileRange, SetSockOpt>;
 
 }  // namespace aiod

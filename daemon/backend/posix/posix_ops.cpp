@@ -168,6 +168,7 @@ long attempt(const op::Ftruncate& o, std::uint64_t) { return ::ftruncate(o.fd, s
 long attempt(const op::SyncFileRange& o, std::uint64_t) {
   return ::sync_file_range(o.fd, static_cast<off64_t>(o.offset), o.len, o.flags);
 }
+long attempt(const op::Setsockopt& o, std::uint64_t) { return ::setsockopt(o.fd, o.level, o.name, o.value, o.len); }
 // Never given to a worker: the backend runs these itself.
 long attempt(const op::Nop&, std::uint64_t) { return -1; }
 long attempt(const op::Timeout&, std::uint64_t) { return -1; }
