@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "os/peer_namespaces.hpp"
+#include "runtime/backend_call.hpp"
 #include "session/session.hpp"
 #include "os/version.hpp"
 #include "wire.hpp"
