@@ -32,6 +32,8 @@
 #include "session/session_rings.hpp"
 #include "os/shm_region.hpp"
 #include "stats/stats.hpp"
+#include "runtime/backend_call.hpp"
+#include "runtime/event.hpp"
 #include "runtime/task.hpp"
 #include "unique_fd.hpp"
 

@@ -1,7 +1,7 @@
-// session_host.hpp — what a Session needs from the shard that runs it, and
-// from the daemon as a whole: the narrow interfaces that let session/ sit
-// below shard/ and the daemon (Shard implements SessionHost, Daemon
-// implements DaemonServices).
+// session_host.hpp — what a Session needs from its shard and from the daemon.
+//
+// The narrow interfaces that let session/ sit below shard/ and the daemon
+// (Shard implements SessionHost, Daemon implements DaemonServices).
 #pragma once
 
 #include <sys/types.h>
@@ -14,7 +14,7 @@
 #include "os/peer_creds.hpp"
 #include "prepare/uid_shares.hpp"
 #include "runtime/config.hpp"
-#include "runtime/task.hpp"
+#include "runtime/scheduler.hpp"
 #include "stats/stats.hpp"
 
 namespace aiod::daemon {

@@ -1,9 +1,11 @@
+// shard.cpp — a shard's thread and its loop: run, flush, reap, poll, sleep.
 #include "shard/shard.hpp"
 
 #include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -91,89 +93,6 @@ void Shard::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Shard::adopt(UniqueFd conn, std::uint64_t session_id, std::string refusal) {
-  {
-    std::lock_guard lock(mutex_);
-    inbox_.push_back({std::move(conn), session_id, std::move(refusal)});
-  }
-  const std::uint64_t one = 1;
-  (void)::write(inbox_efd_.get(), &one, sizeof(one));
-}
-
-std::size_t Shard::session_count() const {
-  std::lock_guard lock(mutex_);
-  return sessions_.size() + inbox_.size();
-}
-
-void Shard::collect(StatsSnapshot& into, bool include_sessions, uid_t visible_uid) const {
-  std::lock_guard lock(mutex_);
-  into.totals += retired_.snapshot();
-  for (const SessionEntry& e : sessions_) {
-    const Session* s = e.session;
-    const CountersSnapshot c = s->counters.snapshot();
-    into.totals += c;
-    // Identity fields only once they are final (a handshake may be writing them).
-    if (include_sessions && e.listed && s->is_io() && (visible_uid == 0 || s->creds().uid == visible_uid)) {
-      SessionSnapshot snap;
-      snap.id = s->id();
-      snap.pid = s->creds().pid;
-      snap.uid = s->creds().uid;
-      snap.gid = s->creds().gid;
-      snap.name = s->name();
-      snap.shard = index_;
-      snap.counters = c;
-      for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
-        snap.opcode_count[op] = s->counters.opcode_count[op].get();
-        snap.opcode_errors[op] = s->counters.opcode_errors[op].get();
-      }
-      snap.latency = s->counters.latency.snapshot();
-      into.sessions.push_back(std::move(snap));
-    }
-  }
-  into.sessions_total += sessions_total_.get();
-  for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
-    into.opcode_count[op] += opcode_counters.count[op].get();
-    into.opcode_errors[op] += opcode_counters.errors[op].get();
-  }
-  into.latency += latency.snapshot();
-  into.daemon_syscalls += syscalls_.load(std::memory_order_relaxed);
-}
-
-void Shard::add_session(Session& s) {
-  std::lock_guard lock(mutex_);
-  sessions_.push_back(SessionEntry{&s, false});
-  sessions_total_.add();
-}
-
-void Shard::list_session(Session& s) {
-  std::lock_guard lock(mutex_);
-  for (SessionEntry& e : sessions_) {
-    if (e.session == &s) e.listed = true;
-  }
-}
-
-void Shard::remove_session(Session& s) {
-  parked_.remove(s);
-  std::erase(dirty_, &s);
-  {
-    std::lock_guard lock(mutex_);
-    std::erase_if(sessions_, [&s](const SessionEntry& e) { return e.session == &s; });
-    // Fold the ended session's counters into the shard's, in the same critical
-    // section, so a concurrent stats reader counts them exactly once.
-    const CountersSnapshot c = s.counters.snapshot();
-    retired_.ops_submitted.add(c.ops_submitted);
-    retired_.ops_completed.add(c.ops_completed);
-    retired_.ops_failed.add(c.ops_failed);
-    retired_.bytes_in.add(c.bytes_in);
-    retired_.bytes_out.add(c.bytes_out);
-    retired_.invalid_descriptors.add(c.invalid_descriptors);
-    retired_.ring_full_events.add(c.ring_full_events);
-    retired_.wakeups_sent.add(c.wakeups_sent);
-    retired_.wakeups_received.add(c.wakeups_received);
-  }
-  if (s.counted()) daemon_.session_ended(s.id());
-}
-
 void Shard::park(Session& session, std::coroutine_handle<> h) {
   session.parked_pump = h;
   parked_.push_back(session);
@@ -190,66 +109,6 @@ void Shard::mark_dirty(Session& s) { dirty_.push_back(&s); }
 void Shard::publish_dirty() {
   for (Session* s : dirty_) s->publish_completions();
   dirty_.clear();
-}
-
-int Shard::acquire_personality(const PeerCreds& creds) {
-  auto key = std::make_tuple(creds.uid, creds.gid, creds.groups, creds.cap_effective);
-  if (auto it = personalities_.find(key); it != personalities_.end()) {
-    ++it->second.refs;
-    return it->second.id;
-  }
-  const int id = with_peer_identity(creds, [this] { return backend_->register_personality(); });
-  if (id < 0) return id;
-  personalities_.emplace(std::move(key), PersonalityEntry{static_cast<std::uint16_t>(id), 1});
-  return id;
-}
-
-void Shard::release_personality(std::uint16_t id) {
-  for (auto it = personalities_.begin(); it != personalities_.end(); ++it) {
-    if (it->second.id != id) continue;
-    if (--it->second.refs == 0) {
-      backend_->unregister_personality(id);
-      personalities_.erase(it);
-    }
-    return;
-  }
-}
-
-void Shard::InboxReader::arm() {
-  const BackendOp op(op::Read{.fd = s_.inbox_efd_.get(), .buf = &value, .len = sizeof(value)});
-  armed = s_.backend_->prepare(op, this) == 0;
-}
-
-void Shard::InboxReader::complete(int) {
-  armed = false;
-  s_.take_inbox();
-  if (!s_.stopping_) arm();
-}
-
-void Shard::take_inbox() {
-  std::vector<Incoming> conns;
-  {
-    std::lock_guard lock(mutex_);
-    conns.swap(inbox_);
-  }
-  for (Incoming& in : conns) {
-    if (stopping_) {
-      if (in.refusal.empty()) daemon_.session_ended(in.id);
-      continue;  // closes the connection: the daemon is going away
-    }
-    run_session(std::move(in.conn), in.id, std::move(in.refusal));
-  }
-}
-
-void Shard::begin_stop() {
-  stopping_ = true;
-  take_inbox();
-  std::vector<Session*> all;
-  {
-    std::lock_guard lock(mutex_);
-    for (const SessionEntry& e : sessions_) all.push_back(e.session);
-  }
-  for (Session* s : all) s->request_close("the daemon is stopping");
 }
 
 bool Shard::poll_parked() {
@@ -339,17 +198,6 @@ void Shard::loop() {
     idle_turns = 0;
   }
   backend_->flush();
-}
-
-DetachedTask Shard::run_session(UniqueFd sock, std::uint64_t id, std::string refusal) {
-  auto session = std::make_unique<Session>(*this, std::move(sock), id, std::move(refusal));
-  add_session(*session);
-  if (co_await session->handshake() == 0) {
-    list_session(*session);  // its identity is final: stats on other shards may show it
-    co_await session->serve_control();
-  }
-  co_await session->shutdown();
-  remove_session(*session);
 }
 
 }  // namespace aiod::daemon

@@ -1,5 +1,4 @@
-// shard.hpp — one daemon thread with its own backend ring, scheduler and
-// sessions.
+// shard.hpp — one daemon thread with its own backend, scheduler and sessions.
 //
 // The loop: run ready tasks (handshakes, control messages, session pumps);
 // hand prepared ops to the kernel; deliver finished ones; publish completions
@@ -27,6 +26,7 @@
 #include "runtime/intrusive_list.hpp"
 #include "os/peer_creds.hpp"
 #include "stats/stats.hpp"
+#include "runtime/scheduler.hpp"
 #include "runtime/task.hpp"
 #include "session/session_host.hpp"
 #include "unique_fd.hpp"

@@ -1,5 +1,7 @@
-// Unit tests of daemon/intrusive_list.hpp and daemon/task.hpp: the list that
-// tracks pending calls without allocating, and the shard's coroutine machinery.
+// task_test.cpp — unit tests of the daemon's coroutine runtime (daemon/runtime/).
+//
+// The list that tracks pending calls without allocating (intrusive_list.hpp),
+// and the shard's coroutine machinery (task, scheduler, event, backend_call).
 //
 // What must hold: list order and unlinking (also from a node's destructor);
 // the scheduler resumes only what was ready when run_ready() started, in FIFO
@@ -23,6 +25,9 @@
 
 #include "backend/backend.hpp"
 #include "runtime/intrusive_list.hpp"
+#include "runtime/backend_call.hpp"
+#include "runtime/event.hpp"
+#include "runtime/scheduler.hpp"
 #include "runtime/task.hpp"
 
 namespace aiod::daemon {
