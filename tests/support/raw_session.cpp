@@ -22,6 +22,20 @@ RawSession::RawSession(const std::string& socket_path, std::uint32_t sq_entries)
     error_ = std::string("connect: ") + std::strerror(errno);
     return;
   }
+  if (send_hello(sq_entries)) receive_welcome(10'000);
+}
+
+RawSession::RawSession(UniqueFd connected, std::uint32_t sq_entries) {
+  sock_ = std::move(connected);
+  (void)send_hello(sq_entries);
+}
+
+bool RawSession::finish_handshake() {
+  if (error_.empty()) receive_welcome(0);
+  return ok();
+}
+
+bool RawSession::send_hello(std::uint32_t sq_entries) {
   UniqueFd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   flatbuffers::FlatBufferBuilder b(128);
@@ -30,11 +44,15 @@ RawSession::RawSession(const std::string& socket_path, std::uint32_t sq_entries)
   const int fds[] = {cwd.get(), root.get()};
   if (wire::send_message(sock_.get(), wire::view(b), fds) < 0) {
     error_ = "send hello failed";
-    return;
+    return false;
   }
+  return true;
+}
+
+void RawSession::receive_welcome(int timeout_ms) {
   wire::ReceivedMessage in;
   pollfd p{sock_.get(), POLLIN, 0};
-  if (::poll(&p, 1, 10'000) != 1 || wire::recv_message(sock_.get(), in) <= 0) {
+  if (::poll(&p, 1, timeout_ms) != 1 || wire::recv_message(sock_.get(), in) <= 0) {
     error_ = "no welcome";
     return;
   }

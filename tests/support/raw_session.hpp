@@ -18,6 +18,12 @@ class RawSession : private SessionMapping {
  public:
   // Connects and completes the handshake; on failure `error()` says why.
   explicit RawSession(const std::string& socket_path, std::uint32_t sq_entries = 64);
+  // Over an already connected socket (a daemon side running in the same
+  // thread): sends the hello only. Once the daemon side has answered,
+  // finish_handshake() takes the welcome without waiting; false (and
+  // `error()`) if there is none or it is bad.
+  RawSession(UniqueFd connected, std::uint32_t sq_entries);
+  bool finish_handshake();
   RawSession(const RawSession&) = delete;
   RawSession& operator=(const RawSession&) = delete;
 
@@ -36,7 +42,8 @@ class RawSession : private SessionMapping {
   void publish();
   // Stores an arbitrary value as the published tail (ring corruption).
   void publish_raw_tail(std::uint32_t tail);
-  // Waits up to `timeout` for `n` completions; returns what arrived.
+  // Waits up to `timeout` for `n` completions; returns what arrived (with a
+  // zero timeout: what has arrived, without waiting).
   std::vector<aiod_cqe> wait(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // True once the daemon has closed the control socket, waiting up to `timeout`.
   bool disconnected(std::chrono::milliseconds timeout);
@@ -48,6 +55,9 @@ class RawSession : private SessionMapping {
   void ask_to_be_woken_with_a_full_eventfd();
 
  private:
+  bool send_hello(std::uint32_t sq_entries);
+  void receive_welcome(int timeout_ms);
+
   std::string error_;
 };
 
