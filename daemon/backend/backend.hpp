@@ -34,7 +34,9 @@ class Completion {
 // Kernel features a backend reports, for the handshake and for `aioctl stats`.
 struct BackendInfo {
   std::string_view name;
-  bool native_links = false;  // links inside one prepare batch are run by the kernel
+  // An op prepared with a Link, then its link timeout, are run as a pair:
+  // whichever ends first cancels the other.
+  bool linked_timeouts = false;
 };
 
 class Backend {
@@ -49,8 +51,11 @@ class Backend {
   [[nodiscard]] virtual unsigned space() const = 0;
 
   // Describes one operation; `done` receives its result. A Link other than none
-  // links the op to the next one prepared. Never blocks. Returns 0, or -EAGAIN
-  // when space() is 0, or -EOPNOTSUPP for an opcode the kernel lacks.
+  // pairs the op with the next one prepared, which must be its link timeout
+  // (see BackendInfo::linked_timeouts): longer chains are the session's to
+  // run, one segment at a time, and a backend need not order other linked
+  // ops (io_uring's ring and its posix part would not). Never blocks. Returns
+  // 0, -EAGAIN when space() is 0, or -EOPNOTSUPP for an op it does not support().
   [[nodiscard]] virtual int prepare(const BackendOp& op, Completion* done) = 0;
 
   // Asks the kernel to cancel the op whose Completion is `target`. The target

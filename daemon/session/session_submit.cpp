@@ -247,7 +247,7 @@ void Session::submit_next_segment(Chain& chain) {
     // starts. Only a link timeout travels with the op it guards, linked in
     // the kernel (it must start with that op).
     std::uint32_t end = start + 1;
-    if (end < size && chain.ops[end]->opcode == AIOD_OP_LINK_TIMEOUT && backend.info().native_links) ++end;
+    if (end < size && chain.ops[end]->opcode == AIOD_OP_LINK_TIMEOUT && backend.info().linked_timeouts) ++end;
     if (backend.space() < end - start) backend.flush();
     chain.segment_end = end;
     chain.outstanding = end - start;

@@ -158,7 +158,7 @@ class PosixBackendTest : public ::testing::Test {
 
 TEST_F(PosixBackendTest, ReportsItsNameAndNativeLinks) {
   EXPECT_EQ(backend_->info().name, "posix");
-  EXPECT_TRUE(backend_->info().native_links);
+  EXPECT_TRUE(backend_->info().linked_timeouts);
   for (unsigned i = 0; i < static_cast<unsigned>(BackendOpcode::count); ++i) {
     EXPECT_TRUE(backend_->supports(static_cast<BackendOpcode>(i)));
   }

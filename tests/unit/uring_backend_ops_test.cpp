@@ -42,7 +42,7 @@ class UringBackendOpsTest : public UringBackendFixture {
 // emulated).
 TEST_F(UringBackendOpsTest, ReportsItsNameAndSupportsEveryOpcode) {
   EXPECT_EQ(backend_->info().name, "io_uring");
-  EXPECT_TRUE(backend_->info().native_links);
+  EXPECT_TRUE(backend_->info().linked_timeouts);
   for (unsigned i = 0; i < static_cast<unsigned>(BackendOpcode::count); ++i) {
     EXPECT_TRUE(backend_->supports(static_cast<BackendOpcode>(i))) << i;
   }

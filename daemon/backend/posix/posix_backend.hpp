@@ -13,7 +13,7 @@
 // EINTR and the op reports -ECANCELED), and signalled again every millisecond
 // until the op has ended, because a signal can land just before the call.
 // An op and the link timeout prepared right after it are a pair: whichever
-// ends first cancels the other (native_links is true).
+// ends first cancels the other (linked_timeouts is true).
 //
 // Every op completes exactly once: an op leaves the pool either as a finished
 // result or dequeued by a cancel, both decided under the pool's mutex; a
