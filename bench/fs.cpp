@@ -129,9 +129,10 @@ double aiod_reads(Client& client, Handle file, const File& f, std::uint64_t ops,
     while (!slots.free.empty() && issued < ops) {
       const unsigned slot = slots.free.back();
       slots.free.pop_back();
-      const MutableBuffer buf = arena ? MutableBuffer(arena_bufs[slot].data(), kBlock) : MutableBuffer(slots.buf(slot), kBlock);
-      if (const auto ec = q.queue(Read{.file = file, .buffer = buf, .offset = f.offset(issued++),
-                                       .out_read = &nread[slot], .userdata = slot})) {
+      const MutableBuffer buf =
+          arena ? MutableBuffer(arena_bufs[slot].data(), kBlock) : MutableBuffer(slots.buf(slot), kBlock);
+      if (const auto ec = q.queue(Read{
+              .file = file, .buffer = buf, .offset = f.offset(issued++), .out_read = &nread[slot], .userdata = slot})) {
         die("queue: %s", ec.message().c_str());
       }
     }

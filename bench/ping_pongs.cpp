@@ -208,11 +208,13 @@ double aiod_ping_pongs(Client& client, std::uint64_t round_trips) {
       if (nevents < 8) events[nevents++] = tag;
     });
     auto client_turn = [&] {
-      (void)q.queue(Send{.socket = ch, .buffer = ConstBuffer(ping, kPingLen), .link = Link::hard, .userdata = kClientSend},
-                    Recv{.socket = ch, .buffer = MutableBuffer(cbuf, kBufLen), .out_read = &cn, .userdata = kClientRecv});
+      (void)q.queue(
+          Send{.socket = ch, .buffer = ConstBuffer(ping, kPingLen), .link = Link::hard, .userdata = kClientSend},
+          Recv{.socket = ch, .buffer = MutableBuffer(cbuf, kBufLen), .out_read = &cn, .userdata = kClientRecv});
     };
     auto server_recv = [&] {
-      (void)q.queue(Recv{.socket = sh, .buffer = MutableBuffer(sbuf, kBufLen), .out_read = &sn, .userdata = kServerRecv});
+      (void)q.queue(
+          Recv{.socket = sh, .buffer = MutableBuffer(sbuf, kBufLen), .out_read = &sn, .userdata = kServerRecv});
     };
     const auto t0 = Clock::now();
     server_recv();

@@ -49,8 +49,7 @@ std::uint64_t until_deadline(const Shared& sh, F&& batch_fn) {
   return ops;
 }
 
-void child_main(const std::string& mode, const std::string& socket, unsigned index, Shared& sh, int ready_w,
-                int go_r) {
+void child_main(const std::string& mode, const std::string& socket, unsigned index, Shared& sh, int ready_w, int go_r) {
   auto wait_for_go = [&] {
     const char byte = 1;
     if (::write(ready_w, &byte, 1) != 1) ::_exit(2);

@@ -104,9 +104,9 @@ std::map<std::string, double> count(const Options& o, const std::string& tracer,
     argv = {o.perf, "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-o", out, "--"};
   }
   for (const std::string& a : {self_dir() + "/bench_nops", std::string("--modes"), mode, std::string("--runs"),
-                              std::string("1"), std::string("--batch"), std::to_string(batch),
-                              std::string("--ops"), std::to_string(ops), std::string("--latency-ops"),
-                              std::string("0"), std::string("--warmup"), std::string("0"), std::string("--quiet")}) {
+                               std::string("1"), std::string("--batch"), std::to_string(batch), std::string("--ops"),
+                               std::to_string(ops), std::string("--latency-ops"), std::string("0"),
+                               std::string("--warmup"), std::string("0"), std::string("--quiet")}) {
     argv.push_back(a);
   }
   if (mode == kAiod) {
@@ -158,30 +158,31 @@ int main(int argc, char** argv) {
   for (unsigned run_index = 0; run_index < o.common.runs; ++run_index) {
     note(o.common, "syscalls: run %u/%u", run_index + 1, o.common.runs);
     for (const std::string& tracer : tracers) {
-    for (unsigned batch : {32u, 1u}) {
-      const std::uint64_t n = batch == 1 ? o.ops_batch1 : o.ops_batch32;
-      const std::string bench = "client syscalls/op batch " + std::to_string(batch) + " (" + tracer + ")";
-      for (const char* mode : {kUring, kAiod}) {
-        if (!o.common.wants(mode)) continue;
-        auto once = count(o, tracer, daemon ? daemon->socket() : "", mode, batch, n, out);
-        auto twice = count(o, tracer, daemon ? daemon->socket() : "", mode, batch, 2 * n, out);
-        const double per_op = (twice["total"] - once["total"]) / static_cast<double>(n);
-        report.add(bench, mode, "calls/op", "calls/op", per_op, Better::lower);
-        if (run_index + 1 == o.common.runs) {
-          std::string detail;
-          for (const auto& [name, c] : twice) {
-            const double d = (c - once[name]) / static_cast<double>(n);
-            if (name == "total" || d <= 0) continue;
-            char buf[96];
-            std::snprintf(buf, sizeof(buf), " %s %.5f", name.c_str(), d);
-            detail += buf;
-          }
-          if (tracer == "strace") {
-            note(o.common, "syscalls: %s, %s, per op:%s", bench.c_str(), mode, detail.empty() ? " none" : detail.c_str());
+      for (unsigned batch : {32u, 1u}) {
+        const std::uint64_t n = batch == 1 ? o.ops_batch1 : o.ops_batch32;
+        const std::string bench = "client syscalls/op batch " + std::to_string(batch) + " (" + tracer + ")";
+        for (const char* mode : {kUring, kAiod}) {
+          if (!o.common.wants(mode)) continue;
+          auto once = count(o, tracer, daemon ? daemon->socket() : "", mode, batch, n, out);
+          auto twice = count(o, tracer, daemon ? daemon->socket() : "", mode, batch, 2 * n, out);
+          const double per_op = (twice["total"] - once["total"]) / static_cast<double>(n);
+          report.add(bench, mode, "calls/op", "calls/op", per_op, Better::lower);
+          if (run_index + 1 == o.common.runs) {
+            std::string detail;
+            for (const auto& [name, c] : twice) {
+              const double d = (c - once[name]) / static_cast<double>(n);
+              if (name == "total" || d <= 0) continue;
+              char buf[96];
+              std::snprintf(buf, sizeof(buf), " %s %.5f", name.c_str(), d);
+              detail += buf;
+            }
+            if (tracer == "strace") {
+              note(o.common, "syscalls: %s, %s, per op:%s", bench.c_str(), mode,
+                   detail.empty() ? " none" : detail.c_str());
+            }
           }
         }
       }
-    }
     }
   }
   ::unlink(out.c_str());

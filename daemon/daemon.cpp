@@ -20,10 +20,7 @@
 namespace aiod::daemon {
 
 Daemon::Daemon(Config config, Notifier notifier)
-    : config_(std::move(config)),
-      notifier_(std::move(notifier)),
-      watchdog_(config_.watchdog),
-      identity_(own_creds()) {
+    : config_(std::move(config)), notifier_(std::move(notifier)), watchdog_(config_.watchdog), identity_(own_creds()) {
   config_.shard_wake = watchdog_.shard_wake();  // before the shards copy config_
   if (config_.listen_fd >= 0) {
     socket_activated_ = true;
@@ -84,9 +81,9 @@ int Daemon::run() {
     (void)!::write(config_.ready_fd, "1\n", 2);
     ::close(config_.ready_fd);
   }
-  spdlog::info("aiod {} listening on {}{} ({} shard{}, {} backend, poll {} us)", kVersion,
-               config_.socket_path, socket_activated_ ? " (socket-activated)" : "", config_.threads,
-               config_.threads == 1 ? "" : "s", backend_name_, config_.poll.count());
+  spdlog::info("aiod {} listening on {}{} ({} shard{}, {} backend, poll {} us)", kVersion, config_.socket_path,
+               socket_activated_ ? " (socket-activated)" : "", config_.threads, config_.threads == 1 ? "" : "s",
+               backend_name_, config_.poll.count());
   // Rings and socket are up: connections are served from now on.
   tell_manager("READY=1\nSTATUS=" + serving_status());
   watchdog_.start(std::chrono::steady_clock::now(), heartbeats());
@@ -213,8 +210,7 @@ std::string Daemon::serving_status() const {
 
 void Daemon::tell_manager(const std::string& state) {
   if (const int err = notifier_.notify(state); err < 0) {
-    spdlog::warn("cannot notify the service manager ({}): {}", state.substr(0, state.find('\n')),
-                 std::strerror(-err));
+    spdlog::warn("cannot notify the service manager ({}): {}", state.substr(0, state.find('\n')), std::strerror(-err));
   }
 }
 

@@ -12,12 +12,16 @@ namespace aiod::daemon {
 namespace {
 
 constexpr SettingInfo kSettings[] = {
-    {"socket", "listening socket path (default: $AIOD_SOCKET, /run/aiod.sock as root, else "
-               "$XDG_RUNTIME_DIR/aiod.sock)", false},
+    {"socket",
+     "listening socket path (default: $AIOD_SOCKET, /run/aiod.sock as root, else "
+     "$XDG_RUNTIME_DIR/aiod.sock)",
+     false},
     {"socket-mode", "permissions of the socket file, octal (default 0660)", false},
     {"threads", "shards: threads, each with its own backend ring (default 1)", false},
-    {"backend", "auto, io_uring or posix: how shards run ops; auto uses io_uring, else posix "
-                "(default auto)", false},
+    {"backend",
+     "auto, io_uring or posix: how shards run ops; auto uses io_uring, else posix "
+     "(default auto)",
+     false},
     {"poll-us", "microseconds a shard spins after its last work before sleeping (default 50)", true},
     {"log-level", "trace, debug, info, warn, error, critical or off (default info)", true},
     {"max-sessions", "most concurrent sessions (default 1024)", true},
@@ -28,16 +32,14 @@ constexpr SettingInfo kSettings[] = {
     {"drain-budget", "descriptors one session may submit per turn before others go (default 256)", true},
     {"handshake-timeout-ms", "how long a new connection may take to say hello (default 5000)", true},
     {"max-sessions-per-uid", "most concurrent sessions of one client uid (default 64)", true},
-    {"max-handles-per-uid", "most open handles of one client uid, all its sessions together (default 16384)",
+    {"max-handles-per-uid", "most open handles of one client uid, all its sessions together (default 16384)", true},
+    {"max-memory-per-uid", "most session memory (rings and arenas) of one client uid, bytes (default 1 GiB)", true},
+    {"max-workers-per-uid", "most posix worker threads one client uid may keep busy, per shard (default 256)", false},
+    {"max-control-bytes", "most message control data one session may have in flight, bytes (default 1 MiB)", true},
+    {"control-idle-timeout-ms",
+     "how long a control session (aioctl) may stay silent before it is closed "
+     "(default 60000)",
      true},
-    {"max-memory-per-uid", "most session memory (rings and arenas) of one client uid, bytes (default 1 GiB)",
-     true},
-    {"max-workers-per-uid", "most posix worker threads one client uid may keep busy, per shard (default 256)",
-     false},
-    {"max-control-bytes", "most message control data one session may have in flight, bytes (default 1 MiB)",
-     true},
-    {"control-idle-timeout-ms", "how long a control session (aioctl) may stay silent before it is closed "
-                                "(default 60000)", true},
 };
 
 std::string_view trim(std::string_view s) {
@@ -52,8 +54,8 @@ bool parse_uint(std::string_view v, T lo, T hi, T& out, std::string& error, int 
   unsigned long long value = 0;
   const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), value, base);
   if (v.empty() || ec != std::errc() || end != v.data() + v.size() || value < lo || value > hi) {
-    error = "must be " + std::string(base == 8 ? "an octal number" : "an integer") + " from " +
-            std::to_string(lo) + " to " + std::to_string(hi) + ", not '" + std::string(v) + "'";
+    error = "must be " + std::string(base == 8 ? "an octal number" : "an integer") + " from " + std::to_string(lo) +
+            " to " + std::to_string(hi) + ", not '" + std::string(v) + "'";
     return false;
   }
   out = static_cast<T>(value);
@@ -68,29 +70,36 @@ int apply_setting(Config& c, std::string_view name, std::string_view value, std:
   bool ok = false;
   if (name == "socket") {
     ok = !value.empty();
-    if (ok) c.socket_path = std::string(value);
-    else error = "must not be empty";
+    if (ok)
+      c.socket_path = std::string(value);
+    else
+      error = "must not be empty";
   } else if (name == "socket-mode") {
     ok = parse_uint<unsigned>(value, 0, 07777, c.socket_mode, error, 8);
   } else if (name == "threads") {
     ok = parse_uint<unsigned>(value, 1, 256, c.threads, error);
   } else if (name == "backend") {
     ok = true;
-    if (value == "auto") c.backend = BackendChoice::automatic;
-    else if (value == "io_uring") c.backend = BackendChoice::io_uring;
-    else if (value == "posix") c.backend = BackendChoice::posix;
-    else ok = false;
+    if (value == "auto")
+      c.backend = BackendChoice::automatic;
+    else if (value == "io_uring")
+      c.backend = BackendChoice::io_uring;
+    else if (value == "posix")
+      c.backend = BackendChoice::posix;
+    else
+      ok = false;
     if (!ok) error = "must be auto, io_uring or posix; not '" + std::string(value) + "'";
   } else if (name == "poll-us") {
     unsigned us = 0;
     ok = parse_uint<unsigned>(value, 0, 1'000'000, us, error);
     if (ok) c.poll = std::chrono::microseconds(us);
   } else if (name == "log-level") {
-    static const std::set<std::string_view> kLevels = {"trace", "debug", "info", "warn",
-                                                       "error", "critical", "off"};
+    static const std::set<std::string_view> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     ok = kLevels.contains(value);
-    if (ok) c.log_level = std::string(value);
-    else error = "must be one of trace, debug, info, warn, error, critical, off; not '" + std::string(value) + "'";
+    if (ok)
+      c.log_level = std::string(value);
+    else
+      error = "must be one of trace, debug, info, warn, error, critical, off; not '" + std::string(value) + "'";
   } else if (name == "max-sessions") {
     ok = parse_uint<std::uint32_t>(value, 1, 1'000'000, c.limits.max_sessions, error);
   } else if (name == "max-sq-entries") {

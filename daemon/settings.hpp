@@ -29,13 +29,11 @@ struct SettingInfo {
 
 // Sets one setting from its text. Returns 0, or -EINVAL with `error` saying
 // what is wrong ("must be an integer from 1 to 256").
-[[nodiscard]] int apply_setting(Config& config, std::string_view name, std::string_view value,
-                                std::string& error);
+[[nodiscard]] int apply_setting(Config& config, std::string_view name, std::string_view value, std::string& error);
 
 // Applies a whole config file's text; `origin` names it in errors, which read
 // "origin:LINE: reason". Nothing is applied unless every line is valid.
-[[nodiscard]] int apply_config_text(std::string_view text, std::string_view origin, Config& config,
-                                    std::string& error);
+[[nodiscard]] int apply_config_text(std::string_view text, std::string_view origin, Config& config, std::string& error);
 
 // Reads and applies a config file. Returns 0 or -errno with `error`.
 [[nodiscard]] int load_config_file(const std::string& path, Config& config, std::string& error);

@@ -59,10 +59,12 @@ Task<std::error_code> server(ResetEvent& startup, std::uint16_t first_port, std:
     port = static_cast<std::uint16_t>(kBasePort + (first_port - kBasePort + i) % kPortRange);
     address = ipv4(INADDR_LOOPBACK, port);
     std::error_code bind_error;
-    const std::error_code ec = co_await io::multi(
-        aiod::Bind{.socket = socket, .addr = reinterpret_cast<const sockaddr*>(&address), .addrlen = sizeof(address),
-                   .link = aiod::Link::soft, .out_error = &bind_error},
-        aiod::Listen{.socket = socket, .backlog = 128});
+    const std::error_code ec = co_await io::multi(aiod::Bind{.socket = socket,
+                                                             .addr = reinterpret_cast<const sockaddr*>(&address),
+                                                             .addrlen = sizeof(address),
+                                                             .link = aiod::Link::soft,
+                                                             .out_error = &bind_error},
+                                                  aiod::Listen{.socket = socket, .backlog = 128});
     if (!ec) break;
     if (bind_error != std::errc::address_in_use || i + 1 == kPortsToTry) co_return bind_error ? bind_error : ec;
   }

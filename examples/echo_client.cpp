@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "socket: %s\n", ec.message().c_str());
     return 1;
   }
-  if (auto ec = client->single(aiod::Connect{.socket = sock, .addr = reinterpret_cast<sockaddr*>(&addr),
-                                             .addrlen = sizeof(addr)})) {
+  if (auto ec = client->single(
+          aiod::Connect{.socket = sock, .addr = reinterpret_cast<sockaddr*>(&addr), .addrlen = sizeof(addr)})) {
     std::fprintf(stderr, "connect 127.0.0.1:%u: %s\n", port, ec.message().c_str());
     return 1;
   }
@@ -44,12 +44,13 @@ int main(int argc, char** argv) {
     std::size_t sent = 0, got = 0;
     const auto start = std::chrono::steady_clock::now();
     // TCP may deliver the echo in pieces: read until all of it is back.
-    auto ec = client->multi(aiod::Send{.socket = sock, .buffer = out, .out_written = &sent, .link = aiod::Link::soft},
-                            aiod::Recv{.socket = sock, .buffer = aiod::MutableBuffer(in, out.size()), .out_read = &got});
+    auto ec =
+        client->multi(aiod::Send{.socket = sock, .buffer = out, .out_written = &sent, .link = aiod::Link::soft},
+                      aiod::Recv{.socket = sock, .buffer = aiod::MutableBuffer(in, out.size()), .out_read = &got});
     while (!ec && got > 0 && got < out.size()) {
       std::size_t more = 0;
-      ec = client->single(aiod::Recv{.socket = sock, .buffer = aiod::MutableBuffer(in + got, out.size() - got),
-                                     .out_read = &more});
+      ec = client->single(
+          aiod::Recv{.socket = sock, .buffer = aiod::MutableBuffer(in + got, out.size() - got), .out_read = &more});
       if (more == 0) break;
       got += more;
     }

@@ -46,8 +46,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "socket: %s\n", ec.message().c_str());
     return 1;
   }
-  if (auto ec = client->multi(aiod::Bind{.socket = listener, .addr = reinterpret_cast<sockaddr*>(&addr),
-                                         .addrlen = sizeof(addr), .link = aiod::Link::soft},
+  if (auto ec = client->multi(aiod::Bind{.socket = listener,
+                                         .addr = reinterpret_cast<sockaddr*>(&addr),
+                                         .addrlen = sizeof(addr),
+                                         .link = aiod::Link::soft},
                               aiod::Listen{.socket = listener, .backlog = 64})) {
     std::fprintf(stderr, "bind/listen 127.0.0.1:%u: %s\n", port, ec.message().c_str());
     return 1;
@@ -65,8 +67,8 @@ int main(int argc, char** argv) {
   aiod::Handle incoming;
   std::error_code accept_error;
   auto accept_next = [&] {
-    return queue.queue(aiod::Accept{.socket = listener, .out_socket = &incoming,
-                                    .userdata = tag(0, Step::accept), .out_error = &accept_error});
+    return queue.queue(aiod::Accept{
+        .socket = listener, .out_socket = &incoming, .userdata = tag(0, Step::accept), .out_error = &accept_error});
   };
   if (auto ec = accept_next()) {
     std::fprintf(stderr, "queue accept: %s\n", ec.message().c_str());
@@ -91,8 +93,11 @@ int main(int argc, char** argv) {
         conn->socket = incoming;
         Connection& c = *conn;
         conns.emplace(next_conn, std::move(conn));
-        (void)queue.queue(aiod::Recv{.socket = c.socket, .buffer = c.buf, .out_read = &c.received,
-                                     .userdata = tag(next_conn, Step::recv), .out_error = &c.error});
+        (void)queue.queue(aiod::Recv{.socket = c.socket,
+                                     .buffer = c.buf,
+                                     .out_read = &c.received,
+                                     .userdata = tag(next_conn, Step::recv),
+                                     .out_error = &c.error});
         ++next_conn;
         ++accepted;
         if (serve < 0 || accepted < serve) (void)accept_next();
@@ -108,11 +113,17 @@ int main(int argc, char** argv) {
       if (finished) {  // the peer closed (or failed): close our end
         (void)queue.queue(aiod::CloseSocket{.socket = c.socket, .userdata = tag(id, Step::close)});
       } else if (step == Step::recv) {
-        (void)queue.queue(aiod::Send{.socket = c.socket, .buffer = aiod::ConstBuffer(c.buf, c.received),
-                                     .out_written = &c.sent, .userdata = tag(id, Step::send), .out_error = &c.error});
+        (void)queue.queue(aiod::Send{.socket = c.socket,
+                                     .buffer = aiod::ConstBuffer(c.buf, c.received),
+                                     .out_written = &c.sent,
+                                     .userdata = tag(id, Step::send),
+                                     .out_error = &c.error});
       } else {
-        (void)queue.queue(aiod::Recv{.socket = c.socket, .buffer = c.buf, .out_read = &c.received,
-                                     .userdata = tag(id, Step::recv), .out_error = &c.error});
+        (void)queue.queue(aiod::Recv{.socket = c.socket,
+                                     .buffer = c.buf,
+                                     .out_read = &c.received,
+                                     .userdata = tag(id, Step::recv),
+                                     .out_error = &c.error});
       }
     }
   }

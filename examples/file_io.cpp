@@ -17,13 +17,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "connect: %s\n", client.message().c_str());
     return 1;
   }
-  std::printf("connected: session %llu, aiod %s (%s)\n",
-              static_cast<unsigned long long>(client->info().session_id), client->info().daemon_version.c_str(),
-              client->info().backend.c_str());
+  std::printf("connected: session %llu, aiod %s (%s)\n", static_cast<unsigned long long>(client->info().session_id),
+              client->info().daemon_version.c_str(), client->info().backend.c_str());
 
   aiod::Handle file;
-  if (auto ec = client->single(aiod::OpenAt{.path = path, .flags = O_RDWR | O_CREAT | O_TRUNC, .mode = 0644,
-                                            .out_file = &file})) {
+  if (auto ec = client->single(
+          aiod::OpenAt{.path = path, .flags = O_RDWR | O_CREAT | O_TRUNC, .mode = 0644, .out_file = &file})) {
     std::fprintf(stderr, "open %s: %s\n", path, ec.message().c_str());
     return 1;
   }
@@ -32,10 +31,10 @@ int main(int argc, char** argv) {
   const std::string text = "hello from aiod: these bytes went through a shared-memory ring";
   char buf[128] = {};
   std::size_t written = 0, read = 0;
-  if (auto ec = client->multi(aiod::Write{.file = file, .buffer = text, .offset = 0, .out_written = &written,
-                                          .link = aiod::Link::soft},
-                              aiod::Fsync{.file = file, .link = aiod::Link::soft},
-                              aiod::Read{.file = file, .buffer = buf, .offset = 0, .out_read = &read})) {
+  if (auto ec = client->multi(
+          aiod::Write{.file = file, .buffer = text, .offset = 0, .out_written = &written, .link = aiod::Link::soft},
+          aiod::Fsync{.file = file, .link = aiod::Link::soft},
+          aiod::Read{.file = file, .buffer = buf, .offset = 0, .out_read = &read})) {
     std::fprintf(stderr, "write+fsync+read: %s\n", ec.message().c_str());
     return 1;
   }

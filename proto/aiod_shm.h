@@ -69,48 +69,48 @@ extern "C" {
  * docs/operations.md is the full reference.
  */
 enum aiod_opcode {
-    AIOD_OP_NOP = 0,
-    AIOD_OP_READ = 1,
-    AIOD_OP_WRITE = 2,
-    AIOD_OP_FSYNC = 3,
-    AIOD_OP_TIMEOUT = 4,
-    AIOD_OP_OPEN_AT = 5,
-    AIOD_OP_CLOSE_FILE = 6,
-    AIOD_OP_POLL = 7,
-    AIOD_OP_READ_TTY = 8,
-    AIOD_OP_READV = 9,
-    AIOD_OP_WRITEV = 10,
-    AIOD_OP_ACCEPT = 11,
-    AIOD_OP_CONNECT = 12,
-    AIOD_OP_BIND = 13,
-    AIOD_OP_LISTEN = 14,
-    AIOD_OP_RECV = 15,
-    AIOD_OP_SEND = 16,
-    AIOD_OP_RECV_MSG = 17,
-    AIOD_OP_SEND_MSG = 18,
-    AIOD_OP_SHUTDOWN = 19,
-    AIOD_OP_CLOSE_DIR = 20,
-    AIOD_OP_LINK_TIMEOUT = 21,
-    AIOD_OP_CANCEL = 22,
-    AIOD_OP_RENAME_AT = 23,
-    AIOD_OP_UNLINK_AT = 24,
-    AIOD_OP_MKDIR_AT = 25,
-    AIOD_OP_SYMLINK_AT = 26,
-    AIOD_OP_CHILD_EXIT = 27,
-    AIOD_OP_SOCKET = 28,
-    AIOD_OP_CLOSE_SOCKET = 29,
-    AIOD_OP_NOTIFY_EVENT_SOURCE = 30,
-    AIOD_OP_WAIT_EVENT_SOURCE = 31,
-    AIOD_OP_CLOSE_EVENT_SOURCE = 32,
-    AIOD_OP_SPLICE = 33,
-    AIOD_OP_OPENAT2 = 34,
-    AIOD_OP_STATX = 35,
-    AIOD_OP_FALLOCATE = 36,
-    AIOD_OP_FADVISE = 37,
-    AIOD_OP_FTRUNCATE = 38,
-    AIOD_OP_SYNC_FILE_RANGE = 39,
-    AIOD_OP_SETSOCKOPT = 40,
-    AIOD_OP_LAST /* not an opcode: one past the highest */
+  AIOD_OP_NOP = 0,
+  AIOD_OP_READ = 1,
+  AIOD_OP_WRITE = 2,
+  AIOD_OP_FSYNC = 3,
+  AIOD_OP_TIMEOUT = 4,
+  AIOD_OP_OPEN_AT = 5,
+  AIOD_OP_CLOSE_FILE = 6,
+  AIOD_OP_POLL = 7,
+  AIOD_OP_READ_TTY = 8,
+  AIOD_OP_READV = 9,
+  AIOD_OP_WRITEV = 10,
+  AIOD_OP_ACCEPT = 11,
+  AIOD_OP_CONNECT = 12,
+  AIOD_OP_BIND = 13,
+  AIOD_OP_LISTEN = 14,
+  AIOD_OP_RECV = 15,
+  AIOD_OP_SEND = 16,
+  AIOD_OP_RECV_MSG = 17,
+  AIOD_OP_SEND_MSG = 18,
+  AIOD_OP_SHUTDOWN = 19,
+  AIOD_OP_CLOSE_DIR = 20,
+  AIOD_OP_LINK_TIMEOUT = 21,
+  AIOD_OP_CANCEL = 22,
+  AIOD_OP_RENAME_AT = 23,
+  AIOD_OP_UNLINK_AT = 24,
+  AIOD_OP_MKDIR_AT = 25,
+  AIOD_OP_SYMLINK_AT = 26,
+  AIOD_OP_CHILD_EXIT = 27,
+  AIOD_OP_SOCKET = 28,
+  AIOD_OP_CLOSE_SOCKET = 29,
+  AIOD_OP_NOTIFY_EVENT_SOURCE = 30,
+  AIOD_OP_WAIT_EVENT_SOURCE = 31,
+  AIOD_OP_CLOSE_EVENT_SOURCE = 32,
+  AIOD_OP_SPLICE = 33,
+  AIOD_OP_OPENAT2 = 34,
+  AIOD_OP_STATX = 35,
+  AIOD_OP_FALLOCATE = 36,
+  AIOD_OP_FADVISE = 37,
+  AIOD_OP_FTRUNCATE = 38,
+  AIOD_OP_SYNC_FILE_RANGE = 39,
+  AIOD_OP_SETSOCKOPT = 40,
+  AIOD_OP_LAST /* not an opcode: one past the highest */
 };
 
 /* aiod_sqe.flags */
@@ -131,8 +131,8 @@ enum aiod_opcode {
 
 /* A buffer inside the arena, for READV / WRITEV and message IO. */
 struct aiod_iovec {
-    uint64_t offset; /* arena offset */
-    uint64_t len;    /* bytes        */
+  uint64_t offset; /* arena offset */
+  uint64_t len;    /* bytes        */
 };
 
 /*
@@ -140,9 +140,9 @@ struct aiod_iovec {
  * op succeeds; at most sizeof(addr) bytes of the address are kept.
  */
 struct aiod_sockaddr_out {
-    uint32_t len;      /* written: the address's full length */
-    uint32_t reserved;
-    uint8_t addr[128]; /* written: struct sockaddr_*          */
+  uint32_t len; /* written: the address's full length */
+  uint32_t reserved;
+  uint8_t addr[128]; /* written: struct sockaddr_*          */
 };
 
 /*
@@ -152,14 +152,14 @@ struct aiod_sockaddr_out {
  * both directions: descriptors received become handles of the session.
  */
 struct aiod_msghdr {
-    uint64_t name;        /* arena offset of the address, or 0 with name_len 0     */
-    uint32_t name_len;    /* in: bytes (send) or room (recv); out: address length  */
-    uint32_t flags;       /* out (RECV_MSG): the received message's MSG_* flags     */
-    uint64_t iov;         /* arena offset of struct aiod_iovec[iov_count]           */
-    uint32_t iov_count;   /* at most AIOD_IOV_MAX                                   */
-    uint32_t reserved;    /* must be 0                                              */
-    uint64_t control;     /* arena offset of the control data, or 0                 */
-    uint64_t control_len; /* in: bytes (send) or room (recv); out: bytes received   */
+  uint64_t name;        /* arena offset of the address, or 0 with name_len 0     */
+  uint32_t name_len;    /* in: bytes (send) or room (recv); out: address length  */
+  uint32_t flags;       /* out (RECV_MSG): the received message's MSG_* flags     */
+  uint64_t iov;         /* arena offset of struct aiod_iovec[iov_count]           */
+  uint32_t iov_count;   /* at most AIOD_IOV_MAX                                   */
+  uint32_t reserved;    /* must be 0                                              */
+  uint64_t control;     /* arena offset of the control data, or 0                 */
+  uint64_t control_len; /* in: bytes (send) or room (recv); out: bytes received   */
 };
 
 /*
@@ -168,19 +168,19 @@ struct aiod_msghdr {
  * Buffers and paths are (offset, length) inside the session's arena.
  */
 struct aiod_sqe {
-    uint8_t opcode;     /* enum aiod_opcode                                   */
-    uint8_t flags;      /* AIOD_SQE_*                                         */
-    uint16_t reserved0; /* must be 0                                          */
-    uint32_t handle;    /* file / socket / directory handle                   */
-    uint64_t off;       /* file offset, or a count of nanoseconds             */
-    uint64_t addr;      /* arena offset of the buffer or path                 */
-    uint32_t len;       /* byte length at addr (a path: without its NUL)      */
-    uint32_t op_flags;  /* per-opcode flags (open flags, fsync flags, ...)    */
-    uint64_t user_data; /* returned unchanged in the completion               */
-    uint64_t addr2;     /* second arena offset (second path, result struct)   */
-    uint32_t len2;      /* byte length at addr2                               */
-    uint32_t mode;      /* file mode for creating opcodes                     */
-    uint64_t reserved1; /* must be 0                                          */
+  uint8_t opcode;     /* enum aiod_opcode                                   */
+  uint8_t flags;      /* AIOD_SQE_*                                         */
+  uint16_t reserved0; /* must be 0                                          */
+  uint32_t handle;    /* file / socket / directory handle                   */
+  uint64_t off;       /* file offset, or a count of nanoseconds             */
+  uint64_t addr;      /* arena offset of the buffer or path                 */
+  uint32_t len;       /* byte length at addr (a path: without its NUL)      */
+  uint32_t op_flags;  /* per-opcode flags (open flags, fsync flags, ...)    */
+  uint64_t user_data; /* returned unchanged in the completion               */
+  uint64_t addr2;     /* second arena offset (second path, result struct)   */
+  uint32_t len2;      /* byte length at addr2                               */
+  uint32_t mode;      /* file mode for creating opcodes                     */
+  uint64_t reserved1; /* must be 0                                          */
 };
 
 /* aiod_cqe.flags: none are defined in protocol version 1. */
@@ -190,9 +190,9 @@ struct aiod_sqe {
  * completion is posted for every descriptor the daemon consumes.
  */
 struct aiod_cqe {
-    uint64_t user_data; /* the descriptor's user_data                          */
-    int32_t res;        /* >= 0: the op's result (bytes, a handle); < 0: -errno */
-    uint32_t flags;     /* AIOD_CQE_* (none yet)                               */
+  uint64_t user_data; /* the descriptor's user_data                          */
+  int32_t res;        /* >= 0: the op's result (bytes, a handle); < 0: -errno */
+  uint32_t flags;     /* AIOD_CQE_* (none yet)                               */
 };
 
 /* aiod_shm_header.daemon_flags (written by the daemon) */
@@ -211,34 +211,34 @@ struct aiod_cqe {
  * other side only loads it (with acquire ordering for indices).
  */
 struct aiod_shm_header {
-    /* Description: written by the daemon at creation, never read back by it. */
-    uint32_t magic;         /* AIOD_SHM_MAGIC                        */
-    uint32_t version;       /* AIOD_PROTOCOL_VERSION                 */
-    uint32_t sq_entries;    /* power of two                          */
-    uint32_t cq_entries;    /* power of two, AIOD_CQ_PER_SQ x sq     */
-    uint64_t sq_offset;     /* byte offset of the submission ring    */
-    uint64_t cq_offset;     /* byte offset of the completion ring    */
-    uint64_t arena_offset;  /* byte offset of the arena (page aligned) */
-    uint64_t arena_size;    /* bytes                                 */
-    uint64_t total_size;    /* bytes of the whole region             */
-    uint8_t pad0[8];
+  /* Description: written by the daemon at creation, never read back by it. */
+  uint32_t magic;        /* AIOD_SHM_MAGIC                        */
+  uint32_t version;      /* AIOD_PROTOCOL_VERSION                 */
+  uint32_t sq_entries;   /* power of two                          */
+  uint32_t cq_entries;   /* power of two, AIOD_CQ_PER_SQ x sq     */
+  uint64_t sq_offset;    /* byte offset of the submission ring    */
+  uint64_t cq_offset;    /* byte offset of the completion ring    */
+  uint64_t arena_offset; /* byte offset of the arena (page aligned) */
+  uint64_t arena_size;   /* bytes                                 */
+  uint64_t total_size;   /* bytes of the whole region             */
+  uint8_t pad0[8];
 
-    uint32_t sq_head; /* written by the daemon: descriptors consumed      */
-    uint8_t pad1[60];
-    uint32_t sq_tail; /* written by the client: descriptors published     */
-    uint8_t pad2[60];
-    uint32_t cq_head; /* written by the client: completions consumed      */
-    uint8_t pad3[60];
-    uint32_t cq_tail; /* written by the daemon: completions published     */
-    uint8_t pad4[60];
-    uint32_t daemon_flags; /* written by the daemon: AIOD_DAEMON_*       */
-    uint32_t daemon_cpu;   /* written by the daemon: a hint, the CPU its  */
-                           /* thread for this session last ran on + 1 (0: */
-                           /* unknown). A client on that CPU gains nothing */
-                           /* by spinning: the daemon cannot run meanwhile */
-    uint8_t pad5[56];
-    uint32_t client_flags; /* written by the client: AIOD_CLIENT_*       */
-    uint8_t pad6[60];
+  uint32_t sq_head; /* written by the daemon: descriptors consumed      */
+  uint8_t pad1[60];
+  uint32_t sq_tail; /* written by the client: descriptors published     */
+  uint8_t pad2[60];
+  uint32_t cq_head; /* written by the client: completions consumed      */
+  uint8_t pad3[60];
+  uint32_t cq_tail; /* written by the daemon: completions published     */
+  uint8_t pad4[60];
+  uint32_t daemon_flags; /* written by the daemon: AIOD_DAEMON_*       */
+  uint32_t daemon_cpu;   /* written by the daemon: a hint, the CPU its  */
+                         /* thread for this session last ran on + 1 (0: */
+                         /* unknown). A client on that CPU gains nothing */
+                         /* by spinning: the daemon cannot run meanwhile */
+  uint8_t pad5[56];
+  uint32_t client_flags; /* written by the client: AIOD_CLIENT_*       */
+  uint8_t pad6[60];
 };
 
 #define AIOD_SHM_HEADER_SIZE 4096u

@@ -25,14 +25,14 @@ enum class Carries : std::uint8_t {
   number,      // an offset, length, count, mode or other plain value
   flags,       // per-opcode flag bits (checked by the op)
   nanoseconds,
-  user_data,   // another op's user_data (CANCEL)
-  buffer,      // arena offset of bytes; the next field is their length
-  path,        // arena offset of a path; the next field is its length (no NUL)
-  iovecs,      // arena offset of aiod_iovec[]; the next field is their count
-  sockaddr,    // arena offset of a socket address; the next field is its length
-  msghdr,      // arena offset of an aiod_msghdr; the next field is its size
-  result,      // arena offset of a struct the daemon writes; the next field is its room
-  length,      // the length, size, count or room of the field before
+  user_data,  // another op's user_data (CANCEL)
+  buffer,     // arena offset of bytes; the next field is their length
+  path,       // arena offset of a path; the next field is its length (no NUL)
+  iovecs,     // arena offset of aiod_iovec[]; the next field is their count
+  sockaddr,   // arena offset of a socket address; the next field is its length
+  msghdr,     // arena offset of an aiod_msghdr; the next field is its size
+  result,     // arena offset of a struct the daemon writes; the next field is its room
+  length,     // the length, size, count or room of the field before
 };
 
 // What a successful result counts as in the byte statistics.
@@ -80,7 +80,8 @@ struct OpInfo {
     const Carries all[] = {handle, off, addr, len, op_flags, addr2, len2, mode};
     std::uint16_t mask = 0;
     for (unsigned i = 0; i < 8; ++i) {
-      if (all[i] == Carries::handle || all[i] == Carries::dir_handle) mask = static_cast<std::uint16_t>(mask | (1u << i));
+      if (all[i] == Carries::handle || all[i] == Carries::dir_handle)
+        mask = static_cast<std::uint16_t>(mask | (1u << i));
     }
     return mask;
   }

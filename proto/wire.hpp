@@ -33,8 +33,7 @@ struct ReceivedMessage {
 
 // Sends one message with `fds` attached. Returns 0 or -errno. Blocking or not
 // depending on the socket; MSG_NOSIGNAL is always set.
-[[nodiscard]] int send_message(int sock, std::span<const std::uint8_t> bytes,
-                               std::span<const int> fds = {});
+[[nodiscard]] int send_message(int sock, std::span<const std::uint8_t> bytes, std::span<const int> fds = {});
 
 // Receives one message (blocking unless `flags` has MSG_DONTWAIT). Returns the
 // byte count (0 = orderly shutdown by the peer) or -errno: -EMSGSIZE when the

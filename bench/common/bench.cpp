@@ -190,8 +190,8 @@ Report::Row& Report::row(const std::string& bench, const std::string& mode, cons
   return rows_.back();
 }
 
-void Report::add(const std::string& bench, const std::string& mode, const std::string& metric,
-                 const std::string& unit, double value, Better better) {
+void Report::add(const std::string& bench, const std::string& mode, const std::string& metric, const std::string& unit,
+                 double value, Better better) {
   Row& r = row(bench, mode, metric);
   r.unit = unit;
   r.better = better;
@@ -203,9 +203,7 @@ void Report::not_available(const std::string& bench, const std::string& mode, co
   row(bench, mode, metric).why = why;
 }
 
-void Report::set_baseline(const std::string& bench, const std::string& mode) {
-  baselines_.emplace_back(bench, mode);
-}
+void Report::set_baseline(const std::string& bench, const std::string& mode) { baselines_.emplace_back(bench, mode); }
 
 std::string format_value(double v, const std::string& unit) {
   char buf[64];

@@ -36,11 +36,11 @@ using Clock = std::chrono::steady_clock;
 // --- command line -------------------------------------------------------------
 struct CommonOptions {
   unsigned runs = 5;
-  std::vector<std::string> modes;  // empty: every mode the program has
-  std::string socket;              // use this running daemon instead of starting one
-  std::string daemon_path;         // the aiod binary to start
+  std::vector<std::string> modes;        // empty: every mode the program has
+  std::string socket;                    // use this running daemon instead of starting one
+  std::string daemon_path;               // the aiod binary to start
   std::vector<std::string> daemon_args;  // extra arguments for it
-  int daemon_nice = 0;             // its nice level (the system unit runs aiod at Nice=-10)
+  int daemon_nice = 0;                   // its nice level (the system unit runs aiod at Nice=-10)
   bool quiet = false;
 
   [[nodiscard]] bool wants(std::string_view mode) const;

@@ -99,10 +99,18 @@ int cmd_stats(const std::string& path, const StatsOptions& opts) {
     if (const int rc = fetch_stats(session, opts.format != Format::table, s); rc != kExitOk) return rc;
     std::string out;
     switch (opts.format) {
-      case Format::table: out = aiod::ctl::format_table(s); break;
-      case Format::json: out = aiod::ctl::format_json(s); break;
-      case Format::prometheus: out = aiod::ctl::format_prometheus(s); break;
-      case Format::clients: out = aiod::ctl::format_clients(s); break;
+      case Format::table:
+        out = aiod::ctl::format_table(s);
+        break;
+      case Format::json:
+        out = aiod::ctl::format_json(s);
+        break;
+      case Format::prometheus:
+        out = aiod::ctl::format_prometheus(s);
+        break;
+      case Format::clients:
+        out = aiod::ctl::format_clients(s);
+        break;
     }
     if (opts.watch && opts.format == Format::table) out += "\n";
     std::fputs(out.c_str(), stdout);

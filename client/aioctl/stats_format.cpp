@@ -39,9 +39,15 @@ std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -57,17 +63,17 @@ std::string json_string(const std::string& s) {
 
 void json_counters(std::ostringstream& o, const Counters& c) {
   o << "{\"ops_submitted\":" << c.ops_submitted << ",\"ops_completed\":" << c.ops_completed
-    << ",\"ops_failed\":" << c.ops_failed << ",\"ops_in_flight\":" << c.ops_in_flight
-    << ",\"bytes_in\":" << c.bytes_in << ",\"bytes_out\":" << c.bytes_out
-    << ",\"invalid_descriptors\":" << c.invalid_descriptors << ",\"ring_full_events\":" << c.ring_full_events
-    << ",\"wakeups_sent\":" << c.wakeups_sent << ",\"wakeups_received\":" << c.wakeups_received << "}";
+    << ",\"ops_failed\":" << c.ops_failed << ",\"ops_in_flight\":" << c.ops_in_flight << ",\"bytes_in\":" << c.bytes_in
+    << ",\"bytes_out\":" << c.bytes_out << ",\"invalid_descriptors\":" << c.invalid_descriptors
+    << ",\"ring_full_events\":" << c.ring_full_events << ",\"wakeups_sent\":" << c.wakeups_sent
+    << ",\"wakeups_received\":" << c.wakeups_received << "}";
 }
 
 void json_opcodes(std::ostringstream& o, const std::vector<OpcodeStat>& ops) {
   o << "{";
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    o << (i ? "," : "") << json_string(ops[i].name) << ":{\"count\":" << ops[i].count
-      << ",\"errors\":" << ops[i].errors << "}";
+    o << (i ? "," : "") << json_string(ops[i].name) << ":{\"count\":" << ops[i].count << ",\"errors\":" << ops[i].errors
+      << "}";
   }
   o << "}";
 }
@@ -120,8 +126,17 @@ DaemonStats from_reply(const wire::StatsReply& r) {
   if (r.sessions() != nullptr) {
     for (const wire::SessionStats* ss : *r.sessions()) {
       if (ss == nullptr) continue;
-      SessionStat st{ss->session_id(), ss->pid(), ss->uid(), ss->gid(), ss->shard(), str(ss->name()),
-                     counters(ss->counters()), opcodes(ss->per_opcode()), 0, 0, {}};
+      SessionStat st{ss->session_id(),
+                     ss->pid(),
+                     ss->uid(),
+                     ss->gid(),
+                     ss->shard(),
+                     str(ss->name()),
+                     counters(ss->counters()),
+                     opcodes(ss->per_opcode()),
+                     0,
+                     0,
+                     {}};
       if (const wire::Histogram* h = ss->latency()) {
         st.latency_sum_ns = h->sum_ns();
         st.latency_count = h->count();
@@ -192,8 +207,7 @@ std::string format_json(const DaemonStats& s) {
   for (std::size_t i = 0; i < s.sessions.size(); ++i) {
     const SessionStat& ss = s.sessions[i];
     o << (i ? "," : "") << "{\"id\":" << ss.id << ",\"pid\":" << ss.pid << ",\"uid\":" << ss.uid
-      << ",\"gid\":" << ss.gid << ",\"shard\":" << ss.shard << ",\"name\":" << json_string(ss.name)
-      << ",\"counters\":";
+      << ",\"gid\":" << ss.gid << ",\"shard\":" << ss.shard << ",\"name\":" << json_string(ss.name) << ",\"counters\":";
     json_counters(o, ss.counters);
     o << ",\"opcodes\":";
     json_opcodes(o, ss.opcodes);
@@ -229,8 +243,8 @@ namespace aiod::ctl {
 std::string format_prometheus(const DaemonStats& s) {
   std::ostringstream o;
   auto metric = [&](const char* name, const char* type, const char* help, std::uint64_t value) {
-    o << "# HELP aiod_" << name << " " << help << "\n# TYPE aiod_" << name << " " << type << "\naiod_" << name
-      << " " << value << "\n";
+    o << "# HELP aiod_" << name << " " << help << "\n# TYPE aiod_" << name << " " << type << "\naiod_" << name << " "
+      << value << "\n";
   };
   const Counters& t = s.totals;
   metric("ops_submitted_total", "counter", "Descriptors consumed from submission rings.", t.ops_submitted);
@@ -254,7 +268,8 @@ std::string format_prometheus(const DaemonStats& s) {
     << "aiod_uptime_seconds " << seconds(s.uptime_ns) << "\n";
 
   o << "# HELP aiod_opcode_ops_total Completed operations by opcode.\n# TYPE aiod_opcode_ops_total counter\n";
-  for (const OpcodeStat& op : s.opcodes) o << "aiod_opcode_ops_total{opcode=\"" << label(op.name) << "\"} " << op.count << "\n";
+  for (const OpcodeStat& op : s.opcodes)
+    o << "aiod_opcode_ops_total{opcode=\"" << label(op.name) << "\"} " << op.count << "\n";
   o << "# HELP aiod_opcode_errors_total Failed operations by opcode.\n# TYPE aiod_opcode_errors_total counter\n";
   for (const OpcodeStat& op : s.opcodes) {
     o << "aiod_opcode_errors_total{opcode=\"" << label(op.name) << "\"} " << op.errors << "\n";

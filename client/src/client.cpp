@@ -64,8 +64,7 @@ const SessionInfo& Client::info() const noexcept { return impl_->info(); }
 std::error_code Client::ping() {
   flatbuffers::FlatBufferBuilder b(64);
   const auto body = wire::CreatePing(b, 42);
-  b.Finish(wire::CreateMessage(b, impl_->next_request_id(), wire::Body::Ping, body.Union()),
-           wire::MessageIdentifier());
+  b.Finish(wire::CreateMessage(b, impl_->next_request_id(), wire::Body::Ping, body.Union()), wire::MessageIdentifier());
   auto reply = impl_->request(b);
   if (!reply) return reply.error();
   const wire::Message* msg = wire::verify(reply->bytes);

@@ -30,7 +30,8 @@ std::uint32_t current_umask() {
   const ssize_t n = fd ? ::read(fd.get(), buf, sizeof(buf) - 1) : -1;
   if (n > 0) {
     buf[n] = '\0';
-    if (const char* line = std::strstr(buf, "\nUmask:")) return static_cast<std::uint32_t>(std::strtoul(line + 7, nullptr, 8));
+    if (const char* line = std::strstr(buf, "\nUmask:"))
+      return static_cast<std::uint32_t>(std::strtoul(line + 7, nullptr, 8));
   }
   return 022;
 }

@@ -134,7 +134,7 @@ class Connection {
 
   std::vector<PendingOp> ops_;
   std::vector<std::uint32_t> taken_;  // queue()'s scratch
-  std::uint32_t free_head_ = 0;     // index + 1 of the first free slot; 0 = none
+  std::uint32_t free_head_ = 0;       // index + 1 of the first free slot; 0 = none
   std::uint32_t free_count_ = 0;
   std::uint64_t request_id_ = 0;
   bool dead_ = false;

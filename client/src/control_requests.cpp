@@ -53,7 +53,8 @@ Result<wire::ReceivedMessage> Connection::request(flatbuffers::FlatBufferBuilder
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReplyTimeoutMs);
   for (;;) {
     if (sent == 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       pollfd p{sock_.get(), POLLIN, 0};
       int ready;
       do {

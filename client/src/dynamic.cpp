@@ -4,8 +4,7 @@
 
 namespace aiod {
 
-Dynamic::Dynamic(Client& client, std::size_t capacity)
-    : client_(client), batch_(std::make_unique<detail::Batch>()) {
+Dynamic::Dynamic(Client& client, std::size_t capacity) : client_(client), batch_(std::make_unique<detail::Batch>()) {
   batch_->capacity = capacity;
 }
 

@@ -310,7 +310,9 @@ struct Encoder {
     sink(Post::size, op.out_written);
     return buffer_in(op.buffer);
   }
-  std::error_code operator()(const RecvMsg& op) { return message(AIOD_OP_RECV_MSG, op.socket, op.msg, op.flags, op.out_read); }
+  std::error_code operator()(const RecvMsg& op) {
+    return message(AIOD_OP_RECV_MSG, op.socket, op.msg, op.flags, op.out_read);
+  }
   std::error_code operator()(const SendMsg& op) {
     return message(AIOD_OP_SEND_MSG, op.socket, const_cast<msghdr*>(op.msg), op.flags, op.out_written);
   }

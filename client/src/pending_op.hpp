@@ -20,8 +20,8 @@ namespace aiod::detail {
 struct Batch {
   std::size_t outstanding = 0;  // queued or in flight
   std::size_t capacity = ~std::size_t{0};
-  std::size_t completed = 0;    // reaped and not yet reported
-  std::size_t errors = 0;       // of those, failed
+  std::size_t completed = 0;  // reaped and not yet reported
+  std::size_t errors = 0;     // of those, failed
   std::function<void(OpId, std::uint64_t, bool)> callback;
 };
 

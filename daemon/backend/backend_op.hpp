@@ -120,9 +120,9 @@ struct Sendmsg {
 struct Accept {
   static constexpr BackendOpcode kOpcode = BackendOpcode::accept;
   int fd = -1;
-  sockaddr* addr = nullptr;        // the peer's address, or null
-  socklen_t* addr_len = nullptr;   // in: room; out: the address's length
-  std::uint32_t flags = 0;         // SOCK_*
+  sockaddr* addr = nullptr;       // the peer's address, or null
+  socklen_t* addr_len = nullptr;  // in: room; out: the address's length
+  std::uint32_t flags = 0;        // SOCK_*
 };
 // Completes with the revents.
 struct PollAdd {
@@ -281,10 +281,10 @@ struct Setsockopt {
   socklen_t len = 0;
 };
 
-using Args = std::variant<Nop, Read, Write, Fsync, Timeout, Openat2, Close, Recvmsg, Sendmsg, Accept, PollAdd, Readv,
-                          Writev, Connect, Bind, Listen, Recv, Send, Shutdown, LinkTimeout, Cancel, Renameat, Unlinkat,
-                          Mkdirat, Symlinkat, Socket, Splice, Statx, Fallocate, Fadvise, Ftruncate, SyncFileRange,
-                          Setsockopt>;
+using Args =
+    std::variant<Nop, Read, Write, Fsync, Timeout, Openat2, Close, Recvmsg, Sendmsg, Accept, PollAdd, Readv, Writev,
+                 Connect, Bind, Listen, Recv, Send, Shutdown, LinkTimeout, Cancel, Renameat, Unlinkat, Mkdirat,
+                 Symlinkat, Socket, Splice, Statx, Fallocate, Fadvise, Ftruncate, SyncFileRange, Setsockopt>;
 
 template <std::size_t... I>
 constexpr bool indices_match_opcodes(std::index_sequence<I...>) {

@@ -81,8 +81,8 @@ std::string_view unix_path(const void* addr, socklen_t len) {
 // Resolves a socket path to an O_PATH descriptor of the socket file and an
 // address that names that file through the daemon's own descriptor table (a
 // magic link the daemon made itself, so nothing of the client's is walked).
-int resolve_socket(const void* addr, socklen_t len, int dirfd, std::uint64_t resolve, UniqueFd& file,
-                   sockaddr_un& via, socklen_t& via_len) {
+int resolve_socket(const void* addr, socklen_t len, int dirfd, std::uint64_t resolve, UniqueFd& file, sockaddr_un& via,
+                   socklen_t& via_len) {
   const std::string path(unix_path(addr, len));
   const int fd = open_path(dirfd < 0 ? AT_FDCWD : dirfd, path.c_str(), false, true, resolve);
   if (fd < 0) return fd;
@@ -122,9 +122,8 @@ int confined_rename(int old_dirfd, const char* old_path, int new_dirfd, const ch
   if (!old_dir) return old_dir.get();
   const UniqueFd new_dir(open_parent(new_dirfd, new_path, new_leaf, resolve));
   if (!new_dir) return new_dir.get();
-  return ::syscall(SYS_renameat2, old_dir.get(), old_leaf.c_str(), new_dir.get(), new_leaf.c_str(), flags) < 0
-             ? -errno
-             : 0;
+  return ::syscall(SYS_renameat2, old_dir.get(), old_leaf.c_str(), new_dir.get(), new_leaf.c_str(), flags) < 0 ? -errno
+                                                                                                               : 0;
 }
 
 int confined_symlink(const char* target, int dirfd, const char* link_path, std::uint64_t resolve) {

@@ -145,7 +145,7 @@ class UringBackend final : public Backend {
     // Preferred first; each later set drops a feature an older kernel lacks.
     const unsigned attempts[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-            IORING_SETUP_SUBMIT_ALL,                                              // 6.1
+            IORING_SETUP_SUBMIT_ALL,                                                      // 6.1
         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,  // 5.19
         0,
     };
@@ -165,7 +165,8 @@ class UringBackend final : public Backend {
     if (ret < 0) {
       error = ret == -EPERM || ret == -ENOSYS
                   ? "io_uring is disabled on this system (kernel.io_uring_disabled, seccomp or "
-                    "an old kernel): " + std::string(std::strerror(-ret))
+                    "an old kernel): " +
+                        std::string(std::strerror(-ret))
                   : "io_uring_setup failed: " + std::string(std::strerror(-ret));
       return ret;
     }
@@ -184,8 +185,7 @@ class UringBackend final : public Backend {
     emulated_ = std::make_unique<posix::PosixBackend>(entries);
     emulated_->set_worker_share(worker_share);
     if (const int err = emulated_->init(error); err < 0) return err;
-    spdlog::debug("io_uring backend: {} entries, setup flags {:#x}, features {:#x}", entries,
-                  setup_flags_, features_);
+    spdlog::debug("io_uring backend: {} entries, setup flags {:#x}, features {:#x}", entries, setup_flags_, features_);
     return 0;
   }
 
@@ -376,7 +376,7 @@ class UringBackend final : public Backend {
   std::uint64_t syscalls_ = 0;
   std::unique_ptr<posix::PosixBackend> emulated_;
   std::map<std::uint16_t, std::uint16_t> emulated_personality_;  // ring id -> emulated_'s id
-  bool link_to_emulated_ = false;  // the last op prepared went to emulated_ with a link
+  bool link_to_emulated_ = false;                                // the last op prepared went to emulated_ with a link
   EmulatedWake emulated_wake_{*this};
   bool wake_armed_ = false;
 };

@@ -34,9 +34,7 @@ void normalise(std::vector<gid_t>& groups) {
 
 // Per-thread credential changes need the raw system calls: glibc's wrappers
 // apply a change to every thread of the process.
-long raw_setgroups(const std::vector<gid_t>& groups) {
-  return ::syscall(SYS_setgroups, groups.size(), groups.data());
-}
+long raw_setgroups(const std::vector<gid_t>& groups) { return ::syscall(SYS_setgroups, groups.size(), groups.data()); }
 long raw_setresgid(gid_t r, gid_t e, gid_t s) { return ::syscall(SYS_setresgid, r, e, s); }
 long raw_setresuid(uid_t r, uid_t e, uid_t s) { return ::syscall(SYS_setresuid, r, e, s); }
 
@@ -135,8 +133,7 @@ PeerCreds own_creds() {
   return me;
 }
 
-int authorise_peer(const PeerCreds& peer, const PeerCreds& daemon, bool& needs_personality,
-                   std::string& why) {
+int authorise_peer(const PeerCreds& peer, const PeerCreds& daemon, bool& needs_personality, std::string& why) {
   needs_personality = false;
   if (daemon.uid == 0) {
     // Root acts for anyone, under their identity unless it is root's own.
@@ -149,8 +146,7 @@ int authorise_peer(const PeerCreds& peer, const PeerCreds& daemon, bool& needs_p
       std::includes(peer.groups.begin(), peer.groups.end(), daemon.groups.begin(), daemon.groups.end());
   if (peer.uid != daemon.uid || peer.gid != daemon.gid || !groups_covered) {
     why = "this aiod runs as uid " + std::to_string(daemon.uid) +
-          " and serves only clients with the same user, group and groups (client uid " +
-          std::to_string(peer.uid) + ")";
+          " and serves only clients with the same user, group and groups (client uid " + std::to_string(peer.uid) + ")";
     return -EPERM;
   }
   return 0;

@@ -29,7 +29,7 @@ struct PeerCreds {
   // a user namespace), and must not get them back through the daemon. Any
   // other uid is served with none.
   std::uint64_t cap_effective = 0;
-  UniqueFd pidfd;             // may be empty where the kernel cannot give one
+  UniqueFd pidfd;  // may be empty where the kernel cannot give one
 
   [[nodiscard]] bool same_identity(const PeerCreds& other) const {
     return uid == other.uid && gid == other.gid && groups == other.groups && cap_effective == other.cap_effective;
@@ -48,8 +48,8 @@ struct PeerCreds {
 //  - returns 0 and sets `needs_personality` when it must act under the peer's
 //    identity (the daemon is root and the peer differs from it);
 //  - returns -EPERM with `why` when it may not serve the peer at all.
-[[nodiscard]] int authorise_peer(const PeerCreds& peer, const PeerCreds& daemon,
-                                 bool& needs_personality, std::string& why);
+[[nodiscard]] int authorise_peer(const PeerCreds& peer, const PeerCreds& daemon, bool& needs_personality,
+                                 std::string& why);
 
 // Runs `fn` on the calling thread while that thread (only) has the peer's
 // identity — real, effective, saved and filesystem uids and gids, and groups,

@@ -30,7 +30,8 @@ namespace {
 
 // The daemon's own network namespace file, for comparisons.
 bool is_own_netns(int nsfd) {
-  struct stat mine {}, theirs {};
+  struct stat mine {
+  }, theirs{};
   return ::stat("/proc/thread-self/ns/net", &mine) == 0 && ::fstat(nsfd, &theirs) == 0 &&
          mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
 }
@@ -83,7 +84,8 @@ int read_peer_netns(int sock, const PeerCreds& peer, bool& foreign, UniqueFd& ne
 }
 
 bool is_daemon_root(int fd) {
-  struct statx mine {}, theirs {};
+  struct statx mine {
+  }, theirs{};
   // AT_STATX_DONT_SYNC: cached answers only (this runs on a shard thread; the
   // client's root may be on a hung NFS server or a hostile FUSE daemon).
   if (::statx(AT_FDCWD, "/", AT_STATX_DONT_SYNC, STATX_MNT_ID | STATX_INO, &mine) < 0 ||

@@ -32,8 +32,7 @@ namespace aiod::daemon {
 // The client's network namespace behind session socket `sock`: `foreign` is
 // set when it is not the daemon's, and then `netns` holds it when the daemon
 // could open it. Returns 0, or -errno with `why` set when it cannot be told.
-[[nodiscard]] int read_peer_netns(int sock, const PeerCreds& peer, bool& foreign, UniqueFd& netns,
-                                  std::string& why);
+[[nodiscard]] int read_peer_netns(int sock, const PeerCreds& peer, bool& foreign, UniqueFd& netns, std::string& why);
 
 // Whether directory `fd` is the daemon's own root: the same mount (by mount
 // id) and the same inode. A root passed by a client in a chroot or in another

@@ -10,9 +10,7 @@
 namespace aiod::daemon {
 
 ShmRegion::ShmRegion(ShmRegion&& other) noexcept
-    : fd_(std::move(other.fd_)),
-      base_(std::exchange(other.base_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+    : fd_(std::move(other.fd_)), base_(std::exchange(other.base_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 
 ShmRegion& ShmRegion::operator=(ShmRegion&& other) noexcept {
   if (this != &other) {

@@ -29,8 +29,7 @@ class ShmRegion {
 
   // Creates, sizes (zero-filled), maps and seals a region of `size` bytes.
   // Returns 0 or -errno; `error` says which step failed.
-  [[nodiscard]] static int create(std::size_t size, const char* name, ShmRegion& out,
-                                  std::string& error);
+  [[nodiscard]] static int create(std::size_t size, const char* name, ShmRegion& out, std::string& error);
 
   [[nodiscard]] std::byte* base() const noexcept { return base_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }

@@ -18,8 +18,7 @@ std::uint32_t encode(std::uint32_t slot, std::uint16_t generation) {
 }
 }  // namespace
 
-HandleTable::HandleTable(std::uint32_t capacity)
-    : capacity_(std::min<std::uint32_t>(capacity, kSlotMask)) {}
+HandleTable::HandleTable(std::uint32_t capacity) : capacity_(std::min<std::uint32_t>(capacity, kSlotMask)) {}
 
 HandleTable::~HandleTable() {
   for (Entry& e : entries_) {

@@ -42,8 +42,8 @@ int prepare_control(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec)
       rec.finish = Finish::cancel;
       return 0;
     case AIOD_OP_POLL: {
-      constexpr std::uint32_t kEvents = POLLIN | POLLPRI | POLLOUT | POLLRDHUP | POLLRDNORM | POLLRDBAND |
-                                        POLLWRNORM | POLLWRBAND | POLLERR | POLLHUP;
+      constexpr std::uint32_t kEvents = POLLIN | POLLPRI | POLLOUT | POLLRDHUP | POLLRDNORM | POLLRDBAND | POLLWRNORM |
+                                        POLLWRBAND | POLLERR | POLLHUP;
       if ((s.op_flags & ~kEvents) != 0) return -EINVAL;
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;

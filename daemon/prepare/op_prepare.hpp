@@ -26,7 +26,7 @@ struct PrepareContext {
   int cwd_fd = -1;   // relative paths resolve here
   int root_fd = -1;  // absolute paths resolve here (RESOLVE_IN_ROOT)
   std::uint16_t personality = 0;
-  std::uint32_t owner = 0;  // BackendOp::owner of every op: the client's uid + 1
+  std::uint32_t owner = 0;    // BackendOp::owner of every op: the client's uid + 1
   std::uint32_t umask = 022;  // the client's; the daemon itself runs with umask 0
   // The client's root is not the daemon's (a chroot, another mount
   // namespace): every walk is RESOLVE_IN_ROOT — absolute paths from the
@@ -42,17 +42,15 @@ struct PrepareContext {
   const Backend* backend = nullptr;
 };
 
-// Fills `rec`, a fresh record (RecordPool::acquire, OpRecord::reset), from `sqe`. Returns 0, or -errno: EINVAL (malformed), EFAULT (a
-// buffer outside the arena), EBADF (a handle this session does not have),
-// ENOENT (an empty path), ENAMETOOLONG, EXDEV (absolute with RESOLVE_BENEATH),
-// EACCES (the daemon's notify socket), EPERM (SCM_CREDENTIALS),
-// EOPNOTSUPP (an op this kernel cannot run). On success the record holds a
-// reference on every handle it names.
+// Fills `rec`, a fresh record (RecordPool::acquire, OpRecord::reset), from `sqe`. Returns 0, or -errno: EINVAL
+// (malformed), EFAULT (a buffer outside the arena), EBADF (a handle this session does not have), ENOENT (an empty
+// path), ENAMETOOLONG, EXDEV (absolute with RESOLVE_BENEATH), EACCES (the daemon's notify socket), EPERM
+// (SCM_CREDENTIALS), EOPNOTSUPP (an op this kernel cannot run). On success the record holds a reference on every handle
+// it names.
 [[nodiscard]] int prepare_record(const aiod_sqe& sqe, const PrepareContext& ctx, OpRecord& rec);
 
 // Overflow-safe bounds check of (offset, length) inside an arena of `size`.
-[[nodiscard]] constexpr bool arena_range_ok(std::uint64_t offset, std::uint64_t length,
-                                            std::uint64_t size) {
+[[nodiscard]] constexpr bool arena_range_ok(std::uint64_t offset, std::uint64_t length, std::uint64_t size) {
   return offset <= size && length <= size - offset;
 }
 

@@ -104,8 +104,8 @@ int prepare_fs(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       return 0;
     }
     case AIOD_OP_STATX: {
-      constexpr std::uint32_t kAtFlags = AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_SYMLINK_NOFOLLOW |
-                                         AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC;
+      constexpr std::uint32_t kAtFlags =
+          AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC;
       if ((s.op_flags & ~kAtFlags) != 0) return -EINVAL;
       if (s.len2 < sizeof(struct statx)) return -EINVAL;
       std::byte* out = arena_ptr(ctx, s.addr2, sizeof(struct statx));

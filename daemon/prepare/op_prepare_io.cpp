@@ -71,8 +71,7 @@ int prepare_io(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
     case AIOD_OP_FALLOCATE: {
       const int fd = acquire(ctx, rec, s.handle);
       if (fd < 0) return fd;
-      rec.op.args = op::Fallocate{
-          .fd = fd, .mode = static_cast<int>(s.op_flags), .offset = s.off, .length = s.addr2};
+      rec.op.args = op::Fallocate{.fd = fd, .mode = static_cast<int>(s.op_flags), .offset = s.off, .length = s.addr2};
       return 0;
     }
     case AIOD_OP_FADVISE: {

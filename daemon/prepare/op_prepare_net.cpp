@@ -110,7 +110,8 @@ int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, boo
   // Sends never raise SIGPIPE in the daemon; received descriptors never leak
   // into a child of the daemon.
   if (send) {
-    rec.op.args = op::Sendmsg{.fd = fd, .msg = &rec.msg, .flags = s.op_flags | MSG_NOSIGNAL, .unix_root = unix_root(ctx)};
+    rec.op.args =
+        op::Sendmsg{.fd = fd, .msg = &rec.msg, .flags = s.op_flags | MSG_NOSIGNAL, .unix_root = unix_root(ctx)};
   } else {
     rec.op.args = op::Recvmsg{.fd = fd, .msg = &rec.msg, .flags = s.op_flags | MSG_CMSG_CLOEXEC};
     rec.out_offset = s.addr;
@@ -165,8 +166,8 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
         rec.op.args = op::Connect{.fd = fd, .addr = addr, .addr_len = rec.addr_len, .unix_root = unix_root(ctx)};
       } else {
         // A socket file is created with the client's umask, as its own bind's would be.
-        rec.op.args = op::Bind{
-            .fd = fd, .addr = addr, .addr_len = rec.addr_len, .unix_root = unix_root(ctx), .umask = ctx.umask};
+        rec.op.args =
+            op::Bind{.fd = fd, .addr = addr, .addr_len = rec.addr_len, .unix_root = unix_root(ctx), .umask = ctx.umask};
       }
       return 0;
     }

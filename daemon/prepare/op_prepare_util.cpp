@@ -15,9 +15,8 @@
 namespace aiod::daemon::prep {
 
 bool unused_fields_zero(const aiod_sqe& s, unsigned used) {
-  return ((used & kHandle) || s.handle == 0) && ((used & kOff) || s.off == 0) &&
-         ((used & kAddr) || s.addr == 0) && ((used & kLen) || s.len == 0) &&
-         ((used & kOpFlags) || s.op_flags == 0) && ((used & kAddr2) || s.addr2 == 0) &&
+  return ((used & kHandle) || s.handle == 0) && ((used & kOff) || s.off == 0) && ((used & kAddr) || s.addr == 0) &&
+         ((used & kLen) || s.len == 0) && ((used & kOpFlags) || s.op_flags == 0) && ((used & kAddr2) || s.addr2 == 0) &&
          ((used & kLen2) || s.len2 == 0) && ((used & kMode) || s.mode == 0);
 }
 

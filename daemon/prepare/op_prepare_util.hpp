@@ -48,9 +48,8 @@ using enum proto::Field;
 
 // Checks that an AF_UNIX address resolves as it would for the client: absolute
 // paths only (the client library makes relative ones absolute), walked by the
-// backend from unix_root() (and rec.op.resolve; see backend/confined_path.hpp). Unnamed addresses pass, and abstract ones but
-// the daemon's own notify socket (protected_sockets.hpp). Returns 0, -EINVAL,
-// -EACCES.
+// backend from unix_root() (and rec.op.resolve; see backend/confined_path.hpp). Unnamed addresses pass, and abstract
+// ones but the daemon's own notify socket (protected_sockets.hpp). Returns 0, -EINVAL, -EACCES.
 [[nodiscard]] int fix_unix_address(const PrepareContext& ctx, OpRecord& rec, sockaddr_storage& addr, socklen_t& len);
 
 // Per-family validators; each returns 0 or -errno, like prepare_record().

@@ -49,16 +49,16 @@ struct OpRecord final : public Completion {
   static constexpr std::size_t kKeptControlBytes = 4096;
 
   Session* session = nullptr;
-  Chain* chain = nullptr;       // null for an unlinked op
+  Chain* chain = nullptr;  // null for an unlinked op
   std::uint32_t chain_index = 0;
   std::uint64_t user_data = 0;  // the client's, returned in the completion
   std::uint64_t start_ns = 0;   // when the descriptor was consumed
   std::uint8_t opcode = 0;      // aiod_opcode
   Link link = Link::none;       // link to the next descriptor of the chain
   Finish finish = Finish::plain;
-  bool in_backend = false;      // handed to the backend, result pending
-  bool live = false;            // allocated: consumed, completion not posted yet
-  std::uint32_t handle = 0;     // handle referenced (released at completion), or 0
+  bool in_backend = false;   // handed to the backend, result pending
+  bool live = false;         // allocated: consumed, completion not posted yet
+  std::uint32_t handle = 0;  // handle referenced (released at completion), or 0
   BackendOp op;
 
   // Storage the backend op may point at.
@@ -71,17 +71,17 @@ struct OpRecord final : public Completion {
   msghdr msg{};
   std::vector<iovec> iov;
   std::vector<std::uint8_t> control;
-  std::uint32_t control_charged = 0;        // bytes of `control` counted in the session's share
-  std::uint64_t value = 0;                  // eventfd counter
-  std::uint32_t handle2 = 0;                // a second handle referenced, or 0
-  std::vector<std::uint32_t> passed;        // handles referenced by SCM_RIGHTS (send)
+  std::uint32_t control_charged = 0;  // bytes of `control` counted in the session's share
+  std::uint64_t value = 0;            // eventfd counter
+  std::uint32_t handle2 = 0;          // a second handle referenced, or 0
+  std::vector<std::uint32_t> passed;  // handles referenced by SCM_RIGHTS (send)
   static constexpr std::uint64_t kNoOffset = ~std::uint64_t{0};
-  std::uint64_t out_offset = kNoOffset;     // arena offset of a struct to write back
-  std::uint64_t out_offset2 = kNoOffset;    // recv_msg: arena offset of the control data
-  std::int32_t preset = 0;                  // cancel: the result when no kernel op ran
-  std::uint64_t expected = 0;               // read/write ops: bytes asked for (a short one breaks soft links)
-  bool cancel_requested = false;            // cancelled before its chain segment started
-  bool close_after = false;                 // child_exit: close the handle if the wait succeeds
+  std::uint64_t out_offset = kNoOffset;   // arena offset of a struct to write back
+  std::uint64_t out_offset2 = kNoOffset;  // recv_msg: arena offset of the control data
+  std::int32_t preset = 0;                // cancel: the result when no kernel op ran
+  std::uint64_t expected = 0;             // read/write ops: bytes asked for (a short one breaks soft links)
+  bool cancel_requested = false;          // cancelled before its chain segment started
+  bool close_after = false;               // child_exit: close the handle if the wait succeeds
 
   OpRecord* next_free = nullptr;
 };

@@ -32,7 +32,11 @@ class BackendCall final : public Completion, public IntrusiveListNode<BackendCal
   // finished by then.
   BackendCall(Backend& backend, Scheduler& sched, const BackendOp& op, CancelScope* scope,
               std::chrono::nanoseconds limit)
-      : backend_(backend), sched_(sched), op_(op), scope_(scope), has_limit_(true),
+      : backend_(backend),
+        sched_(sched),
+        op_(op),
+        scope_(scope),
+        has_limit_(true),
         limit_(timespec_from_ns<__kernel_timespec>(limit)) {}
 
   bool await_ready() const noexcept { return false; }

@@ -16,9 +16,9 @@ namespace aiod::daemon {
 struct Limits {
   LayoutLimits layout;
   std::uint32_t max_sessions = 1024;
-  std::uint32_t max_in_flight = 0;      // per session; 0 = the completion ring's size
-  std::uint32_t max_handles = 65535;    // per session (at most 2^16 - 1)
-  std::uint32_t drain_budget = 256;     // descriptors one session may submit per turn
+  std::uint32_t max_in_flight = 0;    // per session; 0 = the completion ring's size
+  std::uint32_t max_handles = 65535;  // per session (at most 2^16 - 1)
+  std::uint32_t drain_budget = 256;   // descriptors one session may submit per turn
   // A connection that has not completed its handshake by then is closed.
   std::chrono::milliseconds handshake_timeout{5000};
   // Shares of one client uid (uid_shares.hpp), so that one user at its
@@ -26,7 +26,7 @@ struct Limits {
   std::uint32_t max_sessions_per_uid = 64;
   std::uint32_t max_handles_per_uid = 16384;
   std::uint64_t max_memory_per_uid = std::uint64_t{1} << 30;
-  std::uint32_t max_workers_per_uid = 256;  // blocked posix workers, per shard
+  std::uint32_t max_workers_per_uid = 256;     // blocked posix workers, per shard
   std::uint32_t max_control_bytes = 1u << 20;  // per session, in flight (SEND_MSG/RECV_MSG)
   // A control session (aioctl) silent for this long is closed.
   std::chrono::milliseconds control_idle_timeout{60000};

@@ -64,8 +64,14 @@ class IntrusiveList {
   void remove(T& item) noexcept {
     Node& n = node(item);
     if (n.list_ != this) return;
-    if (n.prev_ != nullptr) node(*n.prev_).next_ = n.next_; else head_ = n.next_;
-    if (n.next_ != nullptr) node(*n.next_).prev_ = n.prev_; else tail_ = n.prev_;
+    if (n.prev_ != nullptr)
+      node(*n.prev_).next_ = n.next_;
+    else
+      head_ = n.next_;
+    if (n.next_ != nullptr)
+      node(*n.next_).prev_ = n.prev_;
+    else
+      tail_ = n.prev_;
     n.prev_ = n.next_ = nullptr;
     n.list_ = nullptr;
     --size_;

@@ -29,7 +29,8 @@ void Session::request_close(std::string reason) {
 }
 
 bool Session::quiescent() const noexcept {
-  return closing_ && records_.in_flight() == 0 && !doorbell_.armed && !pump_running_ && waker_.in_flight == 0 && !dirty_;
+  return closing_ && records_.in_flight() == 0 && !doorbell_.armed && !pump_running_ && waker_.in_flight == 0 &&
+         !dirty_;
 }
 
 void Session::maybe_quiet() {
@@ -74,8 +75,8 @@ Task<> Session::shutdown() {
     co_await quiet_;
   }
   // Nothing refers to the region, the handles, the eventfds or this object any more.
-  spdlog::log(is_io_ ? spdlog::level::info : spdlog::level::debug, "session {} (pid {}, uid {}{}{}) closed: {}", id_, creds_.pid, creds_.uid,
-               name_.empty() ? "" : ", ", name_, close_reason_);
+  spdlog::log(is_io_ ? spdlog::level::info : spdlog::level::debug, "session {} (pid {}, uid {}{}{}) closed: {}", id_,
+              creds_.pid, creds_.uid, name_.empty() ? "" : ", ", name_, close_reason_);
 }
 
 void Session::Waker::complete(int) {

@@ -169,7 +169,7 @@ class Session : public IntrusiveListNode<Session> {
   UniqueFd complete_efd_;  // daemon writes: "new completions"
   UniqueFd cwd_;
   UniqueFd root_;
-  UniqueFd netns_;  // the client's network namespace, when it is not the daemon's
+  UniqueFd netns_;         // the client's network namespace, when it is not the daemon's
   UidShare memory_share_;  // region_'s size, held against the client uid's share
   PrepareContext prepare_ctx_;
   std::uint32_t max_in_flight_ = 0;
@@ -177,12 +177,12 @@ class Session : public IntrusiveListNode<Session> {
   // --- shard-thread state ------------------------------------------------------
   SessionRings rings_;
   HandleTable handles_;
-  std::uint64_t control_in_flight_ = 0;  // control data records hold (PrepareContext::control_in_flight)
+  std::uint64_t control_in_flight_ = 0;               // control data records hold (PrepareContext::control_in_flight)
   RecordPool records_{handles_, control_in_flight_};  // sized at the handshake
   Chains chains_;
   std::uint32_t blocked_need_ = 1;  // room the next chain needs before the pump can go on
   std::uint32_t seen_pending_ = 0;  // unconsumed descriptors the pump already looked at
-  std::vector<aiod_sqe> scratch_;  // private copies of one chain's descriptors
+  std::vector<aiod_sqe> scratch_;   // private copies of one chain's descriptors
   Doorbell doorbell_{*this};
   Waker waker_{*this};
   std::unique_ptr<wire::RecvBuffer> recv_buf_;
@@ -193,7 +193,6 @@ class Session : public IntrusiveListNode<Session> {
   bool dirty_ = false;  // has unpublished completions (listed by the shard for publish_dirty)
   std::string close_reason_;
   std::string refusal_;  // non-empty: answer the hello with this error and close
-
 };
 
 }  // namespace aiod::daemon

@@ -50,8 +50,8 @@ bool Session::settle(OpRecord& rec, int res) {
   res = finish_result(rec, res);
   post(rec, res);
   // An expired link timeout cancels what follows whatever its own link says.
-  const bool breaks = (rec.link == Link::soft && breaks_soft_link(rec, res)) ||
-                      (rec.finish == Finish::link_timer && res < 0);
+  const bool breaks =
+      (rec.link == Link::soft && breaks_soft_link(rec, res)) || (rec.finish == Finish::link_timer && res < 0);
   records_.release(rec);
   return breaks;
 }

@@ -19,7 +19,8 @@ Task<> Session::serve_control() {
     // A control session (aioctl) that stays silent is closed: it holds a
     // session slot of its uid. An IO session's control socket may be quiet
     // for ever.
-    const int n = co_await receive(in, is_io_ ? std::chrono::nanoseconds(0) : host_.config().limits.control_idle_timeout);
+    const int n =
+        co_await receive(in, is_io_ ? std::chrono::nanoseconds(0) : host_.config().limits.control_idle_timeout);
     if (closing_) break;
     if (n == -ECANCELED && !is_io_) {
       request_close("control session idle for " + std::to_string(host_.config().limits.control_idle_timeout.count()) +
@@ -128,8 +129,7 @@ void Session::handle_message(const wire::Message& msg, wire::ReceivedMessage& in
       reply_error(msg.id(), EPROTO, "Hello after the handshake");
       return;
     default:
-      reply_error(msg.id(), EPROTO,
-                  std::string("unexpected control message: ") + wire::EnumNameBody(msg.body_type()));
+      reply_error(msg.id(), EPROTO, std::string("unexpected control message: ") + wire::EnumNameBody(msg.body_type()));
       return;
   }
 }

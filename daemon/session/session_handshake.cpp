@@ -92,8 +92,7 @@ Task<int> Session::handshake() {
     flatbuffers::FlatBufferBuilder b(256);
     const auto welcome = wire::CreateWelcomeDirect(b, AIOD_PROTOCOL_VERSION, id_, kVersion,
                                                    std::string(host_.backend().info().name).c_str());
-    b.Finish(wire::CreateMessage(b, msg->id(), wire::Body::Welcome, welcome.Union()),
-             wire::MessageIdentifier());
+    b.Finish(wire::CreateMessage(b, msg->id(), wire::Body::Welcome, welcome.Union()), wire::MessageIdentifier());
     co_return reply(wire::view(b)) < 0 ? -EPIPE : 0;
   }
   const int err = setup_io(*msg, in);

@@ -88,12 +88,8 @@ void SessionRings::set_stopping() {
   store_daemon_flags();
 }
 
-void SessionRings::store_daemon_cpu() {
-  store_own_flags(hdr_->daemon_cpu, daemon_cpu_);
-}
+void SessionRings::store_daemon_cpu() { store_own_flags(hdr_->daemon_cpu, daemon_cpu_); }
 
-void SessionRings::store_daemon_flags() {
-  store_own_flags(hdr_->daemon_flags, daemon_flags_);
-}
+void SessionRings::store_daemon_flags() { store_own_flags(hdr_->daemon_flags, daemon_flags_); }
 
 }  // namespace aiod::daemon

@@ -38,9 +38,7 @@ class SessionRings {
   // Copies the descriptor `i` places past the consumed head into `out`.
   void copy_submission(std::uint32_t i, aiod_sqe& out) const;
   // A hint that descriptor `i` will be copied soon.
-  void prefetch_submission(std::uint32_t i) const {
-    __builtin_prefetch(&sq_[(sq_head_ + i) & (sq_entries_ - 1)]);
-  }
+  void prefetch_submission(std::uint32_t i) const { __builtin_prefetch(&sq_[(sq_head_ + i) & (sq_entries_ - 1)]); }
   // Consumes `n` descriptors and tells the client (release: the copies are done).
   void consume(std::uint32_t n);
 

@@ -147,9 +147,8 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   if (reply(wire::view(b), fds) < 0) return -EPIPE;
 
   is_io_ = true;
-  spdlog::info("session {} opened: pid {}, uid {}, gid {}{}{}, sq {}, arena {} KiB", id_, creds_.pid,
-               creds_.uid, creds_.gid, name_.empty() ? "" : ", ", name_, layout.sq_entries,
-               layout.arena_size / 1024);
+  spdlog::info("session {} opened: pid {}, uid {}, gid {}{}{}, sq {}, arena {} KiB", id_, creds_.pid, creds_.uid,
+               creds_.gid, name_.empty() ? "" : ", ", name_, layout.sq_entries, layout.arena_size / 1024);
   arm_doorbell();
   pump();
   return 0;

@@ -223,8 +223,7 @@ void Session::submit_next_segment(Chain& chain) {
       settle_now(*chain.ops[chain.next++], -ECANCELED);
       continue;
     }
-    if (OpRecord& rec = *chain.ops[chain.next];
-        rec.finish == Finish::cancel || rec.op.is<op::Nop>()) {
+    if (OpRecord& rec = *chain.ops[chain.next]; rec.finish == Finish::cancel || rec.op.is<op::Nop>()) {
       // Completed by the daemon itself when its turn comes (see
       // submit_single); the loop, not recursion, moves the chain on.
       if (rec.finish == Finish::cancel) resolve_cancel(rec);

@@ -32,9 +32,7 @@ std::uint32_t Shard::cpu() {
   return cpu_;
 }
 
-std::uint64_t Shard::now_ns() const {
-  return monotonic_ns();
-}
+std::uint64_t Shard::now_ns() const { return monotonic_ns(); }
 
 int Shard::start(std::string& error) {
   inbox_efd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

@@ -9,9 +9,9 @@ namespace aiod::daemon {
 namespace {
 
 flatbuffers::Offset<wire::Counters> counters(flatbuffers::FlatBufferBuilder& b, const CountersSnapshot& c) {
-  return wire::CreateCounters(b, c.ops_submitted, c.ops_completed, c.ops_failed, c.ops_in_flight,
-                              c.bytes_in, c.bytes_out, c.invalid_descriptors, c.ring_full_events,
-                              c.wakeups_sent, c.wakeups_received);
+  return wire::CreateCounters(b, c.ops_submitted, c.ops_completed, c.ops_failed, c.ops_in_flight, c.bytes_in,
+                              c.bytes_out, c.invalid_descriptors, c.ring_full_events, c.wakeups_sent,
+                              c.wakeups_received);
 }
 
 // Only opcodes that were used, to keep replies small.
@@ -21,7 +21,8 @@ std::vector<flatbuffers::Offset<wire::OpcodeCount>> opcode_counts(
   std::vector<flatbuffers::Offset<wire::OpcodeCount>> out;
   for (unsigned op = 0; op < AIOD_OP_LAST; ++op) {
     if (count[op] == 0 && errors[op] == 0) continue;
-    out.push_back(wire::CreateOpcodeCountDirect(b, static_cast<std::uint8_t>(op), opcode_name(op), count[op], errors[op]));
+    out.push_back(
+        wire::CreateOpcodeCountDirect(b, static_cast<std::uint8_t>(op), opcode_name(op), count[op], errors[op]));
   }
   return out;
 }
@@ -52,12 +53,11 @@ void build_stats_reply(flatbuffers::FlatBufferBuilder& b, std::uint64_t request_
   }
   const std::uint64_t next_session = next < snap.sessions.size() ? next : 0;
   const auto totals = counters(b, snap.totals);
-  const auto reply = wire::CreateStatsReplyDirect(
-      b, 1, kVersion, std::string(backend).c_str(), snap.uptime_ns, snap.shards, snap.sessions_active,
-      snap.sessions_total, totals, &opcodes, latency, &sessions, snap.daemon_syscalls, snap.config_reloads,
-      snap.config_reload_failures, next_session);
-  b.Finish(wire::CreateMessage(b, request_id, wire::Body::StatsReply, reply.Union()),
-           wire::MessageIdentifier());
+  const auto reply = wire::CreateStatsReplyDirect(b, 1, kVersion, std::string(backend).c_str(), snap.uptime_ns,
+                                                  snap.shards, snap.sessions_active, snap.sessions_total, totals,
+                                                  &opcodes, latency, &sessions, snap.daemon_syscalls,
+                                                  snap.config_reloads, snap.config_reload_failures, next_session);
+  b.Finish(wire::CreateMessage(b, request_id, wire::Body::StatsReply, reply.Union()), wire::MessageIdentifier());
 }
 
 }  // namespace aiod::daemon

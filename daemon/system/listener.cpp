@@ -26,8 +26,8 @@ Listener::~Listener() { close(); }
 int Listener::bind(const std::string& path, unsigned mode, std::string& error) {
   sockaddr_un addr;
   if (fill_address(path, addr) < 0) {
-    error = "socket path '" + path + "' is empty or longer than " + std::to_string(sizeof(addr.sun_path) - 1) +
-            " bytes";
+    error =
+        "socket path '" + path + "' is empty or longer than " + std::to_string(sizeof(addr.sun_path) - 1) + " bytes";
     return -ENAMETOOLONG;
   }
   UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));

@@ -117,8 +117,7 @@ int take_activated_socket(ActivatedSocket& out, std::string& error) {
   // The accept loop drains the queue until EAGAIN; systemd passes the socket
   // blocking, and the descriptor must not leak into anything aiod starts.
   const int fl = ::fcntl(fd.get(), F_GETFL);
-  if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK) < 0 ||
-      ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) < 0) {
+  if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK) < 0 || ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) < 0) {
     const int err = errno;
     error = std::string("preparing the activated socket: ") + std::strerror(err);
     return -err;

@@ -198,8 +198,8 @@ std::vector<Case> control_cases() {
                [row](Ctx& x) {
                  Ring r;
                  char b[4];
-                 ::io_uring_prep_read(r.sqe(1, row.hard ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK), row.invalid ? 4004 : x.fd(0),
-                                      b, sizeof b, 0);
+                 ::io_uring_prep_read(r.sqe(1, row.hard ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK),
+                                      row.invalid ? 4004 : x.fd(0), b, sizeof b, 0);
                  ::io_uring_prep_nop(r.sqe(2));
                  r.submit();
                  auto res = r.wait(2);
@@ -209,8 +209,11 @@ std::vector<Case> control_cases() {
                [row](Ctx& x) {
                  char b[4];
                  std::error_code e1, e2;
-                 (void)x.client->complete(Read{.file = row.invalid ? Handle{4004} : x.h(0), .buffer = b, .offset = 0,
-                                               .link = row.hard ? Link::hard : Link::soft, .out_error = &e1},
+                 (void)x.client->complete(Read{.file = row.invalid ? Handle{4004} : x.h(0),
+                                               .buffer = b,
+                                               .offset = 0,
+                                               .link = row.hard ? Link::hard : Link::soft,
+                                               .out_error = &e1},
                                           Nop{.out_error = &e2});
                  return Out{0, step("read", aio(e1)) + step("nop", aio(e2))};
                }};
@@ -292,8 +295,8 @@ std::vector<Case> control_cases() {
                  Ring r;
                  char b[8];
                  __kernel_timespec ts{.tv_sec = 0, .tv_nsec = 20'000'000};
-                 ::io_uring_prep_read(r.sqe(1, row.read_link == Link::hard ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK), x.fd(0),
-                                      b, sizeof b, ~0ULL);
+                 ::io_uring_prep_read(r.sqe(1, row.read_link == Link::hard ? IOSQE_IO_HARDLINK : IOSQE_IO_LINK),
+                                      x.fd(0), b, sizeof b, ~0ULL);
                  ::io_uring_prep_link_timeout(r.sqe(2, row.with_nop ? IOSQE_IO_LINK : 0), &ts, 0);
                  if (row.with_nop) ::io_uring_prep_nop(r.sqe(3));
                  r.submit();
@@ -328,8 +331,7 @@ std::vector<Case> control_cases() {
       c.expect = [](Out& o, std::string&) { o.val = "read=ECANCELED lt=ETIME nop=ECANCELED "; };
     }
     if (std::string(row.name) == "op_finishes_first") {
-      c.difference =
-          "a link timeout whose op finished first succeeds (0), where io_uring completes it with -ECANCELED";
+      c.difference = "a link timeout whose op finished first succeeds (0), where io_uring completes it with -ECANCELED";
       c.expect = [](Out& o, std::string&) { o.val = "read=5 lt=ok "; };
     }
     cs.push_back(c);
@@ -390,7 +392,8 @@ std::vector<Case> control_cases() {
                     .aiod =
                         [](Ctx& x) {
                           OpId id;
-                          if (const auto ec = x.client->single(Nop{.out_id = &id}); ec) return Out{-1, "nop: " + ec.message()};
+                          if (const auto ec = x.client->single(Nop{.out_id = &id}); ec)
+                            return Out{-1, "nop: " + ec.message()};
                           return aio(x.client->single(Cancel{.id = id}));
                         }});
   cs.push_back(Case{.op = "cancel",
@@ -425,7 +428,9 @@ std::vector<Case> control_cases() {
             const std::string left = drain(x.peer(1));
             const bool ok = (res[1] == -ECANCELED && res[2] == 0 && left == "\"racer\" empty") ||
                             (got == "racer" && (res[2] == -ENOENT || res[2] == -EALREADY) && left == "\"\" empty");
-            return Out{0, ok ? "exactly once" : "read=" + std::to_string(res[1]) + " cancel=" + std::to_string(res[2]) + " left " + left};
+            return Out{0,
+                       ok ? "exactly once"
+                          : "read=" + std::to_string(res[1]) + " cancel=" + std::to_string(res[2]) + " left " + left};
           },
       .aiod =
           [](Ctx& x) {
@@ -441,18 +446,23 @@ std::vector<Case> control_cases() {
             (void)q.complete_all();
             const std::string got = e1 ? "" : std::string(b, n);
             const std::string left = drain(x.peer(1));
-            const bool ok = (e1 == std::errc::operation_canceled && !e2 && left == "\"racer\" empty") ||
-                            (got == "racer" && (e2 == std::errc::no_such_file_or_directory ||
-                                                e2 == std::errc::connection_already_in_progress) &&
-                             left == "\"\" empty");
+            const bool ok =
+                (e1 == std::errc::operation_canceled && !e2 && left == "\"racer\" empty") ||
+                (got == "racer" &&
+                 (e2 == std::errc::no_such_file_or_directory || e2 == std::errc::connection_already_in_progress) &&
+                 left == "\"\" empty");
             return Out{0, ok ? "exactly once" : step("read", aio(e1, got)) + step("cancel", aio(e2)) + " left " + left};
           },
       .probe = pipe_left});
   // --- child_exit
-  cs.push_back(child_case("exit_code", 0, [](Ctx& x) { child(x, false); }, false));
-  cs.push_back(child_case("killed_by_a_signal", 0, [](Ctx& x) { child(x, true); }, false));
-  cs.push_back(child_case("through_a_pidfd", 0, [](Ctx& x) { child(x, false); }, true));
-  cs.push_back(child_case("not_a_child_is_echild", ECHILD, [](Ctx& x) { x.vars["pid"] = ::getppid(); }, false));
+  cs.push_back(child_case(
+      "exit_code", 0, [](Ctx& x) { child(x, false); }, false));
+  cs.push_back(child_case(
+      "killed_by_a_signal", 0, [](Ctx& x) { child(x, true); }, false));
+  cs.push_back(child_case(
+      "through_a_pidfd", 0, [](Ctx& x) { child(x, false); }, true));
+  cs.push_back(child_case(
+      "not_a_child_is_echild", ECHILD, [](Ctx& x) { x.vars["pid"] = ::getppid(); }, false));
   // --- event sources
   cs.push_back(event_case("notify_event_source", "adds_one", 0, "n"));
   cs.push_back(event_case("notify_event_source", "then_wait_takes_it", 0, "nw"));

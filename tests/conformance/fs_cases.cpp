@@ -1,4 +1,5 @@
-// fs_cases.cpp — path and directory ops: open_at, openat2, close_file, close_dir, statx, rename_at, unlink_at, mkdir_at, symlink_at.
+// fs_cases.cpp — path and directory ops: open_at, openat2, close_file, close_dir, statx, rename_at, unlink_at,
+// mkdir_at, symlink_at.
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -62,27 +63,24 @@ long sys_openat2(int dirfd, const char* path, int flags, mode_t mode, std::uint6
 
 Case openat2_case(std::string name, int want, std::function<void(Ctx&)> setup, std::string path, int flags,
                   std::uint64_t resolve, mode_t mode = 0) {
-  return Case{.op = "openat2",
-              .name = std::move(name),
-              .want_err = want,
-              .setup = std::move(setup),
-              .ref =
-                  [=](Ctx& x) {
-                    const std::string p = path == "ABS" ? x.path("f") : path;
-                    return opened_ref(static_cast<int>(sys_openat2(x.dirfd, p.c_str(), flags, mode, resolve)));
-                  },
-              .aiod =
-                  [=](Ctx& x) {
-                    const std::string p = path == "ABS" ? x.path("f") : path;
-                    Handle h;
-                    const auto ec = x.client->single(OpenAt2{.dir = x.dirh,
-                                                             .path = p.c_str(),
-                                                             .flags = flags,
-                                                             .mode = mode,
-                                                             .resolve = resolve,
-                                                             .out_file = &h});
-                    return opened_aiod(*x.client, ec, h);
-                  }};
+  return Case{
+      .op = "openat2",
+      .name = std::move(name),
+      .want_err = want,
+      .setup = std::move(setup),
+      .ref =
+          [=](Ctx& x) {
+            const std::string p = path == "ABS" ? x.path("f") : path;
+            return opened_ref(static_cast<int>(sys_openat2(x.dirfd, p.c_str(), flags, mode, resolve)));
+          },
+      .aiod =
+          [=](Ctx& x) {
+            const std::string p = path == "ABS" ? x.path("f") : path;
+            Handle h;
+            const auto ec = x.client->single(OpenAt2{
+                .dir = x.dirh, .path = p.c_str(), .flags = flags, .mode = mode, .resolve = resolve, .out_file = &h});
+            return opened_aiod(*x.client, ec, h);
+          }};
 }
 
 std::string describe(const struct statx& st) {
@@ -101,14 +99,14 @@ Case statx_case(std::string name, int want, std::function<void(Ctx&)> setup, con
               .setup = std::move(setup),
               .ref =
                   [=](Ctx& x) {
-                    struct statx st{};
+                    struct statx st {};
                     const int dfd = on_object ? x.fd(0) : x.dirfd;
                     if (::statx(dfd, path, flags, STATX_BASIC_STATS, &st) != 0) return Out{errno, ""};
                     return Out{0, describe(st)};
                   },
               .aiod =
                   [=](Ctx& x) {
-                    struct statx st{};
+                    struct statx st {};
                     const Handle d = on_object ? x.h(0) : x.dirh;
                     const auto ec = x.client->single(Statx{.dir = d, .path = path, .flags = flags, .out_statx = &st});
                     return aio(ec, ec ? "" : describe(st));
@@ -134,9 +132,10 @@ Case rename_case(std::string name, int want, std::function<void(Ctx&)> setup, co
               .ref = [=](Ctx& x) { return sys(::renameat2(x.dirfd, from, x.dirfd, to, flags)); },
               .aiod =
                   [=](Ctx& x) {
-                    return aio(x.client->single(RenameAt{
-                                   .old_dir = x.dirh, .old_path = from, .new_dir = x.dirh, .new_path = to, .flags = flags}),
-                               "0");
+                    return aio(
+                        x.client->single(RenameAt{
+                            .old_dir = x.dirh, .old_path = from, .new_dir = x.dirh, .new_path = to, .flags = flags}),
+                        "0");
                   },
               .as_nobody = nobody};
 }
@@ -157,13 +156,14 @@ Case unlink_case(std::string name, int want, std::function<void(Ctx&)> setup, co
 
 Case mkdir_case(std::string name, int want, std::function<void(Ctx&)> setup, const char* path, mode_t mode,
                 bool nobody = false) {
-  return Case{.op = "mkdir_at",
-              .name = std::move(name),
-              .want_err = want,
-              .setup = std::move(setup),
-              .ref = [=](Ctx& x) { return sys(::mkdirat(x.dirfd, path, mode)); },
-              .aiod = [=](Ctx& x) { return aio(x.client->single(MkdirAt{.dir = x.dirh, .path = path, .mode = mode}), "0"); },
-              .as_nobody = nobody};
+  return Case{
+      .op = "mkdir_at",
+      .name = std::move(name),
+      .want_err = want,
+      .setup = std::move(setup),
+      .ref = [=](Ctx& x) { return sys(::mkdirat(x.dirfd, path, mode)); },
+      .aiod = [=](Ctx& x) { return aio(x.client->single(MkdirAt{.dir = x.dirh, .path = path, .mode = mode}), "0"); },
+      .as_nobody = nobody};
 }
 
 Case symlink_case(std::string name, int want, std::function<void(Ctx&)> setup, const char* target, const char* link,
@@ -198,8 +198,10 @@ Case close_case(std::string op, std::string name, std::function<void(Ctx&)> setu
               .aiod =
                   [=](Ctx& x) {
                     CloseOp close_op{};
-                    if constexpr (requires { close_op.file; }) close_op.file = x.h(0);
-                    else close_op.dir = x.h(0);
+                    if constexpr (requires { close_op.file; })
+                      close_op.file = x.h(0);
+                    else
+                      close_op.dir = x.h(0);
                     std::string v = step("close", aio(x.client->single(close_op)));
                     if (twice) v += step("again", aio(x.client->single(close_op)));
                     char b[4];
@@ -240,27 +242,49 @@ std::vector<Case> fs_cases() {
   cs.push_back(openat2_case("opens_beneath", 0, file_f, "f", O_RDONLY, RESOLVE_BENEATH));
   cs.push_back(openat2_case("creates_with_mode", 0, nullptr, "new", O_CREAT | O_RDWR, 0, 0640));
   cs.push_back(openat2_case(
-      "no_symlinks_through_a_link_is_eloop", ELOOP, [](Ctx& x) { file_f(x); ::symlinkat("f", x.dirfd, "l"); }, "l",
-      O_RDONLY, RESOLVE_NO_SYMLINKS));
+      "no_symlinks_through_a_link_is_eloop", ELOOP,
+      [](Ctx& x) {
+        file_f(x);
+        ::symlinkat("f", x.dirfd, "l");
+      },
+      "l", O_RDONLY, RESOLVE_NO_SYMLINKS));
   cs.push_back(openat2_case("beneath_with_dotdot_is_exdev", EXDEV, sub_dir, "d/../../x", O_RDONLY, RESOLVE_BENEATH));
   cs.push_back(openat2_case("unknown_resolve_bit_is_einval", EINVAL, file_f, "f", O_RDONLY, 0x1000));
   cs.push_back(openat2_case("absolute_path_beneath_is_exdev", EXDEV, file_f, "ABS", O_RDONLY, RESOLVE_BENEATH));
   // --- close_file, close_dir
-  cs.push_back(close_case<CloseFile>("close_file", "then_the_name_is_ebadf",
-                                     [](Ctx& x) { file_f(x); x.add(open_file(x, "f", O_RDONLY)); }, false));
-  cs.push_back(close_case<CloseFile>("close_file", "twice_is_ebadf",
-                                     [](Ctx& x) { file_f(x); x.add(open_file(x, "f", O_RDONLY)); }, true));
+  cs.push_back(close_case<CloseFile>(
+      "close_file", "then_the_name_is_ebadf",
+      [](Ctx& x) {
+        file_f(x);
+        x.add(open_file(x, "f", O_RDONLY));
+      },
+      false));
+  cs.push_back(close_case<CloseFile>(
+      "close_file", "twice_is_ebadf",
+      [](Ctx& x) {
+        file_f(x);
+        x.add(open_file(x, "f", O_RDONLY));
+      },
+      true));
   cs.push_back(Case{.op = "close_file",
                     .name = "never_opened_is_ebadf",
                     .want_err = EBADF,
                     .ref = [](Ctx&) { return sys_ok(::close(4000)); },
                     .aiod = [](Ctx& x) { return aio(x.client->single(CloseFile{.file = Handle{4000}})); }});
-  cs.push_back(close_case<CloseDir>("close_dir", "then_the_name_is_ebadf",
-                                    [](Ctx& x) { sub_dir(x); x.add(open_file(x, "d", O_RDONLY | O_DIRECTORY)); },
-                                    false));
-  cs.push_back(close_case<CloseDir>("close_dir", "twice_is_ebadf",
-                                    [](Ctx& x) { sub_dir(x); x.add(open_file(x, "d", O_RDONLY | O_DIRECTORY)); },
-                                    true));
+  cs.push_back(close_case<CloseDir>(
+      "close_dir", "then_the_name_is_ebadf",
+      [](Ctx& x) {
+        sub_dir(x);
+        x.add(open_file(x, "d", O_RDONLY | O_DIRECTORY));
+      },
+      false));
+  cs.push_back(close_case<CloseDir>(
+      "close_dir", "twice_is_ebadf",
+      [](Ctx& x) {
+        sub_dir(x);
+        x.add(open_file(x, "d", O_RDONLY | O_DIRECTORY));
+      },
+      true));
   cs.push_back(Case{.op = "close_dir",
                     .name = "never_opened_is_ebadf",
                     .want_err = EBADF,
@@ -268,32 +292,61 @@ std::vector<Case> fs_cases() {
                     .aiod = [](Ctx& x) { return aio(x.client->single(CloseDir{.dir = Handle{4001}})); }});
   // --- statx
   cs.push_back(statx_case("by_path", 0, file_f, "f", 0));
-  cs.push_back(statx_case("empty_path_describes_the_handle", 0,
-                          [](Ctx& x) { file_f(x); x.add(open_file(x, "f", O_RDONLY)); }, "", AT_EMPTY_PATH, false,
-                          true));
-  cs.push_back(statx_case("symlink_nofollow", 0, [](Ctx& x) { ::symlinkat("nowhere", x.dirfd, "l"); }, "l",
-                          AT_SYMLINK_NOFOLLOW));
+  cs.push_back(statx_case(
+      "empty_path_describes_the_handle", 0,
+      [](Ctx& x) {
+        file_f(x);
+        x.add(open_file(x, "f", O_RDONLY));
+      },
+      "", AT_EMPTY_PATH, false, true));
+  cs.push_back(statx_case(
+      "symlink_nofollow", 0, [](Ctx& x) { ::symlinkat("nowhere", x.dirfd, "l"); }, "l", AT_SYMLINK_NOFOLLOW));
   cs.push_back(statx_case("missing_is_enoent", ENOENT, nullptr, "missing", 0));
   cs.push_back(statx_case("empty_path_without_flag_is_enoent", ENOENT, nullptr, "", 0));
   cs.push_back(statx_case("unknown_flag_is_einval", EINVAL, file_f, "f", 0x40000000));
   cs.push_back(statx_case("inside_a_locked_dir_as_nobody_is_eacces", EACCES, locked_dir, "locked/f", 0, true));
   // --- rename_at
-  cs.push_back(rename_case("replaces_with_flags_0", 0, [](Ctx& x) { file_f(x); make_file(x, "g", "old"); }, "f", "g", 0));
-  cs.push_back(rename_case("noreplace_onto_existing_is_eexist", EEXIST,
-                           [](Ctx& x) { file_f(x); make_file(x, "g", "old"); }, "f", "g", RENAME_NOREPLACE));
-  cs.push_back(rename_case("exchange_swaps", 0, [](Ctx& x) { file_f(x); make_file(x, "g", "old"); }, "f", "g",
-                           RENAME_EXCHANGE));
+  cs.push_back(rename_case(
+      "replaces_with_flags_0", 0,
+      [](Ctx& x) {
+        file_f(x);
+        make_file(x, "g", "old");
+      },
+      "f", "g", 0));
+  cs.push_back(rename_case(
+      "noreplace_onto_existing_is_eexist", EEXIST,
+      [](Ctx& x) {
+        file_f(x);
+        make_file(x, "g", "old");
+      },
+      "f", "g", RENAME_NOREPLACE));
+  cs.push_back(rename_case(
+      "exchange_swaps", 0,
+      [](Ctx& x) {
+        file_f(x);
+        make_file(x, "g", "old");
+      },
+      "f", "g", RENAME_EXCHANGE));
   cs.push_back(rename_case("missing_source_is_enoent", ENOENT, nullptr, "missing", "g", RENAME_NOREPLACE));
-  cs.push_back(rename_case("exchange_with_noreplace_is_einval", EINVAL,
-                           [](Ctx& x) { file_f(x); make_file(x, "g", "old"); }, "f", "g",
-                           RENAME_EXCHANGE | RENAME_NOREPLACE));
+  cs.push_back(rename_case(
+      "exchange_with_noreplace_is_einval", EINVAL,
+      [](Ctx& x) {
+        file_f(x);
+        make_file(x, "g", "old");
+      },
+      "f", "g", RENAME_EXCHANGE | RENAME_NOREPLACE));
   cs.push_back(rename_case("in_a_root_dir_as_nobody_is_eacces", EACCES, file_f, "f", "g", RENAME_NOREPLACE, true));
   // --- unlink_at
   cs.push_back(unlink_case("removes_a_file", 0, file_f, "f", false));
   cs.push_back(unlink_case("a_directory_without_removedir_is_eisdir", EISDIR, sub_dir, "d", false));
   cs.push_back(unlink_case("removedir_removes_an_empty_directory", 0, sub_dir, "d", true));
-  cs.push_back(unlink_case("removedir_on_a_full_directory_is_enotempty", ENOTEMPTY,
-                           [](Ctx& x) { sub_dir(x); make_file(x, "d/f", "x"); }, "d", true));
+  cs.push_back(unlink_case(
+      "removedir_on_a_full_directory_is_enotempty", ENOTEMPTY,
+      [](Ctx& x) {
+        sub_dir(x);
+        make_file(x, "d/f", "x");
+      },
+      "d", true));
   cs.push_back(unlink_case("removedir_on_a_file_is_enotdir", ENOTDIR, file_f, "f", true));
   cs.push_back(unlink_case("missing_is_enoent", ENOENT, nullptr, "missing", false));
   cs.push_back(unlink_case("in_a_root_dir_as_nobody_is_eacces", EACCES, file_f, "f", false, true));

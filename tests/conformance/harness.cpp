@@ -134,7 +134,7 @@ void walk(const std::string& root, const std::string& rel, std::vector<std::stri
   for (const std::string& n : names) {
     const std::string r = rel.empty() ? n : rel + "/" + n;
     const std::string full = root + "/" + r;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(full.c_str(), &st) != 0) {
       lines.push_back(r + ": lstat " + errname(errno));
       continue;
@@ -196,7 +196,8 @@ std::string drain(int fd) {
 }
 
 Ring::Ring() {
-  if (const int r = ::io_uring_queue_init(16, &ring_, 0); r < 0) ADD_FAILURE() << "io_uring_queue_init: " << errname(-r);
+  if (const int r = ::io_uring_queue_init(16, &ring_, 0); r < 0)
+    ADD_FAILURE() << "io_uring_queue_init: " << errname(-r);
 }
 
 Ring::~Ring() { ::io_uring_queue_exit(&ring_); }

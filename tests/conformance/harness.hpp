@@ -40,10 +40,10 @@ struct Out {
 // The world of one run of a case.
 struct Ctx {
   bool via_aiod = false;
-  std::string dir;          // a fresh empty directory (absolute path), mode 0755
-  int dirfd = -1;           // that directory, O_DIRECTORY
-  Client* client = nullptr; // aiod runs: the acting session
-  Handle dirh{};            // aiod runs: dirfd registered with that session
+  std::string dir;           // a fresh empty directory (absolute path), mode 0755
+  int dirfd = -1;            // that directory, O_DIRECTORY
+  Client* client = nullptr;  // aiod runs: the acting session
+  Handle dirh{};             // aiod runs: dirfd registered with that session
 
   // Objects made by the setup that the action uses. In a reference run they
   // are descriptors of this process; in an aiod run they are registered with
@@ -75,8 +75,8 @@ struct Case {
   std::string name;  // what this case does, an identifier
   int want_err = 0;  // the reference's errno (0: success); pins the table itself
   std::function<void(Ctx&)> setup{};
-  Action ref{};      // the system call, in this process
-  Action aiod{};     // the libaiod op
+  Action ref{};   // the system call, in this process
+  Action aiod{};  // the libaiod op
   // Side effects after the action; default: the directory's tree (names,
   // types, modes, owners, sizes, contents, link targets).
   std::function<std::string(Ctx&)> probe{};

@@ -1,4 +1,5 @@
-// io_cases.cpp — ops on open descriptors: read, write, readv, writev, fsync, fallocate, fadvise, ftruncate, sync_file_range, splice, poll, read_tty.
+// io_cases.cpp — ops on open descriptors: read, write, readv, writev, fsync, fallocate, fadvise, ftruncate,
+// sync_file_range, splice, poll, read_tty.
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -29,8 +30,10 @@ std::function<void(Ctx&)> pipe_with(std::string data, bool close_writer) {
     if (!data.empty() && ::write(p[1], data.data(), data.size()) != static_cast<ssize_t>(data.size()))
       ADD_FAILURE() << "write to the pipe";
     x.add(p[0]);
-    if (close_writer) ::close(p[1]);
-    else x.keep(p[1]);
+    if (close_writer)
+      ::close(p[1]);
+    else
+      x.keep(p[1]);
   };
 }
 
@@ -39,8 +42,10 @@ std::function<void(Ctx&)> pipe_writer(bool close_reader) {
   return [=](Ctx& x) {
     const auto p = make_pipe();
     x.add(p[1]);
-    if (close_reader) ::close(p[0]);
-    else x.keep(p[0]);
+    if (close_reader)
+      ::close(p[0]);
+    else
+      x.keep(p[0]);
   };
 }
 
@@ -84,23 +89,23 @@ Case read_case(std::string name, int want, std::function<void(Ctx&)> setup, std:
 
 Case write_case(std::string name, int want, std::function<void(Ctx&)> setup, std::string data, std::uint64_t off,
                 bool peer_probe = false) {
-  return Case{.op = "write",
-              .name = std::move(name),
-              .want_err = want,
-              .setup = std::move(setup),
-              .ref =
-                  [=](Ctx& x) {
-                    return sys(off == kOffsetCurrent
-                                   ? ::write(x.fd(0), data.data(), data.size())
-                                   : ::pwrite(x.fd(0), data.data(), data.size(), static_cast<off_t>(off)));
-                  },
-              .aiod =
-                  [=](Ctx& x) {
-                    std::size_t n = 0;
-                    const auto ec = x.client->single(Write{.file = x.h(0), .buffer = data, .offset = off, .out_written = &n});
-                    return aio(ec, std::to_string(n));
-                  },
-              .probe = peer_probe ? std::function<std::string(Ctx&)>(dir_and_peer) : nullptr};
+  return Case{
+      .op = "write",
+      .name = std::move(name),
+      .want_err = want,
+      .setup = std::move(setup),
+      .ref =
+          [=](Ctx& x) {
+            return sys(off == kOffsetCurrent ? ::write(x.fd(0), data.data(), data.size())
+                                             : ::pwrite(x.fd(0), data.data(), data.size(), static_cast<off_t>(off)));
+          },
+      .aiod =
+          [=](Ctx& x) {
+            std::size_t n = 0;
+            const auto ec = x.client->single(Write{.file = x.h(0), .buffer = data, .offset = off, .out_written = &n});
+            return aio(ec, std::to_string(n));
+          },
+      .probe = peer_probe ? std::function<std::string(Ctx&)>(dir_and_peer) : nullptr};
 }
 
 Case readv_case(std::string name, int want, std::function<void(Ctx&)> setup, std::uint64_t off) {
@@ -146,13 +151,17 @@ Case writev_case(std::string name, int want, std::function<void(Ctx&)> setup, st
                   [=](Ctx& x) {
                     iovec iov[2] = {{a, 5}, {b, 4}};
                     std::size_t n = 0;
-                    return [&] { const std::error_code ec_ = x.client->single(Writev{.file = x.h(0), .iov = iov, .offset = off, .out_written = &n}); return aio(ec_, std::to_string(n)); }();
+                    return [&] {
+                      const std::error_code ec_ =
+                          x.client->single(Writev{.file = x.h(0), .iov = iov, .offset = off, .out_written = &n});
+                      return aio(ec_, std::to_string(n));
+                    }();
                   }};
 }
 
 // A case whose reference is one call on object 0 and whose aiod op takes object 0's handle.
-Case simple(std::string op, std::string name, int want, std::function<void(Ctx&)> setup,
-            std::function<long(int)> ref, std::function<std::error_code(Client&, Handle)> aiod_op) {
+Case simple(std::string op, std::string name, int want, std::function<void(Ctx&)> setup, std::function<long(int)> ref,
+            std::function<std::error_code(Client&, Handle)> aiod_op) {
   return Case{.op = std::move(op),
               .name = std::move(name),
               .want_err = want,
@@ -190,12 +199,15 @@ Case splice_case(std::string name, int want, std::function<void(Ctx&)> setup, st
               .aiod =
                   [=](Ctx& x) {
                     std::size_t n = 0;
-                    return [&] { const std::error_code ec_ = x.client->single(Splice{.in = x.h(0),
-                                                       .in_offset = in_off,
-                                                       .out = x.h(1),
-                                                       .out_offset = out_off,
-                                                       .len = len,
-                                                       .out_written = &n}); return aio(ec_, std::to_string(n)); }();
+                    return [&] {
+                      const std::error_code ec_ = x.client->single(Splice{.in = x.h(0),
+                                                                          .in_offset = in_off,
+                                                                          .out = x.h(1),
+                                                                          .out_offset = out_off,
+                                                                          .len = len,
+                                                                          .out_written = &n});
+                      return aio(ec_, std::to_string(n));
+                    }();
                   },
               .probe = peer_probe ? std::function<std::string(Ctx&)>(dir_and_peer) : nullptr};
 }
@@ -215,8 +227,8 @@ Case poll_case(std::string name, int want, std::function<void(Ctx&)> setup, shor
               .aiod =
                   [=](Ctx& x) {
                     std::uint32_t ev = 0;
-                    const auto ec = x.client->single(Poll{.fd = x.h(0), .events = static_cast<std::uint32_t>(events),
-                                                          .out_events = &ev});
+                    const auto ec = x.client->single(
+                        Poll{.fd = x.h(0), .events = static_cast<std::uint32_t>(events), .out_events = &ev});
                     return aio(ec, "revents=" + std::to_string(ev));
                   }};
 }
@@ -235,8 +247,10 @@ std::function<void(Ctx&)> tty_with(std::string input, bool hang_up) {
     if (!input.empty() && ::write(master, input.data(), input.size()) != static_cast<ssize_t>(input.size()))
       ADD_FAILURE() << "type on the pty";
     x.add(slave);
-    if (hang_up) ::close(master);
-    else x.keep(master);
+    if (hang_up)
+      ::close(master);
+    else
+      x.keep(master);
   };
 }
 
@@ -271,8 +285,9 @@ std::vector<Case> io_cases() {
   cs.push_back(read_case("at_eof_is_0", 0, data_file(O_RDONLY), 8, 16));
   cs.push_back(read_case("current_position_advances", 0, data_file(O_RDONLY), 5, kOffsetCurrent, 3));
   cs.push_back(read_case("write_only_file_is_ebadf", EBADF, data_file(O_WRONLY), 4, 0));
-  cs.push_back(read_case("a_directory_is_eisdir", EISDIR,
-                         [](Ctx& x) { x.add(::open(x.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); }, 4, 0));
+  cs.push_back(read_case(
+      "a_directory_is_eisdir", EISDIR, [](Ctx& x) { x.add(::open(x.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); },
+      4, 0));
   cs.push_back(read_case("pipe_without_writers_is_eof", 0, pipe_with("", true), 8, kOffsetCurrent));
   cs.push_back(read_case("pipe_short_read", 0, pipe_with("abc", false), 40, kOffsetCurrent));
   cs.push_back(Case{.op = "read",
@@ -304,7 +319,10 @@ std::vector<Case> io_cases() {
                     .difference = "READ, READV, RECV and their kin wait for the descriptor to be ready whatever its "
                                   "O_NONBLOCK, on both backends: a read of an empty O_NONBLOCK pipe waits (here until "
                                   "its link timeout cancels it) where read(2) fails with EAGAIN",
-                    .expect = [](Out& o, std::string&) { o = {ECANCELED, ""}; }});
+                    .expect =
+                        [](Out& o, std::string&) {
+                          o = {ECANCELED, ""};
+                        }});
   // --- write
   cs.push_back(write_case("at_an_offset", 0, data_file(O_WRONLY), "XY", 4));
   cs.push_back(write_case("past_the_end_leaves_a_hole", 0, data_file(O_WRONLY), "Z", 20));
@@ -333,74 +351,88 @@ std::vector<Case> io_cases() {
                     .ref = [](Ctx&) { return sys_ok(::fsync(4002)); },
                     .aiod = [](Ctx& x) { return aio(x.client->single(Fsync{.file = Handle{4002}})); }});
   // --- fallocate
-  cs.push_back(simple("fallocate", "extends_the_file", 0, data_file(O_WRONLY),
-                      [](int fd) { return static_cast<long>(::fallocate(fd, 0, 0, 100)); },
-                      [](Client& c, Handle h) { return c.single(Fallocate{.file = h, .offset = 0, .len = 100}); }));
-  cs.push_back(simple("fallocate", "keep_size", 0, data_file(O_WRONLY),
-                      [](int fd) { return static_cast<long>(::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 100)); },
-                      [](Client& c, Handle h) {
-                        return c.single(Fallocate{.file = h, .mode = FALLOC_FL_KEEP_SIZE, .offset = 0, .len = 100});
-                      }));
-  cs.push_back(simple("fallocate", "zero_length_is_einval", EINVAL, data_file(O_WRONLY),
-                      [](int fd) { return static_cast<long>(::fallocate(fd, 0, 0, 0)); },
-                      [](Client& c, Handle h) { return c.single(Fallocate{.file = h, .offset = 0, .len = 0}); }));
-  cs.push_back(simple("fallocate", "read_only_file_is_ebadf", EBADF, data_file(O_RDONLY),
-                      [](int fd) { return static_cast<long>(::fallocate(fd, 0, 0, 100)); },
-                      [](Client& c, Handle h) { return c.single(Fallocate{.file = h, .offset = 0, .len = 100}); }));
+  cs.push_back(simple(
+      "fallocate", "extends_the_file", 0, data_file(O_WRONLY),
+      [](int fd) { return static_cast<long>(::fallocate(fd, 0, 0, 100)); },
+      [](Client& c, Handle h) { return c.single(Fallocate{.file = h, .offset = 0, .len = 100}); }));
+  cs.push_back(simple(
+      "fallocate", "keep_size", 0, data_file(O_WRONLY),
+      [](int fd) { return static_cast<long>(::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 100)); },
+      [](Client& c, Handle h) {
+        return c.single(Fallocate{.file = h, .mode = FALLOC_FL_KEEP_SIZE, .offset = 0, .len = 100});
+      }));
+  cs.push_back(simple(
+      "fallocate", "zero_length_is_einval", EINVAL, data_file(O_WRONLY),
+      [](int fd) { return static_cast<long>(::fallocate(fd, 0, 0, 0)); },
+      [](Client& c, Handle h) { return c.single(Fallocate{.file = h, .offset = 0, .len = 0}); }));
+  cs.push_back(simple(
+      "fallocate", "read_only_file_is_ebadf", EBADF, data_file(O_RDONLY),
+      [](int fd) { return static_cast<long>(::fallocate(fd, 0, 0, 100)); },
+      [](Client& c, Handle h) { return c.single(Fallocate{.file = h, .offset = 0, .len = 100}); }));
   // --- fadvise
-  cs.push_back(simple("fadvise", "willneed", 0, data_file(O_RDONLY),
-                      [](int fd) { return fadvise_rc(fd, 0, 0, POSIX_FADV_WILLNEED); },
-                      [](Client& c, Handle h) { return c.single(Fadvise{.file = h, .advice = POSIX_FADV_WILLNEED}); }));
-  cs.push_back(simple("fadvise", "unknown_advice_is_einval", EINVAL, data_file(O_RDONLY),
-                      [](int fd) { return fadvise_rc(fd, 0, 0, 99); },
-                      [](Client& c, Handle h) { return c.single(Fadvise{.file = h, .advice = 99}); }));
-  cs.push_back(simple("fadvise", "a_pipe_is_espipe", ESPIPE, pipe_with("", false),
-                      [](int fd) { return fadvise_rc(fd, 0, 0, POSIX_FADV_NORMAL); },
-                      [](Client& c, Handle h) { return c.single(Fadvise{.file = h}); }));
+  cs.push_back(simple(
+      "fadvise", "willneed", 0, data_file(O_RDONLY), [](int fd) { return fadvise_rc(fd, 0, 0, POSIX_FADV_WILLNEED); },
+      [](Client& c, Handle h) { return c.single(Fadvise{.file = h, .advice = POSIX_FADV_WILLNEED}); }));
+  cs.push_back(simple(
+      "fadvise", "unknown_advice_is_einval", EINVAL, data_file(O_RDONLY),
+      [](int fd) { return fadvise_rc(fd, 0, 0, 99); },
+      [](Client& c, Handle h) { return c.single(Fadvise{.file = h, .advice = 99}); }));
+  cs.push_back(simple(
+      "fadvise", "a_pipe_is_espipe", ESPIPE, pipe_with("", false),
+      [](int fd) { return fadvise_rc(fd, 0, 0, POSIX_FADV_NORMAL); },
+      [](Client& c, Handle h) { return c.single(Fadvise{.file = h}); }));
   // --- ftruncate
-  cs.push_back(simple("ftruncate", "shrinks", 0, data_file(O_WRONLY), [](int fd) { return static_cast<long>(::ftruncate(fd, 3)); },
-                      [](Client& c, Handle h) { return c.single(Ftruncate{.file = h, .length = 3}); }));
-  cs.push_back(simple("ftruncate", "grows_with_zeros", 0, data_file(O_WRONLY),
-                      [](int fd) { return static_cast<long>(::ftruncate(fd, 20)); },
-                      [](Client& c, Handle h) { return c.single(Ftruncate{.file = h, .length = 20}); }));
-  cs.push_back(simple("ftruncate", "read_only_file_is_einval", EINVAL, data_file(O_RDONLY),
-                      [](int fd) { return static_cast<long>(::ftruncate(fd, 3)); },
-                      [](Client& c, Handle h) { return c.single(Ftruncate{.file = h, .length = 3}); }));
+  cs.push_back(simple(
+      "ftruncate", "shrinks", 0, data_file(O_WRONLY), [](int fd) { return static_cast<long>(::ftruncate(fd, 3)); },
+      [](Client& c, Handle h) { return c.single(Ftruncate{.file = h, .length = 3}); }));
+  cs.push_back(simple(
+      "ftruncate", "grows_with_zeros", 0, data_file(O_WRONLY),
+      [](int fd) { return static_cast<long>(::ftruncate(fd, 20)); },
+      [](Client& c, Handle h) { return c.single(Ftruncate{.file = h, .length = 20}); }));
+  cs.push_back(simple(
+      "ftruncate", "read_only_file_is_einval", EINVAL, data_file(O_RDONLY),
+      [](int fd) { return static_cast<long>(::ftruncate(fd, 3)); },
+      [](Client& c, Handle h) { return c.single(Ftruncate{.file = h, .length = 3}); }));
   // --- sync_file_range
-  cs.push_back(simple("sync_file_range", "write_and_wait", 0, data_file(O_WRONLY),
-                      [](int fd) {
-                        return static_cast<long>(::sync_file_range(
-                            fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER));
-                      },
-                      [](Client& c, Handle h) {
-                        return c.single(SyncFileRange{.file = h, .flags = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                                                          SYNC_FILE_RANGE_WAIT_AFTER});
-                      }));
-  cs.push_back(simple("sync_file_range", "unknown_flags_are_einval", EINVAL, data_file(O_WRONLY),
-                      [](int fd) { return static_cast<long>(::sync_file_range(fd, 0, 0, 0x100)); },
-                      [](Client& c, Handle h) { return c.single(SyncFileRange{.file = h, .flags = 0x100}); }));
-  cs.push_back(simple("sync_file_range", "a_pipe_is_espipe", ESPIPE, pipe_with("", false),
-                      [](int fd) { return static_cast<long>(::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)); },
-                      [](Client& c, Handle h) { return c.single(SyncFileRange{.file = h, .flags = SYNC_FILE_RANGE_WRITE}); }));
+  cs.push_back(simple(
+      "sync_file_range", "write_and_wait", 0, data_file(O_WRONLY),
+      [](int fd) {
+        return static_cast<long>(::sync_file_range(
+            fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER));
+      },
+      [](Client& c, Handle h) {
+        return c.single(SyncFileRange{
+            .file = h, .flags = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER});
+      }));
+  cs.push_back(simple(
+      "sync_file_range", "unknown_flags_are_einval", EINVAL, data_file(O_WRONLY),
+      [](int fd) { return static_cast<long>(::sync_file_range(fd, 0, 0, 0x100)); },
+      [](Client& c, Handle h) { return c.single(SyncFileRange{.file = h, .flags = 0x100}); }));
+  cs.push_back(simple(
+      "sync_file_range", "a_pipe_is_espipe", ESPIPE, pipe_with("", false),
+      [](int fd) { return static_cast<long>(::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)); },
+      [](Client& c, Handle h) { return c.single(SyncFileRange{.file = h, .flags = SYNC_FILE_RANGE_WRITE}); }));
   // --- splice
   cs.push_back(splice_case("pipe_into_a_file_at_an_offset", 0, pipe_and_file, kOffsetCurrent, 2, 64));
-  cs.push_back(splice_case("file_into_a_pipe", 0,
-                           [](Ctx& x) {
-                             make_file(x, "f", kData);
-                             x.add(open_file(x, "f", O_RDONLY));
-                             const auto p = make_pipe();
-                             x.add(p[1]);
-                             x.keep(p[0]);
-                           },
-                           4, kOffsetCurrent, 6, true));
-  cs.push_back(splice_case("neither_end_a_pipe_is_einval", EINVAL,
-                           [](Ctx& x) {
-                             make_file(x, "f", kData);
-                             x.add(open_file(x, "f", O_RDONLY));
-                             make_file(x, "g", "");
-                             x.add(open_file(x, "g", O_WRONLY));
-                           },
-                           0, 0, 4));
+  cs.push_back(splice_case(
+      "file_into_a_pipe", 0,
+      [](Ctx& x) {
+        make_file(x, "f", kData);
+        x.add(open_file(x, "f", O_RDONLY));
+        const auto p = make_pipe();
+        x.add(p[1]);
+        x.keep(p[0]);
+      },
+      4, kOffsetCurrent, 6, true));
+  cs.push_back(splice_case(
+      "neither_end_a_pipe_is_einval", EINVAL,
+      [](Ctx& x) {
+        make_file(x, "f", kData);
+        x.add(open_file(x, "f", O_RDONLY));
+        make_file(x, "g", "");
+        x.add(open_file(x, "g", O_WRONLY));
+      },
+      0, 0, 4));
   cs.push_back(splice_case("an_offset_on_the_pipe_is_espipe", ESPIPE, pipe_and_file, 0, 0, 4));
   // --- poll
   cs.push_back(poll_case("readable_pipe", 0, pipe_with("x", false), POLLIN));
@@ -418,7 +450,10 @@ std::vector<Case> io_cases() {
            .aiod =
                [](Ctx& x) {
                  std::uint32_t ev = 0;
-                 return [&] { const std::error_code ec_ = x.client->single(Poll{.fd = Handle{4003}, .out_events = &ev}); return aio(ec_, "revents=" + std::to_string(ev)); }();
+                 return [&] {
+                   const std::error_code ec_ = x.client->single(Poll{.fd = Handle{4003}, .out_events = &ev});
+                   return aio(ec_, "revents=" + std::to_string(ev));
+                 }();
                }};
     c.difference =
         "a handle the session does not have fails the op with EBADF; poll(2) succeeds and reports POLLNVAL in "

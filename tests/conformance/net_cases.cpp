@@ -1,4 +1,5 @@
-// net_cases.cpp — socket ops: socket, bind, listen, accept, connect, recv, send, recv_msg, send_msg, shutdown, setsockopt, close_socket.
+// net_cases.cpp — socket ops: socket, bind, listen, accept, connect, recv, send, recv_msg, send_msg, shutdown,
+// setsockopt, close_socket.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -78,8 +79,10 @@ std::function<void(Ctx&)> pair_with(std::string data, bool close_peer, int type 
     const auto sv = socket_pair(type);
     if (!data.empty()) send_all(sv[1], data);
     x.add(sv[0]);
-    if (close_peer) ::close(sv[1]);
-    else x.keep(sv[1]);
+    if (close_peer)
+      ::close(sv[1]);
+    else
+      x.keep(sv[1]);
   };
 }
 
@@ -112,8 +115,8 @@ Case socket_case(std::string name, int want, int domain, int type, int protocol)
               .aiod =
                   [=](Ctx& x) {
                     Handle h;
-                    const auto ec =
-                        x.client->single(Socket{.domain = domain, .type = type, .protocol = protocol, .out_socket = &h});
+                    const auto ec = x.client->single(
+                        Socket{.domain = domain, .type = type, .protocol = protocol, .out_socket = &h});
                     if (!ec) x.client->single(CloseSocket{.socket = h});
                     return aio(ec);
                   }};
@@ -147,7 +150,8 @@ Case address_case(std::string op, std::string name, int want, std::function<void
               .as_nobody = nobody};
 }
 
-Case listen_case(std::string name, int want, std::function<void(Ctx&)> setup, std::function<std::string(Ctx&)> probe = {}) {
+Case listen_case(std::string name, int want, std::function<void(Ctx&)> setup,
+                 std::function<std::string(Ctx&)> probe = {}) {
   return Case{.op = "listen",
               .name = std::move(name),
               .want_err = want,
@@ -161,50 +165,56 @@ Case listen_case(std::string name, int want, std::function<void(Ctx&)> setup, st
 // tries a non-blocking-or-not receive on it (MSG_DONTWAIT only when flags has
 // no SOCK_NONBLOCK, so the outcome shows whether the flag took).
 Case accept_case(std::string name, int want, std::function<void(Ctx&)> setup, int flags, bool with_addr) {
-  return Case{.op = "accept",
-              .name = std::move(name),
-              .want_err = want,
-              .setup = std::move(setup),
-              .ref =
-                  [=](Ctx& x) {
-                    sockaddr_storage ss{};
-                    socklen_t len = sizeof ss;
-                    const int a = ::accept4(x.fd(0), with_addr ? reinterpret_cast<sockaddr*>(&ss) : nullptr,
-                                            with_addr ? &len : nullptr, flags | SOCK_CLOEXEC);
-                    if (a < 0) return Out{errno, ""};
-                    std::string v = with_addr ? "family=" + std::to_string(ss.ss_family) + " len=" + std::to_string(len) + " " : "";
-                    v += step("send", sys(::send(a, "hi", 2, MSG_NOSIGNAL)));
-                    char b[4];
-                    v += step("recv", sys(::recv(a, b, sizeof b, (flags & SOCK_NONBLOCK) != 0 ? 0 : MSG_DONTWAIT)));
-                    ::close(a);
-                    return Out{0, v};
-                  },
-              .aiod =
-                  [=](Ctx& x) {
-                    sockaddr_storage ss{};
-                    socklen_t len = sizeof ss;
-                    Handle a;
-                    const auto ec = x.client->single(Accept{.socket = x.h(0),
-                                                            .out_addr = with_addr ? reinterpret_cast<sockaddr*>(&ss) : nullptr,
-                                                            .inout_addrlen = with_addr ? &len : nullptr,
-                                                            .flags = flags,
-                                                            .out_socket = &a});
-                    if (ec) return aio(ec);
-                    std::string v = with_addr ? "family=" + std::to_string(ss.ss_family) + " len=" + std::to_string(len) + " " : "";
-                    std::size_t n = 0;
-                    v += step("send", [&] { const std::error_code ec_ = x.client->single(Send{.socket = a, .buffer = "hi", .out_written = &n}); return aio(ec_, std::to_string(n)); }());
-                    char b[4];
-                    const int rflags = (flags & SOCK_NONBLOCK) != 0 ? 0 : MSG_DONTWAIT;
-                    // Bounded: a receive that waits instead of failing ends with its link timeout.
-                    std::error_code rec, lt;
-                    (void)x.client->complete(
-                        Recv{.socket = a, .buffer = b, .flags = rflags, .out_read = &n, .link = Link::soft, .out_error = &rec},
-                        LinkTimeout{.duration = 500ms, .out_error = &lt});
-                    v += step("recv", aio(rec, std::to_string(n)));
-                    x.client->single(CloseSocket{.socket = a});
-                    return Out{0, v};
-                  },
-              .probe = dir_and_peer};
+  return Case{
+      .op = "accept",
+      .name = std::move(name),
+      .want_err = want,
+      .setup = std::move(setup),
+      .ref =
+          [=](Ctx& x) {
+            sockaddr_storage ss{};
+            socklen_t len = sizeof ss;
+            const int a = ::accept4(x.fd(0), with_addr ? reinterpret_cast<sockaddr*>(&ss) : nullptr,
+                                    with_addr ? &len : nullptr, flags | SOCK_CLOEXEC);
+            if (a < 0) return Out{errno, ""};
+            std::string v =
+                with_addr ? "family=" + std::to_string(ss.ss_family) + " len=" + std::to_string(len) + " " : "";
+            v += step("send", sys(::send(a, "hi", 2, MSG_NOSIGNAL)));
+            char b[4];
+            v += step("recv", sys(::recv(a, b, sizeof b, (flags & SOCK_NONBLOCK) != 0 ? 0 : MSG_DONTWAIT)));
+            ::close(a);
+            return Out{0, v};
+          },
+      .aiod =
+          [=](Ctx& x) {
+            sockaddr_storage ss{};
+            socklen_t len = sizeof ss;
+            Handle a;
+            const auto ec = x.client->single(Accept{.socket = x.h(0),
+                                                    .out_addr = with_addr ? reinterpret_cast<sockaddr*>(&ss) : nullptr,
+                                                    .inout_addrlen = with_addr ? &len : nullptr,
+                                                    .flags = flags,
+                                                    .out_socket = &a});
+            if (ec) return aio(ec);
+            std::string v =
+                with_addr ? "family=" + std::to_string(ss.ss_family) + " len=" + std::to_string(len) + " " : "";
+            std::size_t n = 0;
+            v += step("send", [&] {
+              const std::error_code ec_ = x.client->single(Send{.socket = a, .buffer = "hi", .out_written = &n});
+              return aio(ec_, std::to_string(n));
+            }());
+            char b[4];
+            const int rflags = (flags & SOCK_NONBLOCK) != 0 ? 0 : MSG_DONTWAIT;
+            // Bounded: a receive that waits instead of failing ends with its link timeout.
+            std::error_code rec, lt;
+            (void)x.client->complete(
+                Recv{.socket = a, .buffer = b, .flags = rflags, .out_read = &n, .link = Link::soft, .out_error = &rec},
+                LinkTimeout{.duration = 500ms, .out_error = &lt});
+            v += step("recv", aio(rec, std::to_string(n)));
+            x.client->single(CloseSocket{.socket = a});
+            return Out{0, v};
+          },
+      .probe = dir_and_peer};
 }
 
 // Object 0: a listener at dir/s with a connection waiting from peer 0.
@@ -214,36 +224,35 @@ void listener_with_a_client(Ctx& x) {
 }
 
 Case recv_case(std::string name, int want, std::function<void(Ctx&)> setup, std::size_t len, int flags, int times = 1) {
-  return Case{.op = "recv",
-              .name = std::move(name),
-              .want_err = want,
-              .setup = std::move(setup),
-              .ref =
-                  [=](Ctx& x) {
-                    std::string v;
-                    for (int i = 0; i < times; ++i) {
-                      char buf[64];
-                      const long n = ::recv(x.fd(0), buf, len, i == 0 ? flags : 0);
-                      if (n < 0) return Out{errno, v};
-                      v += std::to_string(n) + ":" + data_of(buf, std::min(n, static_cast<long>(len))) + " ";
-                    }
-                    return Out{0, v};
-                  },
-              .aiod =
-                  [=](Ctx& x) {
-                    std::string v;
-                    for (int i = 0; i < times; ++i) {
-                      char buf[64];
-                      std::size_t n = 0;
-                      const auto ec = x.client->single(Recv{.socket = x.h(0),
-                                                            .buffer = MutableBuffer(buf, len),
-                                                            .flags = i == 0 ? flags : 0,
-                                                            .out_read = &n});
-                      if (ec) return Out{aio(ec).err, v};
-                      v += std::to_string(n) + ":" + data_of(buf, static_cast<long>(std::min(n, len))) + " ";
-                    }
-                    return Out{0, v};
-                  }};
+  return Case{
+      .op = "recv",
+      .name = std::move(name),
+      .want_err = want,
+      .setup = std::move(setup),
+      .ref =
+          [=](Ctx& x) {
+            std::string v;
+            for (int i = 0; i < times; ++i) {
+              char buf[64];
+              const long n = ::recv(x.fd(0), buf, len, i == 0 ? flags : 0);
+              if (n < 0) return Out{errno, v};
+              v += std::to_string(n) + ":" + data_of(buf, std::min(n, static_cast<long>(len))) + " ";
+            }
+            return Out{0, v};
+          },
+      .aiod =
+          [=](Ctx& x) {
+            std::string v;
+            for (int i = 0; i < times; ++i) {
+              char buf[64];
+              std::size_t n = 0;
+              const auto ec = x.client->single(Recv{
+                  .socket = x.h(0), .buffer = MutableBuffer(buf, len), .flags = i == 0 ? flags : 0, .out_read = &n});
+              if (ec) return Out{aio(ec).err, v};
+              v += std::to_string(n) + ":" + data_of(buf, static_cast<long>(std::min(n, len))) + " ";
+            }
+            return Out{0, v};
+          }};
 }
 
 Case send_case(std::string name, int want, std::function<void(Ctx&)> setup, int flags, bool peer_probe) {
@@ -255,7 +264,11 @@ Case send_case(std::string name, int want, std::function<void(Ctx&)> setup, int 
               .aiod =
                   [=](Ctx& x) {
                     std::size_t n = 0;
-                    return [&] { const std::error_code ec_ = x.client->single(Send{.socket = x.h(0), .buffer = "payload", .flags = flags, .out_written = &n}); return aio(ec_, std::to_string(n)); }();
+                    return [&] {
+                      const std::error_code ec_ = x.client->single(
+                          Send{.socket = x.h(0), .buffer = "payload", .flags = flags, .out_written = &n});
+                      return aio(ec_, std::to_string(n));
+                    }();
                   },
               .probe = peer_probe ? std::function<std::string(Ctx&)>(dir_and_peer) : nullptr};
 }
@@ -263,71 +276,72 @@ Case send_case(std::string name, int want, std::function<void(Ctx&)> setup, int 
 // Receives one message on object 0: the data over two buffers, the sender's
 // name (its last component), the flags, and a descriptor if one came (its contents).
 Case recvmsg_case(std::string name, int want, std::function<void(Ctx&)> setup, std::size_t room) {
-  return Case{
-      .op = "recv_msg",
-      .name = std::move(name),
-      .want_err = want,
-      .setup = std::move(setup),
-      .ref =
-          [=](Ctx& x) {
-            char a[4], b[64];
-            iovec iov[2] = {{a, sizeof a}, {b, room}};
-            sockaddr_un from{};
-            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-            msghdr m{};
-            m.msg_name = &from;
-            m.msg_namelen = sizeof from;
-            m.msg_iov = iov;
-            m.msg_iovlen = 2;
-            m.msg_control = control;
-            m.msg_controllen = sizeof control;
-            const long n = ::recvmsg(x.fd(0), &m, MSG_CMSG_CLOEXEC);
-            if (n < 0) return Out{errno, ""};
-            std::string v = std::to_string(n) + ":" + data_of(a, std::min(n, 4L)) + "|" + data_of(b, std::max(n - 4, 0L));
-            const char* slash = std::strrchr(from.sun_path, '/');
-            v += " from=" + std::string(m.msg_namelen > sizeof(sa_family_t) && slash ? slash + 1 : "-");
-            v += " trunc=" + std::to_string((m.msg_flags & MSG_TRUNC) != 0);
-            if (const cmsghdr* c = CMSG_FIRSTHDR(&m); c && c->cmsg_type == SCM_RIGHTS) {
-              int fd;
-              std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-              char d[32];
-              v += " passed=" + data_of(d, ::pread(fd, d, sizeof d, 0));
-              ::close(fd);
-            }
-            return Out{0, v};
-          },
-      .aiod =
-          [=](Ctx& x) {
-            char a[4], b[64];
-            iovec iov[2] = {{a, sizeof a}, {b, room}};
-            sockaddr_un from{};
-            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-            msghdr m{};
-            m.msg_name = &from;
-            m.msg_namelen = sizeof from;
-            m.msg_iov = iov;
-            m.msg_iovlen = 2;
-            m.msg_control = control;
-            m.msg_controllen = sizeof control;
-            std::size_t un = 0;
-            const auto ec = x.client->single(RecvMsg{.socket = x.h(0), .msg = &m, .out_read = &un});
-            if (ec) return aio(ec);
-            const long n = static_cast<long>(un);
-            std::string v = std::to_string(n) + ":" + data_of(a, std::min(n, 4L)) + "|" + data_of(b, std::max(n - 4, 0L));
-            const char* slash = std::strrchr(from.sun_path, '/');
-            v += " from=" + std::string(m.msg_namelen > sizeof(sa_family_t) && slash ? slash + 1 : "-");
-            v += " trunc=" + std::to_string((m.msg_flags & MSG_TRUNC) != 0);
-            if (const cmsghdr* c = CMSG_FIRSTHDR(&m); c && c->cmsg_type == SCM_RIGHTS) {
-              Handle h;
-              std::memcpy(&h.value, CMSG_DATA(c), sizeof h.value);
-              char d[32];
-              std::size_t dn = 0;
-              const auto rec = x.client->single(Read{.file = h, .buffer = d, .offset = 0, .out_read = &dn});
-              v += " passed=" + (rec ? errname(rec.value()) : data_of(d, static_cast<long>(dn)));
-              x.client->single(CloseFile{.file = h});
-            }
-            return Out{0, v};
-          }};
+  return Case{.op = "recv_msg",
+              .name = std::move(name),
+              .want_err = want,
+              .setup = std::move(setup),
+              .ref =
+                  [=](Ctx& x) {
+                    char a[4], b[64];
+                    iovec iov[2] = {{a, sizeof a}, {b, room}};
+                    sockaddr_un from{};
+                    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+                    msghdr m{};
+                    m.msg_name = &from;
+                    m.msg_namelen = sizeof from;
+                    m.msg_iov = iov;
+                    m.msg_iovlen = 2;
+                    m.msg_control = control;
+                    m.msg_controllen = sizeof control;
+                    const long n = ::recvmsg(x.fd(0), &m, MSG_CMSG_CLOEXEC);
+                    if (n < 0) return Out{errno, ""};
+                    std::string v =
+                        std::to_string(n) + ":" + data_of(a, std::min(n, 4L)) + "|" + data_of(b, std::max(n - 4, 0L));
+                    const char* slash = std::strrchr(from.sun_path, '/');
+                    v += " from=" + std::string(m.msg_namelen > sizeof(sa_family_t) && slash ? slash + 1 : "-");
+                    v += " trunc=" + std::to_string((m.msg_flags & MSG_TRUNC) != 0);
+                    if (const cmsghdr* c = CMSG_FIRSTHDR(&m); c && c->cmsg_type == SCM_RIGHTS) {
+                      int fd;
+                      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+                      char d[32];
+                      v += " passed=" + data_of(d, ::pread(fd, d, sizeof d, 0));
+                      ::close(fd);
+                    }
+                    return Out{0, v};
+                  },
+              .aiod =
+                  [=](Ctx& x) {
+                    char a[4], b[64];
+                    iovec iov[2] = {{a, sizeof a}, {b, room}};
+                    sockaddr_un from{};
+                    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+                    msghdr m{};
+                    m.msg_name = &from;
+                    m.msg_namelen = sizeof from;
+                    m.msg_iov = iov;
+                    m.msg_iovlen = 2;
+                    m.msg_control = control;
+                    m.msg_controllen = sizeof control;
+                    std::size_t un = 0;
+                    const auto ec = x.client->single(RecvMsg{.socket = x.h(0), .msg = &m, .out_read = &un});
+                    if (ec) return aio(ec);
+                    const long n = static_cast<long>(un);
+                    std::string v =
+                        std::to_string(n) + ":" + data_of(a, std::min(n, 4L)) + "|" + data_of(b, std::max(n - 4, 0L));
+                    const char* slash = std::strrchr(from.sun_path, '/');
+                    v += " from=" + std::string(m.msg_namelen > sizeof(sa_family_t) && slash ? slash + 1 : "-");
+                    v += " trunc=" + std::to_string((m.msg_flags & MSG_TRUNC) != 0);
+                    if (const cmsghdr* c = CMSG_FIRSTHDR(&m); c && c->cmsg_type == SCM_RIGHTS) {
+                      Handle h;
+                      std::memcpy(&h.value, CMSG_DATA(c), sizeof h.value);
+                      char d[32];
+                      std::size_t dn = 0;
+                      const auto rec = x.client->single(Read{.file = h, .buffer = d, .offset = 0, .out_read = &dn});
+                      v += " passed=" + (rec ? errname(rec.value()) : data_of(d, static_cast<long>(dn)));
+                      x.client->single(CloseFile{.file = h});
+                    }
+                    return Out{0, v};
+                  }};
 }
 
 // Sends "hello world" in two parts from object 0; to dir/<to> when `to` is
@@ -388,7 +402,11 @@ Case sendmsg_case(std::string name, int want, std::function<void(Ctx&)> setup, s
                     const bool has = x.hs.size() > 1;
                     build(x, msg, has ? x.h(1).value : 0, has);
                     std::size_t n = 0;
-                    return [&] { const std::error_code ec_ = x.client->single(SendMsg{.socket = x.h(0), .msg = &msg.m, .out_written = &n}); return aio(ec_, std::to_string(n)); }();
+                    return [&] {
+                      const std::error_code ec_ =
+                          x.client->single(SendMsg{.socket = x.h(0), .msg = &msg.m, .out_written = &n});
+                      return aio(ec_, std::to_string(n));
+                    }();
                   },
               .probe = std::move(probe)};
 }
@@ -433,19 +451,22 @@ Case setsockopt_case(std::string name, int want, int type, int level, int option
     const int rc = ::getsockopt(x.peer(0), level, option, &v, &len);
     return snapshot(x.dir) + (rc < 0 ? " option: " + errname(errno) : " option=" + std::to_string(v));
   };
-  return Case{.op = "setsockopt",
-              .name = std::move(name),
-              .want_err = want,
-              .setup = setup,
-              .ref = [=](Ctx& x) {
-                return sys(::setsockopt(x.fd(0), level, option, value.data(), static_cast<socklen_t>(value.size())));
-              },
-              .aiod = [=](Ctx& x) {
-                return aio(x.client->single(SetSockOpt{.socket = x.h(0), .level = level, .name = option, .value = value}),
-                           "0");
-              },
-              .probe = probe,
-              .as_nobody = nobody};
+  return Case{
+      .op = "setsockopt",
+      .name = std::move(name),
+      .want_err = want,
+      .setup = setup,
+      .ref =
+          [=](Ctx& x) {
+            return sys(::setsockopt(x.fd(0), level, option, value.data(), static_cast<socklen_t>(value.size())));
+          },
+      .aiod =
+          [=](Ctx& x) {
+            return aio(x.client->single(SetSockOpt{.socket = x.h(0), .level = level, .name = option, .value = value}),
+                       "0");
+          },
+      .probe = probe,
+      .as_nobody = nobody};
 }
 
 std::string int_bytes(int v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
@@ -471,45 +492,50 @@ std::vector<Case> net_cases() {
   cs.push_back(socket_case("unknown_protocol_is_eprotonosupport", EPROTONOSUPPORT, AF_INET, SOCK_STREAM, 99));
   cs.push_back(socket_case("unknown_type_is_einval", EINVAL, AF_INET, 99, 0));
   // --- bind
-  cs.push_back(address_case("bind", "unix_path_creates_the_socket_file", 0,
-                            [](Ctx& x) { x.add(new_socket(AF_UNIX, SOCK_STREAM)); },
-                            [](Ctx& x) { return unix_addr(x.path("s")); }));
-  cs.push_back(address_case("bind", "path_in_use_is_eaddrinuse", EADDRINUSE,
-                            [](Ctx& x) { make_file(x, "s", ""); x.add(new_socket(AF_UNIX, SOCK_STREAM)); },
-                            [](Ctx& x) { return unix_addr(x.path("s")); }));
-  cs.push_back(address_case("bind", "already_bound_is_einval", EINVAL,
-                            [](Ctx& x) {
-                              const int fd = new_socket(AF_INET, SOCK_STREAM);
-                              const sockaddr_in a = loopback(0);
-                              if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << "bind";
-                              x.add(fd);
-                            },
-                            [](Ctx&) { return loopback(0); }));
-  cs.push_back(address_case("bind", "privileged_port_as_nobody_is_eacces", EACCES,
-                            [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_STREAM)); }, [](Ctx&) { return loopback(1); },
-                            {}, true));
-  cs.push_back(address_case("bind", "in_a_root_dir_as_nobody_is_eacces", EACCES,
-                            [](Ctx& x) { x.add(new_socket(AF_UNIX, SOCK_STREAM)); },
-                            [](Ctx& x) { return unix_addr(x.path("s")); }, {}, true));
+  cs.push_back(address_case(
+      "bind", "unix_path_creates_the_socket_file", 0, [](Ctx& x) { x.add(new_socket(AF_UNIX, SOCK_STREAM)); },
+      [](Ctx& x) { return unix_addr(x.path("s")); }));
+  cs.push_back(address_case(
+      "bind", "path_in_use_is_eaddrinuse", EADDRINUSE,
+      [](Ctx& x) {
+        make_file(x, "s", "");
+        x.add(new_socket(AF_UNIX, SOCK_STREAM));
+      },
+      [](Ctx& x) { return unix_addr(x.path("s")); }));
+  cs.push_back(address_case(
+      "bind", "already_bound_is_einval", EINVAL,
+      [](Ctx& x) {
+        const int fd = new_socket(AF_INET, SOCK_STREAM);
+        const sockaddr_in a = loopback(0);
+        if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << "bind";
+        x.add(fd);
+      },
+      [](Ctx&) { return loopback(0); }));
+  cs.push_back(address_case(
+      "bind", "privileged_port_as_nobody_is_eacces", EACCES, [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_STREAM)); },
+      [](Ctx&) { return loopback(1); }, {}, true));
+  cs.push_back(address_case(
+      "bind", "in_a_root_dir_as_nobody_is_eacces", EACCES, [](Ctx& x) { x.add(new_socket(AF_UNIX, SOCK_STREAM)); },
+      [](Ctx& x) { return unix_addr(x.path("s")); }, {}, true));
   // --- listen
-  cs.push_back(listen_case("bound_unix_socket_accepts_connections", 0,
-                           [](Ctx& x) {
-                             const int fd = new_socket(AF_UNIX, SOCK_STREAM);
-                             const sockaddr_un a = unix_addr(x.path("s"));
-                             if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << "bind";
-                             x.add(fd);
-                           },
-                           [](Ctx& x) {
-                             const int c = new_socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK);
-                             const sockaddr_un a = unix_addr(x.path("s"));
-                             const std::string r =
-                                 step("connect", sys(::connect(c, reinterpret_cast<const sockaddr*>(&a), sizeof a)));
-                             ::close(c);
-                             return snapshot(x.dir) + r;
-                           }));
+  cs.push_back(listen_case(
+      "bound_unix_socket_accepts_connections", 0,
+      [](Ctx& x) {
+        const int fd = new_socket(AF_UNIX, SOCK_STREAM);
+        const sockaddr_un a = unix_addr(x.path("s"));
+        if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << "bind";
+        x.add(fd);
+      },
+      [](Ctx& x) {
+        const int c = new_socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK);
+        const sockaddr_un a = unix_addr(x.path("s"));
+        const std::string r = step("connect", sys(::connect(c, reinterpret_cast<const sockaddr*>(&a), sizeof a)));
+        ::close(c);
+        return snapshot(x.dir) + r;
+      }));
   cs.push_back(listen_case("unbound_tcp_socket", 0, [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_STREAM)); }));
-  cs.push_back(listen_case("datagram_socket_is_eopnotsupp", EOPNOTSUPP,
-                           [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_DGRAM)); }));
+  cs.push_back(
+      listen_case("datagram_socket_is_eopnotsupp", EOPNOTSUPP, [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_DGRAM)); }));
   // --- accept
   cs.push_back(accept_case("a_waiting_connection", 0, listener_with_a_client, 0, false));
   cs.push_back(accept_case("with_the_peer_address", 0, listener_with_a_client, 0, true));
@@ -522,41 +548,45 @@ std::vector<Case> net_cases() {
     c.expect = [](Out& o, std::string&) { o.val = "send=2 recv=ECANCELED "; };
     cs.push_back(c);
   }
-  cs.push_back(accept_case("not_listening_is_einval", EINVAL,
-                           [](Ctx& x) {
-                             x.add(new_socket(AF_UNIX, SOCK_STREAM));
-                             x.keep(new_socket(AF_UNIX, SOCK_STREAM));
-                           },
-                           0, false));
+  cs.push_back(accept_case(
+      "not_listening_is_einval", EINVAL,
+      [](Ctx& x) {
+        x.add(new_socket(AF_UNIX, SOCK_STREAM));
+        x.keep(new_socket(AF_UNIX, SOCK_STREAM));
+      },
+      0, false));
   // --- connect
-  cs.push_back(address_case("connect", "to_a_listener", 0,
-                            [](Ctx& x) {
-                              x.add(new_socket(AF_UNIX, SOCK_STREAM));
-                              x.keep(unix_listener(x, "s"));
-                            },
-                            [](Ctx& x) { return unix_addr(x.path("s")); }, accepted_on_peer));
-  cs.push_back(address_case("connect", "no_socket_at_the_path_is_enoent", ENOENT,
-                            [](Ctx& x) { x.add(new_socket(AF_UNIX, SOCK_STREAM)); },
-                            [](Ctx& x) { return unix_addr(x.path("nothing")); }));
-  cs.push_back(address_case("connect", "closed_port_is_econnrefused", ECONNREFUSED,
-                            [](Ctx& x) {
-                              x.add(new_socket(AF_INET, SOCK_STREAM));
-                              // A bound, not listening socket holds the port, so nobody listens there.
-                              const int holder = new_socket(AF_INET, SOCK_STREAM);
-                              sockaddr_in a = loopback(0);
-                              socklen_t len = sizeof a;
-                              ::bind(holder, reinterpret_cast<const sockaddr*>(&a), sizeof a);
-                              ::getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
-                              x.keep(holder);
-                              x.vars["port"] = ntohs(a.sin_port);
-                            },
-                            [](Ctx& x) { return loopback(static_cast<std::uint16_t>(x.vars["port"])); }));
-  cs.push_back(address_case("connect", "already_connected_is_eisconn", EISCONN,
-                            [](Ctx& x) {
-                              pair_with("", false)(x);
-                              x.keep(unix_listener(x, "s"));
-                            },
-                            [](Ctx& x) { return unix_addr(x.path("s")); }));
+  cs.push_back(address_case(
+      "connect", "to_a_listener", 0,
+      [](Ctx& x) {
+        x.add(new_socket(AF_UNIX, SOCK_STREAM));
+        x.keep(unix_listener(x, "s"));
+      },
+      [](Ctx& x) { return unix_addr(x.path("s")); }, accepted_on_peer));
+  cs.push_back(address_case(
+      "connect", "no_socket_at_the_path_is_enoent", ENOENT, [](Ctx& x) { x.add(new_socket(AF_UNIX, SOCK_STREAM)); },
+      [](Ctx& x) { return unix_addr(x.path("nothing")); }));
+  cs.push_back(address_case(
+      "connect", "closed_port_is_econnrefused", ECONNREFUSED,
+      [](Ctx& x) {
+        x.add(new_socket(AF_INET, SOCK_STREAM));
+        // A bound, not listening socket holds the port, so nobody listens there.
+        const int holder = new_socket(AF_INET, SOCK_STREAM);
+        sockaddr_in a = loopback(0);
+        socklen_t len = sizeof a;
+        ::bind(holder, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+        ::getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
+        x.keep(holder);
+        x.vars["port"] = ntohs(a.sin_port);
+      },
+      [](Ctx& x) { return loopback(static_cast<std::uint16_t>(x.vars["port"])); }));
+  cs.push_back(address_case(
+      "connect", "already_connected_is_eisconn", EISCONN,
+      [](Ctx& x) {
+        pair_with("", false)(x);
+        x.keep(unix_listener(x, "s"));
+      },
+      [](Ctx& x) { return unix_addr(x.path("s")); }));
   // --- recv
   cs.push_back(recv_case("waiting_data", 0, pair_with("hello", false), 64, 0));
   cs.push_back(recv_case("short_read_takes_what_fits", 0, pair_with("hello world", false), 5, 0, 2));
@@ -577,8 +607,9 @@ std::vector<Case> net_cases() {
         "reference passes MSG_NOSIGNAL itself; without it, send(2) would kill the caller)";
     cs.push_back(c);
   }
-  cs.push_back(send_case("unconnected_datagram_is_edestaddrreq", EDESTADDRREQ,
-                         [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_DGRAM)); }, 0, false));
+  cs.push_back(send_case(
+      "unconnected_datagram_is_edestaddrreq", EDESTADDRREQ, [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_DGRAM)); }, 0,
+      false));
   {
     Case c = send_case("flag_outside_the_send_set", 0, pair_with("", false), MSG_WAITALL, true);
     c.difference =
@@ -591,62 +622,67 @@ std::vector<Case> net_cases() {
     cs.push_back(c);
   }
   // --- recv_msg
-  cs.push_back(recvmsg_case("datagram_with_the_senders_name", 0,
-                            [](Ctx& x) {
-                              x.add(unix_dgram_at(x, "r"));
-                              const int s = unix_dgram_at(x, "sender");
-                              const sockaddr_un to = unix_addr(x.path("r"));
-                              if (::sendto(s, "datagram", 8, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 8)
-                                ADD_FAILURE() << "sendto";
-                              x.keep(s);
-                            },
-                            60));
-  cs.push_back(recvmsg_case("truncated_datagram_sets_msg_trunc", 0, pair_with("a long datagram", false, SOCK_DGRAM), 2));
-  cs.push_back(recvmsg_case("descriptor_arrives",
-                            0,
-                            [](Ctx& x) {
-                              make_file(x, "f", "passed content");
-                              const auto sv = socket_pair();
-                              const int f = open_file(x, "f", O_RDONLY);
-                              char control[CMSG_SPACE(sizeof(int))] = {};
-                              iovec iov{const_cast<char*>("fd"), 2};
-                              msghdr m{};
-                              m.msg_iov = &iov;
-                              m.msg_iovlen = 1;
-                              m.msg_control = control;
-                              m.msg_controllen = sizeof control;
-                              cmsghdr* c = CMSG_FIRSTHDR(&m);
-                              c->cmsg_level = SOL_SOCKET;
-                              c->cmsg_type = SCM_RIGHTS;
-                              c->cmsg_len = CMSG_LEN(sizeof(int));
-                              std::memcpy(CMSG_DATA(c), &f, sizeof f);
-                              if (::sendmsg(sv[1], &m, 0) != 2) ADD_FAILURE() << "sendmsg: " << errname(errno);
-                              ::close(f);
-                              x.add(sv[0]);
-                              x.keep(sv[1]);
-                            },
-                            60));
+  cs.push_back(recvmsg_case(
+      "datagram_with_the_senders_name", 0,
+      [](Ctx& x) {
+        x.add(unix_dgram_at(x, "r"));
+        const int s = unix_dgram_at(x, "sender");
+        const sockaddr_un to = unix_addr(x.path("r"));
+        if (::sendto(s, "datagram", 8, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 8)
+          ADD_FAILURE() << "sendto";
+        x.keep(s);
+      },
+      60));
+  cs.push_back(
+      recvmsg_case("truncated_datagram_sets_msg_trunc", 0, pair_with("a long datagram", false, SOCK_DGRAM), 2));
+  cs.push_back(recvmsg_case(
+      "descriptor_arrives", 0,
+      [](Ctx& x) {
+        make_file(x, "f", "passed content");
+        const auto sv = socket_pair();
+        const int f = open_file(x, "f", O_RDONLY);
+        char control[CMSG_SPACE(sizeof(int))] = {};
+        iovec iov{const_cast<char*>("fd"), 2};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = control;
+        m.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &f, sizeof f);
+        if (::sendmsg(sv[1], &m, 0) != 2) ADD_FAILURE() << "sendmsg: " << errname(errno);
+        ::close(f);
+        x.add(sv[0]);
+        x.keep(sv[1]);
+      },
+      60));
   cs.push_back(recvmsg_case("closed_peer_is_eof", 0, pair_with("", true), 60));
   // --- send_msg
-  cs.push_back(sendmsg_case("to_a_named_address", 0,
-                            [](Ctx& x) {
-                              x.add(new_socket(AF_UNIX, SOCK_DGRAM));
-                              x.keep(unix_dgram_at(x, "r"));
-                            },
-                            "r", false, peer_message));
-  cs.push_back(sendmsg_case("passes_a_descriptor", 0,
-                            [](Ctx& x) {
-                              pair_with("", false)(x);
-                              make_file(x, "f", "passed content");
-                              x.add(open_file(x, "f", O_RDONLY));
-                            },
-                            "", false, peer_message));
-  cs.push_back(sendmsg_case("to_a_missing_address_is_enoent", ENOENT,
-                            [](Ctx& x) {
-                              x.add(new_socket(AF_UNIX, SOCK_DGRAM));
-                              x.keep(unix_dgram_at(x, "r"));
-                            },
-                            "missing", false, peer_message));
+  cs.push_back(sendmsg_case(
+      "to_a_named_address", 0,
+      [](Ctx& x) {
+        x.add(new_socket(AF_UNIX, SOCK_DGRAM));
+        x.keep(unix_dgram_at(x, "r"));
+      },
+      "r", false, peer_message));
+  cs.push_back(sendmsg_case(
+      "passes_a_descriptor", 0,
+      [](Ctx& x) {
+        pair_with("", false)(x);
+        make_file(x, "f", "passed content");
+        x.add(open_file(x, "f", O_RDONLY));
+      },
+      "", false, peer_message));
+  cs.push_back(sendmsg_case(
+      "to_a_missing_address_is_enoent", ENOENT,
+      [](Ctx& x) {
+        x.add(new_socket(AF_UNIX, SOCK_DGRAM));
+        x.keep(unix_dgram_at(x, "r"));
+      },
+      "missing", false, peer_message));
   {
     Case c = sendmsg_case("credentials", 0, pair_with("", false), "", true, peer_message);
     c.difference =
@@ -661,15 +697,15 @@ std::vector<Case> net_cases() {
   // --- shutdown
   cs.push_back(shutdown_case("write_side_gives_the_peer_eof", 0, pair_with("", false), SHUT_WR, true));
   cs.push_back(shutdown_case("read_side", 0, pair_with("", false), SHUT_RD, true));
-  cs.push_back(shutdown_case("unconnected_is_enotconn", ENOTCONN, [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_STREAM)); },
-                             SHUT_RDWR, false));
+  cs.push_back(shutdown_case(
+      "unconnected_is_enotconn", ENOTCONN, [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_STREAM)); }, SHUT_RDWR, false));
   cs.push_back(shutdown_case("unknown_how_is_einval", EINVAL, pair_with("", false), 7, true));
   // --- setsockopt
   cs.push_back(setsockopt_case("reuseaddr_is_set", 0, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, int_bytes(1)));
   cs.push_back(setsockopt_case("keepalive_is_set", 0, SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, int_bytes(1)));
   cs.push_back(setsockopt_case("tcp_nodelay_is_set", 0, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, int_bytes(1)));
-  cs.push_back(setsockopt_case("unknown_option_is_enoprotoopt", ENOPROTOOPT, SOCK_STREAM, SOL_SOCKET, 9999,
-                               int_bytes(1)));
+  cs.push_back(
+      setsockopt_case("unknown_option_is_enoprotoopt", ENOPROTOOPT, SOCK_STREAM, SOL_SOCKET, 9999, int_bytes(1)));
   cs.push_back(setsockopt_case("short_value_is_einval", EINVAL, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, "x"));
   cs.push_back(setsockopt_case("a_file_is_enotsock", ENOTSOCK, 0, SOL_SOCKET, SO_REUSEADDR, int_bytes(1)));
   // SO_MARK needs CAP_NET_ADMIN: the daemon's own capabilities must not lend it.
@@ -700,7 +736,11 @@ std::vector<Case> net_cases() {
                         [](Ctx& x) {
                           std::string v = step("close", aio(x.client->single(CloseSocket{.socket = x.h(0)})));
                           std::size_t n = 0;
-                          v += step("send", [&] { const std::error_code ec_ = x.client->single(Send{.socket = x.h(0), .buffer = "x", .out_written = &n}); return aio(ec_, std::to_string(n)); }());
+                          v += step("send", [&] {
+                            const std::error_code ec_ =
+                                x.client->single(Send{.socket = x.h(0), .buffer = "x", .out_written = &n});
+                            return aio(ec_, std::to_string(n));
+                          }());
                           return Out{0, v};
                         },
                     .probe = dir_and_peer});

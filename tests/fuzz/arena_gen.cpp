@@ -40,9 +40,12 @@ namespace {
 
 std::uint32_t sockaddr_len_of(std::span<std::byte> arena) {
   switch (get<sa_family_t>(arena, ArenaMap::kSockaddr)) {
-    case AF_INET: return sizeof(sockaddr_in);
-    case AF_INET6: return sizeof(sockaddr_in6);
-    default: return offsetof(sockaddr_un, sun_path) + 12;
+    case AF_INET:
+      return sizeof(sockaddr_in);
+    case AF_INET6:
+      return sizeof(sockaddr_in6);
+    default:
+      return offsetof(sockaddr_un, sun_path) + 12;
   }
 }
 
@@ -174,13 +177,27 @@ void mutate_arena(Rng& rng, std::span<std::byte> arena, const HandlePool& pool, 
       case 2: {  // msghdr fields at their boundaries
         auto h = get<aiod_msghdr>(arena, ArenaMap::kMsghdr);
         switch (rng.below(7)) {
-          case 0: h.name = boundary64(rng, size); break;
-          case 1: h.name_len = boundary32(rng, 128); break;
-          case 2: h.iov = boundary64(rng, size); break;
-          case 3: h.iov_count = boundary32(rng, AIOD_IOV_MAX); break;
-          case 4: h.reserved = static_cast<std::uint32_t>(rng.next()) | 1; break;
-          case 5: h.control = boundary64(rng, size); break;
-          default: h.control_len = boundary64(rng, 64 * 1024); break;
+          case 0:
+            h.name = boundary64(rng, size);
+            break;
+          case 1:
+            h.name_len = boundary32(rng, 128);
+            break;
+          case 2:
+            h.iov = boundary64(rng, size);
+            break;
+          case 3:
+            h.iov_count = boundary32(rng, AIOD_IOV_MAX);
+            break;
+          case 4:
+            h.reserved = static_cast<std::uint32_t>(rng.next()) | 1;
+            break;
+          case 5:
+            h.control = boundary64(rng, size);
+            break;
+          default:
+            h.control_len = boundary64(rng, 64 * 1024);
+            break;
         }
         put(arena, ArenaMap::kMsghdr, h);
         break;
@@ -197,11 +214,21 @@ void mutate_arena(Rng& rng, std::span<std::byte> arena, const HandlePool& pool, 
         write_control(rng, arena, pool);
         auto len = get<std::uint64_t>(arena, ArenaMap::kControl);
         switch (rng.below(5)) {
-          case 0: len = boundary64(rng, ArenaMap::kControlBytes); break;
-          case 1: put(arena, ArenaMap::kControl + 12, static_cast<int>(SCM_CREDENTIALS)); break;
-          case 2: put(arena, ArenaMap::kControl + 8, static_cast<int>(rng.next())); break;
-          case 3: put(arena, ArenaMap::kControl + CMSG_LEN(0), boundary32(rng, 1 << 16)); break;
-          default: len = CMSG_LEN(rng.below(64)); break;
+          case 0:
+            len = boundary64(rng, ArenaMap::kControlBytes);
+            break;
+          case 1:
+            put(arena, ArenaMap::kControl + 12, static_cast<int>(SCM_CREDENTIALS));
+            break;
+          case 2:
+            put(arena, ArenaMap::kControl + 8, static_cast<int>(rng.next()));
+            break;
+          case 3:
+            put(arena, ArenaMap::kControl + CMSG_LEN(0), boundary32(rng, 1 << 16));
+            break;
+          default:
+            len = CMSG_LEN(rng.below(64));
+            break;
         }
         put(arena, ArenaMap::kControl, len);
         auto h = get<aiod_msghdr>(arena, ArenaMap::kMsghdr);

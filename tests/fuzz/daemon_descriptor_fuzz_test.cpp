@@ -127,7 +127,7 @@ TEST_F(DescriptorFuzz, MutatedBatchesBesideAWellBehavedClient) {
       ASSERT_TRUE(hostile->receive(std::chrono::seconds(10))) << "no reply to UnregisterHandles";
     }
 
-    std::map<std::uint64_t, std::uint64_t> cancels;  // our CANCELs' user_data -> target
+    std::map<std::uint64_t, std::uint64_t> cancels;       // our CANCELs' user_data -> target
     std::map<std::uint64_t, std::string> cancel_results;  // target -> what its CANCELs returned
     auto collect = [&](std::chrono::steady_clock::time_point deadline) {
       while (!pending.empty() && std::chrono::steady_clock::now() < deadline) {
@@ -161,9 +161,9 @@ TEST_F(DescriptorFuzz, MutatedBatchesBesideAWellBehavedClient) {
         hostile->submit(cancel);
         collect(std::chrono::steady_clock::now() + std::chrono::seconds(attempt == 0 ? 3 : 10));
         if (attempt == 0 && !pending.empty()) {
-          std::cout << pending.size() << " ops outlived their first CANCEL (first: "
-                    << describe(*pending.begin()->second) << ", CANCEL returned"
-                    << cancel_results[pending.begin()->first] << ")\n";
+          std::cout << pending.size()
+                    << " ops outlived their first CANCEL (first: " << describe(*pending.begin()->second)
+                    << ", CANCEL returned" << cancel_results[pending.begin()->first] << ")\n";
         }
       }
     }

@@ -178,13 +178,19 @@ TEST_F(RingFuzz, HostileIndicesAndVanishingSessions) {
         std::vector<aiod_sqe> v;
         for (std::uint32_t i = 0; i < n; ++i) {
           switch (rng.below(4)) {
-            case 0: v.push_back(aiod_sqe{.opcode = AIOD_OP_POLL, .handle = (*h)[0], .op_flags = 1}); break;
-            case 1: v.push_back(aiod_sqe{.opcode = AIOD_OP_TIMEOUT, .off = 10'000'000'000ull}); break;
+            case 0:
+              v.push_back(aiod_sqe{.opcode = AIOD_OP_POLL, .handle = (*h)[0], .op_flags = 1});
+              break;
+            case 1:
+              v.push_back(aiod_sqe{.opcode = AIOD_OP_TIMEOUT, .off = 10'000'000'000ull});
+              break;
             case 2:
               v.push_back(aiod_sqe{
                   .opcode = AIOD_OP_READ, .handle = (*h)[0], .off = AIOD_OFFSET_CURRENT, .addr = 0, .len = 16});
               break;
-            default: v.push_back(aiod_sqe{.opcode = AIOD_OP_NOP}); break;
+            default:
+              v.push_back(aiod_sqe{.opcode = AIOD_OP_NOP});
+              break;
           }
           v.back().flags = static_cast<std::uint8_t>(rng.below(3));
           v.back().user_data = ud++;

@@ -41,7 +41,8 @@ aiod_sqe valid_descriptor(Rng& rng, std::uint8_t opcode, std::uint64_t arena_siz
   };
   const std::uint64_t small_ns = rng.below(200'000);
   switch (opcode) {
-    case AIOD_OP_NOP: break;
+    case AIOD_OP_NOP:
+      break;
     case AIOD_OP_READ:
     case AIOD_OP_WRITE:
     case AIOD_OP_READ_TTY: {
@@ -66,7 +67,9 @@ aiod_sqe valid_descriptor(Rng& rng, std::uint8_t opcode, std::uint64_t arena_siz
       s.op_flags = static_cast<std::uint32_t>(rng.below(2));
       break;
     case AIOD_OP_TIMEOUT:
-    case AIOD_OP_LINK_TIMEOUT: s.off = small_ns; break;
+    case AIOD_OP_LINK_TIMEOUT:
+      s.off = small_ns;
+      break;
     case AIOD_OP_OPEN_AT:
     case AIOD_OP_OPENAT2: {
       s.handle = rng.chance(1, 2) ? AIOD_HANDLE_CWD : pool.of(rng, HandleKind::directory);
@@ -83,10 +86,18 @@ aiod_sqe valid_descriptor(Rng& rng, std::uint8_t opcode, std::uint64_t arena_siz
       }
       break;
     }
-    case AIOD_OP_CLOSE_FILE: s.handle = pool.of(rng, HandleKind::file); break;
-    case AIOD_OP_CLOSE_DIR: s.handle = pool.of(rng, HandleKind::directory); break;
-    case AIOD_OP_CLOSE_SOCKET: s.handle = pool.of(rng, HandleKind::socket); break;
-    case AIOD_OP_CLOSE_EVENT_SOURCE: s.handle = pool.of(rng, HandleKind::eventfd); break;
+    case AIOD_OP_CLOSE_FILE:
+      s.handle = pool.of(rng, HandleKind::file);
+      break;
+    case AIOD_OP_CLOSE_DIR:
+      s.handle = pool.of(rng, HandleKind::directory);
+      break;
+    case AIOD_OP_CLOSE_SOCKET:
+      s.handle = pool.of(rng, HandleKind::socket);
+      break;
+    case AIOD_OP_CLOSE_EVENT_SOURCE:
+      s.handle = pool.of(rng, HandleKind::eventfd);
+      break;
     case AIOD_OP_POLL:
       s.handle = pool.any(rng);
       s.op_flags = rng.chance(1, 2) ? POLLIN : POLLOUT;
@@ -164,7 +175,9 @@ aiod_sqe valid_descriptor(Rng& rng, std::uint8_t opcode, std::uint64_t arena_siz
       break;
     }
     case AIOD_OP_NOTIFY_EVENT_SOURCE:
-    case AIOD_OP_WAIT_EVENT_SOURCE: s.handle = pool.of(rng, HandleKind::eventfd); break;
+    case AIOD_OP_WAIT_EVENT_SOURCE:
+      s.handle = pool.of(rng, HandleKind::eventfd);
+      break;
     case AIOD_OP_SPLICE:
       s.handle = pool.of(rng, rng.chance(1, 2) ? HandleKind::file : HandleKind::pipe_read);
       s.mode = pool.of(rng, HandleKind::pipe_write);
@@ -214,23 +227,45 @@ void mutate_descriptor(Rng& rng, aiod_sqe& s, std::uint64_t arena_size, const Ha
   const int n = 1 + static_cast<int>(rng.below(3));
   for (int i = 0; i < n; ++i) {
     switch (rng.below(16)) {
-      case 0: s.opcode = random_opcode(rng); break;
-      case 1: s.flags = static_cast<std::uint8_t>(rng.chance(1, 2) ? 1u << rng.below(8) : rng.below(256)); break;
-      case 2: s.reserved0 = static_cast<std::uint16_t>(1 + rng.below(0xffff)); break;
-      case 3: s.reserved1 = boundary64(rng, 1) | 1; break;
+      case 0:
+        s.opcode = random_opcode(rng);
+        break;
+      case 1:
+        s.flags = static_cast<std::uint8_t>(rng.chance(1, 2) ? 1u << rng.below(8) : rng.below(256));
+        break;
+      case 2:
+        s.reserved0 = static_cast<std::uint16_t>(1 + rng.below(0xffff));
+        break;
+      case 3:
+        s.reserved1 = boundary64(rng, 1) | 1;
+        break;
       case 4: {  // a handle that is not this session's to use
         const std::uint32_t bad[] = {AIOD_HANDLE_INVALID,        AIOD_HANDLE_CWD,   0x7fffffffu, 0x80000000u,
                                      pool.any(rng) + (1u << 16), pool.any(rng) + 1, 0xfffeu,     0x10000u};
         s.handle = rng.chance(1, 4) ? pool.any(rng) : bad[rng.below(std::size(bad))];
         break;
       }
-      case 5: s.off = boundary64(rng, arena_size); break;
-      case 6: s.addr = boundary64(rng, arena_size); break;
-      case 7: s.len = boundary32(rng, static_cast<std::uint32_t>(arena_size)); break;
-      case 8: s.op_flags = rng.chance(1, 2) ? 1u << rng.below(32) : static_cast<std::uint32_t>(rng.next()); break;
-      case 9: s.addr2 = boundary64(rng, arena_size); break;
-      case 10: s.len2 = boundary32(rng, static_cast<std::uint32_t>(arena_size)); break;
-      case 11: s.mode = rng.chance(1, 2) ? pool.any(rng) : static_cast<std::uint32_t>(boundary64(rng, 07777)); break;
+      case 5:
+        s.off = boundary64(rng, arena_size);
+        break;
+      case 6:
+        s.addr = boundary64(rng, arena_size);
+        break;
+      case 7:
+        s.len = boundary32(rng, static_cast<std::uint32_t>(arena_size));
+        break;
+      case 8:
+        s.op_flags = rng.chance(1, 2) ? 1u << rng.below(32) : static_cast<std::uint32_t>(rng.next());
+        break;
+      case 9:
+        s.addr2 = boundary64(rng, arena_size);
+        break;
+      case 10:
+        s.len2 = boundary32(rng, static_cast<std::uint32_t>(arena_size));
+        break;
+      case 11:
+        s.mode = rng.chance(1, 2) ? pool.any(rng) : static_cast<std::uint32_t>(boundary64(rng, 07777));
+        break;
       case 12: {  // a buffer that ends exactly at, or one past, the arena's end
         const std::uint64_t len = 1 + rng.below(4096);
         s.addr = arena_size - len + rng.below(2);
@@ -272,7 +307,8 @@ void make_live_safe(aiod_sqe& s) {
       // Keep allocations small; huge values (which fail) pass.
       if (s.addr2 > (1u << 20) && s.addr2 < (std::uint64_t{1} << 62)) s.addr2 &= (1u << 20) - 1;
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

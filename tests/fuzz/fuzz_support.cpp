@@ -54,20 +54,34 @@ void Rng::fill(std::span<std::byte> out) {
 
 std::uint64_t boundary64(Rng& rng, std::uint64_t limit) {
   switch (rng.below(14)) {
-    case 0: return 0;
-    case 1: return 1;
-    case 2: return ~std::uint64_t{0};
-    case 3: return ~std::uint64_t{0} - 1;
-    case 4: return limit - 1;
-    case 5: return limit;
-    case 6: return limit + 1;
-    case 7: return std::uint64_t{1} << rng.below(64);
-    case 8: return (std::uint64_t{1} << rng.below(64)) - 1;
-    case 9: return std::uint64_t{0x7fffffff} + rng.below(3);
-    case 10: return std::uint64_t{0xffffffff} + rng.below(3) - 1;
-    case 11: return limit - rng.below(64);
-    case 12: return rng.below(limit + 1);
-    default: return rng.next();
+    case 0:
+      return 0;
+    case 1:
+      return 1;
+    case 2:
+      return ~std::uint64_t{0};
+    case 3:
+      return ~std::uint64_t{0} - 1;
+    case 4:
+      return limit - 1;
+    case 5:
+      return limit;
+    case 6:
+      return limit + 1;
+    case 7:
+      return std::uint64_t{1} << rng.below(64);
+    case 8:
+      return (std::uint64_t{1} << rng.below(64)) - 1;
+    case 9:
+      return std::uint64_t{0x7fffffff} + rng.below(3);
+    case 10:
+      return std::uint64_t{0xffffffff} + rng.below(3) - 1;
+    case 11:
+      return limit - rng.below(64);
+    case 12:
+      return rng.below(limit + 1);
+    default:
+      return rng.next();
   }
 }
 

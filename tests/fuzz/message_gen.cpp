@@ -63,7 +63,9 @@ std::vector<std::uint8_t> message_of(Rng& rng, Body type) {
                                  static_cast<std::uint32_t>(rng.next()))
                  .Union();
       break;
-    case Body::RegisterFds: body = CreateRegisterFds(b, static_cast<std::uint32_t>(rng.next())).Union(); break;
+    case Body::RegisterFds:
+      body = CreateRegisterFds(b, static_cast<std::uint32_t>(rng.next())).Union();
+      break;
     case Body::RegisterFdsReply:
     case Body::UnregisterHandles: {
       std::vector<std::uint32_t> h(rng.below(20));
@@ -72,9 +74,15 @@ std::vector<std::uint8_t> message_of(Rng& rng, Body type) {
                                             : CreateUnregisterHandlesDirect(b, &h).Union();
       break;
     }
-    case Body::Ping: body = CreatePing(b, rng.next()).Union(); break;
-    case Body::Pong: body = CreatePong(b, rng.next()).Union(); break;
-    case Body::StatsRequest: body = CreateStatsRequest(b, rng.chance(1, 2), rng.next()).Union(); break;
+    case Body::Ping:
+      body = CreatePing(b, rng.next()).Union();
+      break;
+    case Body::Pong:
+      body = CreatePong(b, rng.next()).Union();
+      break;
+    case Body::StatsRequest:
+      body = CreateStatsRequest(b, rng.chance(1, 2), rng.next()).Union();
+      break;
     case Body::StatsReply: {
       std::vector<flatbuffers::Offset<SessionStats>> sessions;
       for (std::uint64_t i = rng.below(4); i > 0; --i) {
@@ -93,11 +101,15 @@ std::vector<std::uint8_t> message_of(Rng& rng, Body type) {
                  .Union();
       break;
     }
-    case Body::Ack: body = CreateAck(b).Union(); break;
+    case Body::Ack:
+      body = CreateAck(b).Union();
+      break;
     case Body::Error:
       body = CreateErrorDirect(b, static_cast<int>(rng.next()), random_string(rng).c_str()).Union();
       break;
-    default: type = Body::NONE; break;
+    default:
+      type = Body::NONE;
+      break;
   }
   if (rng.chance(1, 16)) type = static_cast<Body>(static_cast<std::uint8_t>(Body::MAX) + 1 + rng.below(200));
   b.Finish(CreateMessage(b, rng.next(), body.IsNull() ? Body::NONE : type, body), MessageIdentifier());

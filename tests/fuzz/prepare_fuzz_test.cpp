@@ -159,9 +159,10 @@ class PrepareFuzz : public ::testing::Test {
     switch (op.opcode()) {
       case BackendOpcode::read:
       case BackendOpcode::write: {
-        const auto [buf, len] = op.is<bop::Read>()
-                                    ? std::pair<const void*, std::uint32_t>{op.as<bop::Read>().buf, op.as<bop::Read>().len}
-                                    : std::pair<const void*, std::uint32_t>{op.as<bop::Write>().buf, op.as<bop::Write>().len};
+        const auto [buf, len] =
+            op.is<bop::Read>()
+                ? std::pair<const void*, std::uint32_t>{op.as<bop::Read>().buf, op.as<bop::Read>().len}
+                : std::pair<const void*, std::uint32_t>{op.as<bop::Write>().buf, op.as<bop::Write>().len};
         if (rec.finish == Finish::eventfd_rw) {
           EXPECT_EQ(len, 8u);
         } else {
@@ -175,9 +176,15 @@ class PrepareFuzz : public ::testing::Test {
       case BackendOpcode::send:
         EXPECT_TRUE(in_arena(op.as<bop::Send>().buf, op.as<bop::Send>().len)) << "buffer outside the arena";
         break;
-      case BackendOpcode::readv: check_vector(op.as<bop::Readv>().iov, op.as<bop::Readv>().count); break;
-      case BackendOpcode::writev: check_vector(op.as<bop::Writev>().iov, op.as<bop::Writev>().count); break;
-      case BackendOpcode::sendmsg: check_message(op.as<bop::Sendmsg>().msg); break;
+      case BackendOpcode::readv:
+        check_vector(op.as<bop::Readv>().iov, op.as<bop::Readv>().count);
+        break;
+      case BackendOpcode::writev:
+        check_vector(op.as<bop::Writev>().iov, op.as<bop::Writev>().count);
+        break;
+      case BackendOpcode::sendmsg:
+        check_message(op.as<bop::Sendmsg>().msg);
+        break;
       case BackendOpcode::recvmsg:
         check_message(op.as<bop::Recvmsg>().msg);
         EXPECT_TRUE(arena_range(rec.out_offset, sizeof(aiod_msghdr))) << "msghdr written back outside the arena";
@@ -191,8 +198,12 @@ class PrepareFuzz : public ::testing::Test {
           EXPECT_TRUE(arena_range(rec.out_offset, sizeof(aiod_sockaddr_out))) << "address written outside";
         }
         break;
-      case BackendOpcode::connect: check_address(op.as<bop::Connect>().addr, op.as<bop::Connect>().addr_len); break;
-      case BackendOpcode::bind: check_address(op.as<bop::Bind>().addr, op.as<bop::Bind>().addr_len); break;
+      case BackendOpcode::connect:
+        check_address(op.as<bop::Connect>().addr, op.as<bop::Connect>().addr_len);
+        break;
+      case BackendOpcode::bind:
+        check_address(op.as<bop::Bind>().addr, op.as<bop::Bind>().addr_len);
+        break;
       case BackendOpcode::statx:
         EXPECT_TRUE(in_arena(op.as<bop::Statx>().out, sizeof(struct statx))) << "statx result outside the arena";
         break;
@@ -201,7 +212,8 @@ class PrepareFuzz : public ::testing::Test {
         EXPECT_NE(rec.how.flags & O_CLOEXEC, 0u);
         EXPECT_EQ(rec.how.mode & ~07777u, 0u);
         break;
-      default: break;
+      default:
+        break;
     }
   }
 

@@ -24,12 +24,18 @@ namespace {
 
 std::uint32_t index_near(Rng& rng, std::uint32_t base, std::uint32_t entries) {
   switch (rng.below(6)) {
-    case 0: return base + static_cast<std::uint32_t>(rng.below(entries + 1));  // valid
-    case 1: return base + entries;                                             // exactly full
-    case 2: return base + entries + 1 + static_cast<std::uint32_t>(rng.below(4));
-    case 3: return base - 1 - static_cast<std::uint32_t>(rng.below(4));  // backwards
-    case 4: return base + boundary32(rng, entries);
-    default: return static_cast<std::uint32_t>(rng.next());
+    case 0:
+      return base + static_cast<std::uint32_t>(rng.below(entries + 1));  // valid
+    case 1:
+      return base + entries;  // exactly full
+    case 2:
+      return base + entries + 1 + static_cast<std::uint32_t>(rng.below(4));
+    case 3:
+      return base - 1 - static_cast<std::uint32_t>(rng.below(4));  // backwards
+    case 4:
+      return base + boundary32(rng, entries);
+    default:
+      return static_cast<std::uint32_t>(rng.next());
   }
 }
 

@@ -66,7 +66,7 @@ TEST(Aioctl, ClientsListsIoSessions) {
 // has a declared TYPE, names are aiod_*, counters end in _total, and the
 // latency histogram has cumulative buckets ending at +Inf with _sum and _count.
 void check_prometheus(const std::string& text) {
-  std::map<std::string, std::string> types;  // metric family -> type
+  std::map<std::string, std::string> types;        // metric family -> type
   std::vector<std::pair<double, double>> buckets;  // le, cumulative count
   double hist_count = -1;
   bool hist_sum = false;
@@ -146,8 +146,8 @@ TEST(Aioctl, PrometheusOutputIsWellFormed) {
 TEST(Aioctl, WatchPrintsCountTimes) {
   DaemonProcess daemon;
   ASSERT_TRUE(daemon.running());
-  const CommandResult r = run_command(
-      {AIOCTL_PATH, "--socket", daemon.socket_path(), "stats", "--json", "--watch", "--interval", "0.05", "--count", "3"});
+  const CommandResult r = run_command({AIOCTL_PATH, "--socket", daemon.socket_path(), "stats", "--json", "--watch",
+                                       "--interval", "0.05", "--count", "3"});
   ASSERT_EQ(r.exit_code, 0);
   std::size_t n = 0;
   for (std::size_t pos = 0; (pos = r.out.find("\"version\":1", pos)) != std::string::npos; ++pos) ++n;

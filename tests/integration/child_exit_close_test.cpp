@@ -62,8 +62,11 @@ TEST_F(Regression, ChildExitCloseKeepsTheHandleWhenCancelled) {
   // By a link timeout.
   auto h = s.register_fd(child.pidfd);
   ASSERT_TRUE(h);
-  s.push(aiod_sqe{.opcode = AIOD_OP_CHILD_EXIT, .flags = AIOD_SQE_LINK, .handle = *h,
-                  .op_flags = AIOD_CHILD_EXIT_CLOSE, .user_data = 1});
+  s.push(aiod_sqe{.opcode = AIOD_OP_CHILD_EXIT,
+                  .flags = AIOD_SQE_LINK,
+                  .handle = *h,
+                  .op_flags = AIOD_CHILD_EXIT_CLOSE,
+                  .user_data = 1});
   s.push(aiod_sqe{.opcode = AIOD_OP_LINK_TIMEOUT, .off = 10'000'000, .user_data = 2});
   s.publish();
   auto cqes = s.wait(2);

@@ -81,8 +81,8 @@ TEST(Config, BadFileAtStartIsRefusedWithLineAndReason) {
                                        std::chrono::seconds(20), true);
   EXPECT_EQ(r2.exit_code, 2);
   EXPECT_NE(r2.out.find(":1: expected 'name = value'"), std::string::npos) << r2.out;
-  const CommandResult r3 = run_command({AIOD_DAEMON_PATH, "--config", std::string(tmpl) + "/missing"},
-                                       std::chrono::seconds(20), true);
+  const CommandResult r3 =
+      run_command({AIOD_DAEMON_PATH, "--config", std::string(tmpl) + "/missing"}, std::chrono::seconds(20), true);
   EXPECT_EQ(r3.exit_code, 2);
   ::unlink(conf.c_str());
   ::rmdir(tmpl);

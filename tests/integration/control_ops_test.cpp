@@ -29,8 +29,8 @@ TEST_F(ControlOps, LinkTimeoutFiresFirst) {
 }
 
 TEST_F(ControlOps, LinkTimeoutFiresFirstAndCancelsWhatFollows) {
-  auto r = client_->complete(Timeout{.duration = 200ms, .link = Link::soft}, LinkTimeout{.duration = 20ms, .link = Link::soft},
-                             Timeout{.duration = 10ms});
+  auto r = client_->complete(Timeout{.duration = 200ms, .link = Link::soft},
+                             LinkTimeout{.duration = 20ms, .link = Link::soft}, Timeout{.duration = 10ms});
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, 3u);
 }
@@ -46,22 +46,22 @@ TEST_F(ControlOps, OpFinishesBeforeItsLinkTimeout) {
 }
 
 TEST_F(ControlOps, OpFinishesBeforeItsLinkTimeoutAndTheChainGoesOn) {
-  auto r = client_->complete(Timeout{.duration = 10ms, .link = Link::soft}, LinkTimeout{.duration = 500ms, .link = Link::soft},
-                             Timeout{.duration = 10ms});
+  auto r = client_->complete(Timeout{.duration = 10ms, .link = Link::soft},
+                             LinkTimeout{.duration = 500ms, .link = Link::soft}, Timeout{.duration = 10ms});
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, 0u);
 }
 
 TEST_F(ControlOps, HardLinkedLinkTimeoutDoesNotSaveWhatFollows) {
-  auto r = client_->complete(Timeout{.duration = 200ms, .link = Link::soft}, LinkTimeout{.duration = 20ms, .link = Link::hard},
-                             Timeout{.duration = 10ms});
+  auto r = client_->complete(Timeout{.duration = 200ms, .link = Link::soft},
+                             LinkTimeout{.duration = 20ms, .link = Link::hard}, Timeout{.duration = 10ms});
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, 3u);
 }
 
 TEST_F(ControlOps, HardLinkedOpWithALinkTimeoutThatDoesNotFire) {
-  auto r = client_->complete(Timeout{.duration = 10ms, .link = Link::hard}, LinkTimeout{.duration = 500ms, .link = Link::soft},
-                             Timeout{.duration = 10ms});
+  auto r = client_->complete(Timeout{.duration = 10ms, .link = Link::hard},
+                             LinkTimeout{.duration = 500ms, .link = Link::soft}, Timeout{.duration = 10ms});
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, 0u);
 }
@@ -97,8 +97,9 @@ TEST_F(ControlOps, LinkTimeoutBoundsARealOperation) {
   std::size_t n = 0;
   std::error_code read_error;
   const auto start = std::chrono::steady_clock::now();
-  auto r = client_->complete(Read{.file = *rd, .buffer = buf, .out_read = &n, .link = Link::soft, .out_error = &read_error},
-                             LinkTimeout{.duration = 30ms});
+  auto r =
+      client_->complete(Read{.file = *rd, .buffer = buf, .out_read = &n, .link = Link::soft, .out_error = &read_error},
+                        LinkTimeout{.duration = 30ms});
   ASSERT_TRUE(r);
   EXPECT_EQ(read_error, sys(ECANCELED));
   EXPECT_GE(std::chrono::steady_clock::now() - start, 30ms);

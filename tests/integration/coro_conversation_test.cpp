@@ -43,9 +43,12 @@ struct Transcript {
 
 Task<std::error_code> server(ResetEvent& startup, const sockaddr_in& address, Transcript& t) {
   Handle socket;
-  if (auto ec = co_await io::single(Socket{.domain = AF_INET, .type = SOCK_STREAM, .out_socket = &socket})) co_return ec;
-  if (auto ec = co_await io::multi(Bind{.socket = socket, .addr = reinterpret_cast<const sockaddr*>(&address),
-                                        .addrlen = sizeof(address), .link = Link::soft},
+  if (auto ec = co_await io::single(Socket{.domain = AF_INET, .type = SOCK_STREAM, .out_socket = &socket}))
+    co_return ec;
+  if (auto ec = co_await io::multi(Bind{.socket = socket,
+                                        .addr = reinterpret_cast<const sockaddr*>(&address),
+                                        .addrlen = sizeof(address),
+                                        .link = Link::soft},
                                    Listen{.socket = socket, .backlog = 128})) {
     co_return ec;
   }
@@ -54,11 +57,11 @@ Task<std::error_code> server(ResetEvent& startup, const sockaddr_in& address, Tr
   if (auto ec = co_await io::single(Accept{.socket = socket, .out_socket = &client_sock})) co_return ec;
   char buf[1024];
   std::size_t len = 0;
-  if (auto ec = co_await io::multi(Send{.socket = client_sock, .buffer = "hey ", .link = Link::soft},
-                                   Send{.socket = client_sock, .buffer = "I'm doing multiple IO ops at once ",
-                                        .link = Link::soft},
-                                   Send{.socket = client_sock, .buffer = "how cool is that?", .link = Link::soft},
-                                   Recv{.socket = client_sock, .buffer = buf, .out_read = &len})) {
+  if (auto ec = co_await io::multi(
+          Send{.socket = client_sock, .buffer = "hey ", .link = Link::soft},
+          Send{.socket = client_sock, .buffer = "I'm doing multiple IO ops at once ", .link = Link::soft},
+          Send{.socket = client_sock, .buffer = "how cool is that?", .link = Link::soft},
+          Recv{.socket = client_sock, .buffer = buf, .out_read = &len})) {
     co_return ec;
   }
   t.server.emplace_back(buf, len);
@@ -68,7 +71,8 @@ Task<std::error_code> server(ResetEvent& startup, const sockaddr_in& address, Tr
 
 Task<std::error_code> client(ResetEvent& startup, const sockaddr_in& address, Transcript& t) {
   Handle socket;
-  if (auto ec = co_await io::single(Socket{.domain = AF_INET, .type = SOCK_STREAM, .out_socket = &socket})) co_return ec;
+  if (auto ec = co_await io::single(Socket{.domain = AF_INET, .type = SOCK_STREAM, .out_socket = &socket}))
+    co_return ec;
   if (auto ec = co_await startup.wait()) co_return ec;
   if (auto ec = co_await io::single(
           Connect{.socket = socket, .addr = reinterpret_cast<const sockaddr*>(&address), .addrlen = sizeof(address)})) {

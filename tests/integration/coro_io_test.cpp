@@ -62,7 +62,8 @@ TEST_F(CoroIo, SingleMultiAndComplete) {
     std::error_code read_error;
     ec = co_await io::single(Read{.file = Handle{12345}, .buffer = buf, .out_read = &n});
     EXPECT_EQ(ec, sys(EBADF));
-    ec = co_await io::multi(Nop{}, Read{.file = Handle{12345}, .buffer = buf, .out_read = &n, .out_error = &read_error});
+    ec =
+        co_await io::multi(Nop{}, Read{.file = Handle{12345}, .buffer = buf, .out_read = &n, .out_error = &read_error});
     EXPECT_EQ(ec, make_error_code(errc::some_operation_failed));
     EXPECT_EQ(read_error, sys(EBADF));
     auto failed = co_await io::complete(Read{.file = Handle{12345}, .buffer = buf, .out_read = &n}, Nop{},
@@ -78,16 +79,16 @@ TEST_F(CoroIo, FileRoundTripInOneLinkedBatch) {
   const std::string file = path("coro.txt");
   auto body = [](std::string p) -> Task<std::string> {
     Handle f;
-    if (auto ec = co_await io::single(OpenAt{.path = p.c_str(), .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f})) {
+    if (auto ec =
+            co_await io::single(OpenAt{.path = p.c_str(), .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f})) {
       throw std::system_error(ec);
     }
     // A short read breaks a soft chain (io_uring's rule): read exactly what was written.
     char buf[10] = {};
     std::size_t written = 0, read = 0;
-    if (auto ec = co_await io::multi(Write{.file = f, .buffer = "coroutines", .offset = 0, .out_written = &written,
-                                           .link = Link::soft},
-                                     Read{.file = f, .buffer = buf, .offset = 0, .out_read = &read, .link = Link::soft},
-                                     CloseFile{.file = f})) {
+    if (auto ec = co_await io::multi(
+            Write{.file = f, .buffer = "coroutines", .offset = 0, .out_written = &written, .link = Link::soft},
+            Read{.file = f, .buffer = buf, .offset = 0, .out_read = &read, .link = Link::soft}, CloseFile{.file = f})) {
       throw std::system_error(ec);
     }
     EXPECT_EQ(written, 10u);

@@ -65,8 +65,8 @@ TEST(Credentials, AnotherUserCannotTouchRootOnlyFilesThroughTheDaemon) {
     out.push_back(code(c->single(OpenAt{.path = secret.c_str(), .out_file = &h})));
     out.push_back(code(c->single(RenameAt{.old_path = secret.c_str(), .new_path = (dir + "/moved").c_str()})));
     out.push_back(code(c->single(UnlinkAt{.path = secret.c_str()})));
-    out.push_back(code(c->single(OpenAt{.path = (dir + "/new").c_str(), .flags = O_WRONLY | O_CREAT, .mode = 0644,
-                                        .out_file = &h})));
+    out.push_back(code(
+        c->single(OpenAt{.path = (dir + "/new").c_str(), .flags = O_WRONLY | O_CREAT, .mode = 0644, .out_file = &h})));
     out.push_back(code(c->single(MkdirAt{.path = (dir + "/sub").c_str()})));
     // The control: what the user may do, it may do through aiod.
     out.push_back(code(c->single(OpenAt{.path = open_file.c_str(), .out_file = &h})));

@@ -102,8 +102,8 @@ TEST_F(FileOps, OpenCreatesWithModeUnderTheClientsUmask) {
   ::umask(old);
   ASSERT_TRUE(c) << c.message();
   Handle f;
-  ASSERT_FALSE(c->single(OpenAt{.path = path("created").c_str(), .flags = O_WRONLY | O_CREAT | O_EXCL,
-                                .mode = 0666, .out_file = &f}));
+  ASSERT_FALSE(c->single(
+      OpenAt{.path = path("created").c_str(), .flags = O_WRONLY | O_CREAT | O_EXCL, .mode = 0666, .out_file = &f}));
   struct stat st {};
   ASSERT_EQ(::stat(path("created").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
@@ -158,13 +158,13 @@ TEST_F(FileOps, ArenaBuffersAreUsedInPlace) {
   ASSERT_TRUE(block);
   std::memset(block->data(), 'z', 4096);
   std::size_t written = 0;
-  ASSERT_FALSE(client_->single(Write{.file = f, .buffer = MutableBuffer(block->data(), 4096), .offset = 0,
-                                     .out_written = &written}));
+  ASSERT_FALSE(client_->single(
+      Write{.file = f, .buffer = MutableBuffer(block->data(), 4096), .offset = 0, .out_written = &written}));
   EXPECT_EQ(written, 4096u);
   std::memset(block->data(), 0, 4096);
   std::size_t got = 0;
-  ASSERT_FALSE(client_->single(Read{.file = f, .buffer = MutableBuffer(block->data(), 4096), .offset = 0,
-                                    .out_read = &got}));
+  ASSERT_FALSE(
+      client_->single(Read{.file = f, .buffer = MutableBuffer(block->data(), 4096), .offset = 0, .out_read = &got}));
   EXPECT_EQ(got, 4096u);
   EXPECT_EQ(static_cast<char>((*block)[4095]), 'z');
   client_->arena_free(*block);

@@ -96,8 +96,8 @@ TEST_F(FsOps, StatxByPathAndByHandle) {
   EXPECT_EQ(sx.stx_size, 10u);
   const Handle f = open(path("sized"), O_RDONLY);
   struct statx by_handle {};
-  ASSERT_FALSE(client_->single(Statx{.dir = f, .path = "", .flags = AT_EMPTY_PATH, .mask = STATX_SIZE | STATX_INO,
-                                     .out_statx = &by_handle}));
+  ASSERT_FALSE(client_->single(
+      Statx{.dir = f, .path = "", .flags = AT_EMPTY_PATH, .mask = STATX_SIZE | STATX_INO, .out_statx = &by_handle}));
   EXPECT_EQ(by_handle.stx_size, 10u);
   EXPECT_EQ(by_handle.stx_ino, sx.stx_ino);
   EXPECT_EQ(client_->single(Statx{.path = path("missing").c_str(), .out_statx = &sx}), sys(ENOENT));

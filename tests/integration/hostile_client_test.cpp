@@ -50,8 +50,8 @@ class HostileClient : public ::testing::Test {
     ASSERT_TRUE(h);
     char buf[8] = {};
     std::size_t got = 0;
-    ASSERT_FALSE(c->multi(Write{.file = (*h)[1], .buffer = "alive"},
-                          Read{.file = (*h)[0], .buffer = buf, .out_read = &got}));
+    ASSERT_FALSE(
+        c->multi(Write{.file = (*h)[1], .buffer = "alive"}, Read{.file = (*h)[0], .buffer = buf, .out_read = &got}));
     EXPECT_EQ(std::string(buf, got), "alive");
   }
 
@@ -182,8 +182,8 @@ TEST_F(HostileClient, GarbageDescriptorsNeverCrashTheDaemon) {
       for (int w = 0; w < 8; ++w) words[w] = next();
       sqe.opcode = static_cast<std::uint8_t>(sqe.opcode % (AIOD_OP_LAST + 2));
       if (sqe.opcode == AIOD_OP_TIMEOUT) sqe.off %= 1'000'000;  // keep timers short
-      sqe.flags &= 0x3;  // mostly links, some invalid (both bits)
-      if (i == n - 1) sqe.flags = 0;  // end the last chain: an open chain waits for its end
+      sqe.flags &= 0x3;                                         // mostly links, some invalid (both bits)
+      if (i == n - 1) sqe.flags = 0;                            // end the last chain: an open chain waits for its end
       sqe.user_data = i;
       raw_->push(sqe);
     }

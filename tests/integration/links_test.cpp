@@ -20,8 +20,8 @@ using Links = OpTest;
 TEST_F(Links, SoftChainFailureCancelsTheRest) {
   // The second op fails in the kernel: reading a write-only file.
   Handle wo;
-  ASSERT_FALSE(client_->single(OpenAt{.path = (daemon_.directory() + "/soft").c_str(),
-                                      .flags = O_WRONLY | O_CREAT, .mode = 0600, .out_file = &wo}));
+  ASSERT_FALSE(client_->single(OpenAt{
+      .path = (daemon_.directory() + "/soft").c_str(), .flags = O_WRONLY | O_CREAT, .mode = 0600, .out_file = &wo}));
   char buf[4];
   std::size_t n = 0;
   std::error_code e1, e2, e3, e4;
@@ -38,21 +38,20 @@ TEST_F(Links, SoftChainFailureCancelsTheRest) {
 
 TEST_F(Links, HardChainGoesOnAfterAFailure) {
   Handle f;
-  ASSERT_FALSE(client_->single(OpenAt{.path = (daemon_.directory() + "/hard").c_str(),
-                                      .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f}));
+  ASSERT_FALSE(client_->single(OpenAt{
+      .path = (daemon_.directory() + "/hard").c_str(), .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f}));
   // The first op fails in the kernel (reading a write-only file), not in
   // validation, so the chain has started when it fails.
   Handle wo;
-  ASSERT_FALSE(client_->single(OpenAt{.path = (daemon_.directory() + "/hard").c_str(), .flags = O_WRONLY,
-                                      .out_file = &wo}));
+  ASSERT_FALSE(
+      client_->single(OpenAt{.path = (daemon_.directory() + "/hard").c_str(), .flags = O_WRONLY, .out_file = &wo}));
   char buf[4];
   std::size_t n = 0, written = 0;
   std::error_code e1, e2, e3;
-  auto failed = client_->complete(Read{.file = wo, .buffer = buf, .offset = 0, .out_read = &n, .link = Link::hard,
-                                       .out_error = &e1},
-                                  Write{.file = f, .buffer = "go on", .offset = 0, .out_written = &written,
-                                        .link = Link::hard, .out_error = &e2},
-                                  Nop{.out_error = &e3});
+  auto failed = client_->complete(
+      Read{.file = wo, .buffer = buf, .offset = 0, .out_read = &n, .link = Link::hard, .out_error = &e1},
+      Write{.file = f, .buffer = "go on", .offset = 0, .out_written = &written, .link = Link::hard, .out_error = &e2},
+      Nop{.out_error = &e3});
   ASSERT_TRUE(failed);
   EXPECT_EQ(*failed, 1u);
   EXPECT_EQ(e1, kBadf);
@@ -86,15 +85,15 @@ TEST_F(Links, UnlinkedOpsRunConcurrently) {
 TEST_F(Links, ShortReadBreaksASoftChain) {
   // io_uring's rule, kept everywhere: a short transfer is an unexpected result.
   Handle f;
-  ASSERT_FALSE(client_->single(OpenAt{.path = (daemon_.directory() + "/short").c_str(),
-                                      .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f}));
+  ASSERT_FALSE(client_->single(OpenAt{
+      .path = (daemon_.directory() + "/short").c_str(), .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f}));
   ASSERT_FALSE(client_->single(Write{.file = f, .buffer = "ab", .offset = 0}));
   char buf[8];
   std::size_t n = 0;
   std::error_code e1, e2;
-  auto failed = client_->complete(Read{.file = f, .buffer = buf, .offset = 0, .out_read = &n, .link = Link::soft,
-                                       .out_error = &e1},
-                                  Nop{.out_error = &e2});
+  auto failed = client_->complete(
+      Read{.file = f, .buffer = buf, .offset = 0, .out_read = &n, .link = Link::soft, .out_error = &e1},
+      Nop{.out_error = &e2});
   ASSERT_TRUE(failed);
   EXPECT_FALSE(e1);
   EXPECT_EQ(n, 2u);
@@ -106,9 +105,9 @@ TEST_F(Links, InvalidDescriptorFailsTheWholeChainBeforeItStarts) {
   Handle f;
   ASSERT_FALSE(client_->single(OpenAt{.path = p.c_str(), .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f}));
   std::error_code e1, e2, e3;
-  auto failed = client_->complete(Write{.file = f, .buffer = "never", .offset = 0, .link = Link::hard, .out_error = &e1},
-                                  CloseFile{.file = Handle{999}, .link = Link::hard, .out_error = &e2},
-                                  Nop{.out_error = &e3});
+  auto failed =
+      client_->complete(Write{.file = f, .buffer = "never", .offset = 0, .link = Link::hard, .out_error = &e1},
+                        CloseFile{.file = Handle{999}, .link = Link::hard, .out_error = &e2}, Nop{.out_error = &e3});
   ASSERT_TRUE(failed);
   EXPECT_EQ(*failed, 3u);
   EXPECT_EQ(e1, kCanceled);
@@ -131,7 +130,8 @@ TEST_F(Links, LongChainFailureInTheKernelCancelsOnlyWhatFollows) {
   for (int i = 0; i < 200; ++i) {
     const Link link = i == 199 ? Link::unlinked : Link::soft;
     if (i == 150) {
-      ops.push_back(Read{.file = wo, .buffer = buf, .offset = 0, .out_read = &n, .link = link, .out_error = &errors[i]});
+      ops.push_back(
+          Read{.file = wo, .buffer = buf, .offset = 0, .out_read = &n, .link = link, .out_error = &errors[i]});
     } else {
       ops.push_back(Nop{.link = link, .out_error = &errors[i]});
     }

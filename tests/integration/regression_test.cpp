@@ -58,7 +58,8 @@ TEST_F(Regression, CancelRunsAgainstWhatIsLiveWhenItRuns) {
   OpId target;
   std::error_code target_error, cancel_error, other_error;
   ASSERT_FALSE(q.queue(Timeout{.duration = 10ms, .out_error = &target_error, .out_id = &target}));
-  ASSERT_FALSE(q.queue(Timeout{.duration = 100ms, .link = Link::soft}, Cancel{.id = target, .out_error = &cancel_error}));
+  ASSERT_FALSE(
+      q.queue(Timeout{.duration = 100ms, .link = Link::soft}, Cancel{.id = target, .out_error = &cancel_error}));
   // Wait for the target to finish, then start another op, which takes the
   // target's freed record.
   while (q.outstanding() > 2) ASSERT_TRUE(q.complete(CompletionMode::blocking));
@@ -177,8 +178,9 @@ TEST_F(Regression, Openat2AbsoluteBeneathIsExdev) {
 // A link timeout guarding another link timeout passed validation.
 TEST_F(Regression, LinkTimeoutCannotGuardALinkTimeout) {
   std::error_code second;
-  auto r = client_->complete(Timeout{.duration = 1ms, .link = Link::soft}, LinkTimeout{.duration = 1s, .link = Link::soft},
-                             LinkTimeout{.duration = 1s, .out_error = &second});
+  auto r =
+      client_->complete(Timeout{.duration = 1ms, .link = Link::soft}, LinkTimeout{.duration = 1s, .link = Link::soft},
+                        LinkTimeout{.duration = 1s, .out_error = &second});
   ASSERT_TRUE(r);
   EXPECT_EQ(second, sys(EINVAL));
 }

@@ -43,15 +43,18 @@ TEST_F(SocketOps, TcpPingPongWithPeerAddress) {
   Handle server, client;
   ASSERT_FALSE(client_->multi(Socket{.domain = AF_INET, .type = SOCK_STREAM, .out_socket = &server},
                               Socket{.domain = AF_INET, .type = SOCK_STREAM, .out_socket = &client}));
-  ASSERT_FALSE(client_->multi(
-      Bind{.socket = server, .addr = reinterpret_cast<const sockaddr*>(&addr), .addrlen = sizeof(addr),
-           .link = Link::soft},
-      Listen{.socket = server, .backlog = 4}));
+  ASSERT_FALSE(client_->multi(Bind{.socket = server,
+                                   .addr = reinterpret_cast<const sockaddr*>(&addr),
+                                   .addrlen = sizeof(addr),
+                                   .link = Link::soft},
+                              Listen{.socket = server, .backlog = 4}));
   Handle conn;
   sockaddr_in peer{};
   socklen_t peer_len = sizeof(peer);
   ASSERT_FALSE(client_->multi(
-      Accept{.socket = server, .out_addr = reinterpret_cast<sockaddr*>(&peer), .inout_addrlen = &peer_len,
+      Accept{.socket = server,
+             .out_addr = reinterpret_cast<sockaddr*>(&peer),
+             .inout_addrlen = &peer_len,
              .out_socket = &conn},
       Connect{.socket = client, .addr = reinterpret_cast<const sockaddr*>(&addr), .addrlen = sizeof(addr)}));
   EXPECT_TRUE(conn);
@@ -77,7 +80,8 @@ TEST_F(SocketOps, TcpPingPongWithPeerAddress) {
   ASSERT_FALSE(client_->multi(Shutdown{.socket = client, .how = SHUT_WR, .link = Link::soft},
                               Recv{.socket = conn, .buffer = a, .out_read = &got}));
   EXPECT_EQ(got, 0u);
-  EXPECT_FALSE(client_->multi(CloseSocket{.socket = client}, CloseSocket{.socket = conn}, CloseSocket{.socket = server}));
+  EXPECT_FALSE(
+      client_->multi(CloseSocket{.socket = client}, CloseSocket{.socket = conn}, CloseSocket{.socket = server}));
 }
 
 TEST_F(SocketOps, RecvFlagsAreHonoured) {
@@ -97,7 +101,8 @@ TEST_F(SocketOps, RecvFlagsAreHonoured) {
   ASSERT_FALSE(client_->single(Recv{.socket = (*h)[1], .buffer = buf, .out_read = &n}));
   EXPECT_EQ(std::string(buf, n), "peek");
   // MSG_DONTWAIT on an empty socket fails at once instead of waiting.
-  EXPECT_EQ(client_->single(Recv{.socket = (*h)[1], .buffer = buf, .flags = MSG_DONTWAIT, .out_read = &n}), sys(EAGAIN));
+  EXPECT_EQ(client_->single(Recv{.socket = (*h)[1], .buffer = buf, .flags = MSG_DONTWAIT, .out_read = &n}),
+            sys(EAGAIN));
   // Unknown flags are refused.
   EXPECT_EQ(client_->single(Recv{.socket = (*h)[1], .buffer = buf, .flags = 0x40000000, .out_read = &n}), sys(EINVAL));
 }
@@ -143,8 +148,9 @@ TEST_F(SocketOps, MessagesCarryAddressesAndHandles) {
   Handle a, b;
   ASSERT_FALSE(client_->multi(Socket{.domain = AF_INET, .type = SOCK_DGRAM, .out_socket = &a},
                               Socket{.domain = AF_INET, .type = SOCK_DGRAM, .out_socket = &b}));
-  ASSERT_FALSE(client_->multi(Bind{.socket = a, .addr = reinterpret_cast<const sockaddr*>(&a_addr), .addrlen = sizeof(a_addr)},
-                              Bind{.socket = b, .addr = reinterpret_cast<const sockaddr*>(&b_addr), .addrlen = sizeof(b_addr)}));
+  ASSERT_FALSE(
+      client_->multi(Bind{.socket = a, .addr = reinterpret_cast<const sockaddr*>(&a_addr), .addrlen = sizeof(a_addr)},
+                     Bind{.socket = b, .addr = reinterpret_cast<const sockaddr*>(&b_addr), .addrlen = sizeof(b_addr)}));
   char out[] = "PING";
   iovec out_iov{out, 4};
   msghdr send{};
@@ -203,7 +209,8 @@ TEST_F(SocketOps, DescriptorsTravelAsHandlesBothWays) {
   recv.msg_iovlen = 1;
   recv.msg_control = in_control;
   recv.msg_controllen = sizeof(in_control);
-  ASSERT_FALSE(client_->multi(SendMsg{.socket = tx, .msg = &send, .link = Link::soft}, RecvMsg{.socket = rx, .msg = &recv}));
+  ASSERT_FALSE(
+      client_->multi(SendMsg{.socket = tx, .msg = &send, .link = Link::soft}, RecvMsg{.socket = rx, .msg = &recv}));
   cmsghdr* rc = CMSG_FIRSTHDR(&recv);
   ASSERT_NE(rc, nullptr);
   ASSERT_EQ(rc->cmsg_type, SCM_RIGHTS);
@@ -234,9 +241,9 @@ TEST_F(SocketOps, UnixSocketsWithRelativePaths) {
   std::error_code ec = client_->multi(Socket{.domain = AF_UNIX, .type = SOCK_STREAM, .out_socket = &server},
                                       Socket{.domain = AF_UNIX, .type = SOCK_STREAM, .out_socket = &client});
   if (!ec) {
-    ec = client_->multi(Bind{.socket = server, .addr = reinterpret_cast<sockaddr*>(&addr), .addrlen = sizeof(addr),
-                             .link = Link::soft},
-                        Listen{.socket = server});
+    ec = client_->multi(
+        Bind{.socket = server, .addr = reinterpret_cast<sockaddr*>(&addr), .addrlen = sizeof(addr), .link = Link::soft},
+        Listen{.socket = server});
   }
   Handle conn;
   if (!ec) {

@@ -60,10 +60,14 @@ ClientReport run_client(const ClientOptions& options, int index, std::chrono::st
     const int n = std::snprintf(out, sizeof(out), "c%d-r%d", index, round);
     std::size_t written = 0, got = 0;
     const std::uint64_t first = tag;
-    std::error_code e = q.queue(Write{.file = wr, .buffer = ConstBuffer(out, static_cast<std::size_t>(n)),
-                                      .out_written = &written, .link = Link::soft, .userdata = tag++},
-                                Read{.file = rd, .buffer = MutableBuffer(in, static_cast<std::size_t>(n)), .out_read = &got,
-                                     .userdata = tag++});
+    std::error_code e = q.queue(
+        Write{.file = wr,
+              .buffer = ConstBuffer(out, static_cast<std::size_t>(n)),
+              .out_written = &written,
+              .link = Link::soft,
+              .userdata = tag++},
+        Read{
+            .file = rd, .buffer = MutableBuffer(in, static_cast<std::size_t>(n)), .out_read = &got, .userdata = tag++});
     for (int i = 0; !e && i < 6; ++i) e = q.queue(Nop{.userdata = tag++});
     if (!e) e = q.queue(Timeout{.duration = std::chrono::microseconds(50 + index % 7), .userdata = tag++});
     if (e) {
@@ -146,7 +150,8 @@ TEST(Stress, AClientThatStopsReapingStallsOnlyItself) {
   ASSERT_TRUE(other);
   for (int i = 0; i < 100; ++i) ASSERT_FALSE(other->single(Nop{}));
   const CommandResult s = run_command({AIOCTL_PATH, "--socket", daemon.socket_path(), "stats", "--json"});
-  const std::string totals = s.out.substr(s.out.find("\"totals\""), s.out.find("\"opcodes\"") - s.out.find("\"totals\""));
+  const std::string totals =
+      s.out.substr(s.out.find("\"totals\""), s.out.find("\"opcodes\"") - s.out.find("\"totals\""));
   EXPECT_EQ(totals.find("\"ring_full_events\":0,"), std::string::npos) << "the stall was not counted: " << totals;
   // Meanwhile the stalled client's rings never overflowed.
   EXPECT_EQ(cq_tail(), lazy.cq_entries());

@@ -113,8 +113,8 @@ TEST(BindUmask, TheSocketFileIsNeverMoreOpenThanTheClientsUmask) {
     }
   }
   EXPECT_GT(seen, 0) << "the watcher saw none of the socket files";
-  EXPECT_EQ(wider, 0) << wider << " of " << seen << " socket files were first seen with more than mode 0"
-                      << std::oct << (0777 & ~kClientUmask) << " (e.g. 0" << example << ")";
+  EXPECT_EQ(wider, 0) << wider << " of " << seen << " socket files were first seen with more than mode 0" << std::oct
+                      << (0777 & ~kClientUmask) << " (e.g. 0" << example << ")";
 }
 
 // --- CHILD_EXIT ---------------------------------------------------------------------------

@@ -16,22 +16,20 @@ using namespace std::chrono_literals;
 
 // Root opens, writes and reads back a file, every step under a link timeout,
 // so a starved daemon fails the check instead of hanging it.
-void expect_root_served(const DaemonProcess& daemon, const std::string& what,
-                        const ClientOptions& options) {
+void expect_root_served(const DaemonProcess& daemon, const std::string& what, const ClientOptions& options) {
   auto root = Client::connect(options);
   ASSERT_TRUE(root) << what << ": root was refused: " << root.message();
   const std::string path = daemon.directory() + "/root-file";
   Handle f;
-  ASSERT_FALSE(root->multi(OpenAt{.path = path.c_str(), .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f,
-                                  .link = Link::soft},
-                           LinkTimeout{.duration = 5s}))
+  ASSERT_FALSE(root->multi(
+      OpenAt{.path = path.c_str(), .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f, .link = Link::soft},
+      LinkTimeout{.duration = 5s}))
       << what << ": root's open did not complete";
   std::size_t written = 0, read = 0;
   char buf[16] = {};
-  ASSERT_FALSE(root->multi(Write{.file = f, .buffer = std::string_view("served"), .offset = 0,
-                                 .out_written = &written, .link = Link::soft},
-                           Read{.file = f, .buffer = buf, .offset = 0, .out_read = &read, .link = Link::soft},
-                           LinkTimeout{.duration = 5s}))
+  ASSERT_FALSE(root->multi(
+      Write{.file = f, .buffer = std::string_view("served"), .offset = 0, .out_written = &written, .link = Link::soft},
+      Read{.file = f, .buffer = buf, .offset = 0, .out_read = &read, .link = Link::soft}, LinkTimeout{.duration = 5s}))
       << what;
   EXPECT_EQ(std::string(buf, read), "served") << what;
 }

@@ -110,7 +110,8 @@ void expect_host_loopback_unreachable(bool drop) {
   AIOD_SEC_SKIP_IF_UNSHARE_REFUSED(o);
   ASSERT_TRUE(o.ok()) << o.describe();
   ASSERT_GE(o.values.size(), 3u) << o.describe();
-  ASSERT_NE(o.values[0], 0) << "the client's own network namespace reaches the host's loopback: the test proves nothing";
+  ASSERT_NE(o.values[0], 0)
+      << "the client's own network namespace reaches the host's loopback: the test proves nothing";
   const bool reached = connection_pending(srv);
   ::close(srv);
   if (o.values[1] == kRefused) {
@@ -160,7 +161,8 @@ TEST(NetNamespace, AnAbstractUnixNameOfTheHostIsNotReachableFromAnotherNetworkNa
   AIOD_SEC_SKIP_IF_UNSHARE_REFUSED(o);
   ASSERT_TRUE(o.ok()) << o.describe();
   ASSERT_GE(o.values.size(), 3u) << o.describe();
-  ASSERT_NE(o.values[0], 0) << "the abstract name is reachable from the client's own namespace: the test proves nothing";
+  ASSERT_NE(o.values[0], 0)
+      << "the abstract name is reachable from the client's own namespace: the test proves nothing";
   const bool reached = connection_pending(srv);
   ::close(srv);
   if (o.values[1] == kRefused) {
@@ -265,13 +267,13 @@ TEST(MountNamespace, AbsolutePathOpsSeeTheClientsMounts) {
     ch.put(code(c->single(Statx{.path = view.host_only.c_str(), .out_statx = &st})));    // 3: ENOENT
     ch.put(code(c->single(Statx{.path = view.client_only.c_str(), .out_statx = &st})));  // 4: 0
     ch.put(code(c->single(MkdirAt{.path = made.c_str()})));                              // 5: 0
-    ch.put(::access(made.c_str(), F_OK) == 0 ? 0 : errno);                                // 6: 0
+    ch.put(::access(made.c_str(), F_OK) == 0 ? 0 : errno);                               // 6: 0
     ch.put(code(c->single(SymlinkAt{.target = "x", .link_path = link.c_str()})));        // 7: 0
     struct stat ls {};
-    ch.put(::lstat(link.c_str(), &ls) == 0 ? 0 : errno);                                  // 8: 0
-    ch.put(code(c->single(UnlinkAt{.path = view.host_victim.c_str()})));                 // 9: ENOENT
+    ch.put(::lstat(link.c_str(), &ls) == 0 ? 0 : errno);                                                   // 8: 0
+    ch.put(code(c->single(UnlinkAt{.path = view.host_victim.c_str()})));                                   // 9: ENOENT
     ch.put(code(c->single(RenameAt{.old_path = view.client_only.c_str(), .new_path = renamed.c_str()})));  // 10: 0
-    ch.put(::access(renamed.c_str(), F_OK) == 0 ? 0 : errno);                             // 11: 0
+    ch.put(::access(renamed.c_str(), F_OK) == 0 ? 0 : errno);                                              // 11: 0
   });
   AIOD_SEC_SKIP_IF_UNSHARE_REFUSED(o);
   ASSERT_TRUE(o.ok()) << o.describe();

@@ -99,8 +99,10 @@ class ProcSelf : public ::testing::Test {
         // A directory the client may open itself, handed to the daemon.
         const int fd = ::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
         auto h = c->register_fd(fd);
-        if (h) proc = *h;
-        else ch.note("register /proc: " + h.message());
+        if (h)
+          proc = *h;
+        else
+          ch.note("register /proc: " + h.message());
         ::close(fd);
       }
       for (const Probe& p : probes) {
@@ -125,8 +127,8 @@ class ProcSelf : public ::testing::Test {
       const bool magic = o.values[2 + 3 * i] != 0, marker = o.values[3 + 3 * i] != 0;
       if (err == 0) {
         ++n_opened;
-        opened << " " << probes[i].path << ((probes[i].flags & O_ACCMODE) != O_RDONLY ? "(rw)" : "(ro)") << (magic ? "[AIOD]" : "")
-               << (marker ? "[root secret]" : "");
+        opened << " " << probes[i].path << ((probes[i].flags & O_ACCMODE) != O_RDONLY ? "(rw)" : "(ro)")
+               << (magic ? "[AIOD]" : "") << (marker ? "[root secret]" : "");
       }
       n_magic += magic;
       n_marker += marker;
@@ -188,8 +190,8 @@ TEST_F(ProcSelf, NobodyCannotOpenTheDaemonsDescriptors) {
 // region, every buffer in flight.
 TEST_F(ProcSelf, NobodyCannotOpenTheDaemonsMemory) {
   const std::vector<Probe> probes = {
-      {.path = "proc/self/mem", .flags = O_RDONLY},  {.path = "proc/self/mem", .flags = O_RDWR},
-      {.path = "/proc/self/mem", .flags = O_RDONLY}, {.path = "/proc/self/mem", .flags = O_RDWR},
+      {.path = "proc/self/mem", .flags = O_RDONLY},        {.path = "proc/self/mem", .flags = O_RDWR},
+      {.path = "/proc/self/mem", .flags = O_RDONLY},       {.path = "/proc/self/mem", .flags = O_RDWR},
       {.path = "proc/thread-self/mem", .flags = O_RDONLY},
   };
   expect_all_refused(probes, run_probes(probes));
@@ -199,7 +201,7 @@ TEST_F(ProcSelf, NobodyCannotOpenTheDaemonsMemory) {
 // addresses of every session's mapping, what a further attack needs.
 TEST_F(ProcSelf, NobodyCannotReadTheDaemonsMemoryMap) {
   const std::vector<Probe> probes = {
-      {.path = "proc/self/maps"},   {.path = "/proc/self/maps"}, {.path = "proc/self/smaps"},
+      {.path = "proc/self/maps"},    {.path = "/proc/self/maps"},  {.path = "proc/self/smaps"},
       {.path = "proc/self/environ"}, {.path = "proc/self/status"},
   };
   expect_all_refused(probes, run_probes(probes));
@@ -366,8 +368,8 @@ TEST_F(ProcSelf, PathOpsDoNotResolveThroughTheDaemonsRootOrCwd) {
   ASSERT_FALSE(ec) << ec.message();
   const std::string via_cwd = std::filesystem::path(w).lexically_relative(daemon_cwd).string();
   const std::vector<std::string> paths = {
-      "/proc/self/root" + w + "/root-abs", "proc/self/root" + w + "/root-rel",
-      "/proc/self/cwd/" + via_cwd + "/cwd-abs", "proc/self/cwd/" + via_cwd + "/cwd-rel",
+      "/proc/self/root" + w + "/root-abs",           "proc/self/root" + w + "/root-rel",
+      "/proc/self/cwd/" + via_cwd + "/cwd-abs",      "proc/self/cwd/" + via_cwd + "/cwd-rel",
       "/proc/thread-self/root" + w + "/thread-root",
   };
   const ClientOptions options = daemon_->client_options();

@@ -6,10 +6,9 @@
 //    CMSG_NXTHDR. Before glibc 2.36 ("socket: Check lengths before advancing
 //    pointer in CMSG_NXTHDR") it stops at a last header whose *aligned* length
 //    passes the end of the buffer, while the kernel's parser (CMSG_OK) takes it
-//    as long as its unaligned length fits. (These pass with glibc >= 2.36.) So a trailing SCM_RIGHTS is left untranslated:
-//    on SEND_MSG its raw integers are the daemon's descriptor numbers (any
-//    descriptor of the daemon goes to the client), on RECV_MSG the descriptors
-//    received are never made handles (they leak in the daemon for ever).
+//    as long as its unaligned length fits. (These pass with glibc >= 2.36.) So a trailing SCM_RIGHTS is left
+//    untranslated: on SEND_MSG its raw integers are the daemon's descriptor numbers (any descriptor of the daemon goes
+//    to the client), on RECV_MSG the descriptors received are never made handles (they leak in the daemon for ever).
 //  - NotifySocket.*: a socket the client connected itself to the service
 //    manager's notify socket, registered and written to through aiod: the
 //    datagram comes from aiod's pid.
@@ -158,7 +157,8 @@ TEST(ControlMessages, SendMsgCannotPassTheDaemonsOwnDescriptors) {
         int fd;
         std::memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
         // The number was taken as a handle (the daemon translated it): our own socket, not the daemon's.
-        struct stat mine {}, got_st {};
+        struct stat mine {
+        }, got_st{};
         if (::fstat(sv[1], &mine) == 0 && ::fstat(fd, &got_st) == 0 && mine.st_ino == got_st.st_ino &&
             mine.st_dev == got_st.st_dev) {
           ::close(fd);
@@ -293,7 +293,8 @@ TEST(NotifySocket, APreconnectedSocketCannotSpeakAsTheDaemon) {
     // The existing defence (control): the path as the destination is refused.
     Handle s;
     std::error_code ec = c->single(Socket{.domain = AF_UNIX, .type = SOCK_DGRAM, .out_socket = &s});
-    if (!ec) ec = c->single(Connect{.socket = s, .addr = reinterpret_cast<const sockaddr*>(&addr), .addrlen = sizeof(addr)});
+    if (!ec)
+      ec = c->single(Connect{.socket = s, .addr = reinterpret_cast<const sockaddr*>(&addr), .addrlen = sizeof(addr)});
     ch.put(code(ec));
     // The attack: connect it ourselves, as nobody (the socket is 0777), then hand it over.
     const int tx = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -390,7 +391,10 @@ TEST(Signals, AClientsSignalfdDoesNotReceiveTheDaemonsSignals) {
     signalfd_siginfo info{};
     std::size_t n = 0;
     std::error_code read_error, timeout_error;
-    (void)c->multi(Read{.file = *h, .buffer = MutableBuffer(&info, sizeof(info)), .out_read = &n, .link = Link::soft,
+    (void)c->multi(Read{.file = *h,
+                        .buffer = MutableBuffer(&info, sizeof(info)),
+                        .out_read = &n,
+                        .link = Link::soft,
                         .out_error = &read_error},
                    LinkTimeout{.duration = 3s, .out_error = &timeout_error});
     ch.put(code(read_error));
@@ -408,7 +412,8 @@ TEST(Signals, AClientsSignalfdDoesNotReceiveTheDaemonsSignals) {
     return;
   }
   ASSERT_EQ(o.values.size(), 6u) << o.describe();
-  const bool stolen = o.values[2] == 0 && o.values[3] == static_cast<std::int64_t>(sizeof(signalfd_siginfo)) && o.values[4] == SIGHUP;
+  const bool stolen =
+      o.values[2] == 0 && o.values[3] == static_cast<std::int64_t>(sizeof(signalfd_siginfo)) && o.values[4] == SIGHUP;
   if (stolen) {
     std::cout << "[ evidence ] nobody's READ of its signalfd returned the daemon's SIGHUP, sent by pid " << o.values[5]
               << " (the test is " << ::getpid() << ")\n";
@@ -499,7 +504,8 @@ TEST(NestedSession, ASessionConnectedThroughAiodIsStillServedInTheClientsNetns) 
     // Control: the outer session's sockets are in the client's (empty) netns.
     Handle t;
     std::error_code ec = c->single(Socket{.domain = AF_INET, .type = SOCK_STREAM, .out_socket = &t});
-    if (!ec) ec = c->single(Connect{.socket = t, .addr = reinterpret_cast<const sockaddr*>(&la), .addrlen = sizeof(la)});
+    if (!ec)
+      ec = c->single(Connect{.socket = t, .addr = reinterpret_cast<const sockaddr*>(&la), .addrlen = sizeof(la)});
     ch.put(code(ec));
     // aiod connects a socket to aiod.
     sockaddr_un ua{};
@@ -507,7 +513,8 @@ TEST(NestedSession, ASessionConnectedThroughAiodIsStillServedInTheClientsNetns) 
     std::strncpy(ua.sun_path, aiod_path.c_str(), sizeof(ua.sun_path) - 1);
     Handle s;
     ec = c->single(Socket{.domain = AF_UNIX, .type = SOCK_SEQPACKET, .out_socket = &s});
-    if (!ec) ec = c->single(Connect{.socket = s, .addr = reinterpret_cast<const sockaddr*>(&ua), .addrlen = sizeof(ua)});
+    if (!ec)
+      ec = c->single(Connect{.socket = s, .addr = reinterpret_cast<const sockaddr*>(&ua), .addrlen = sizeof(ua)});
     ch.put(code(ec));
     if (ec) return;
     // Take that socket out of the daemon.
@@ -636,7 +643,7 @@ TEST(Defences, ARegisteredProcHandleIsRefusedForEveryPathOp) {
     const int fd = ::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
     auto h = c->register_fd(fd);
     if (!h) return;
-    struct statx st{};
+    struct statx st {};
     ch.put(code(c->single(Statx{.dir = *h, .path = "", .flags = AT_EMPTY_PATH, .out_statx = &st})));
     ch.put(code(c->single(Statx{.dir = *h, .path = "self", .flags = AT_SYMLINK_NOFOLLOW, .out_statx = &st})));
     ch.put(code(c->single(Statx{.dir = *h, .path = "self/fd/0", .flags = AT_SYMLINK_NOFOLLOW, .out_statx = &st})));

@@ -100,10 +100,18 @@ std::string Outcome::describe() const {
     out << "no setup report";
   } else {
     switch (setup) {
-      case Setup::ok: out << "setup ok"; break;
-      case Setup::unshare_refused: out << "unshare refused"; break;
-      case Setup::setup_failed: out << "setup failed"; break;
-      case Setup::drop_failed: out << "could not drop privileges"; break;
+      case Setup::ok:
+        out << "setup ok";
+        break;
+      case Setup::unshare_refused:
+        out << "unshare refused";
+        break;
+      case Setup::setup_failed:
+        out << "setup failed";
+        break;
+      case Setup::drop_failed:
+        out << "could not drop privileges";
+        break;
     }
     if (setup_errno != 0) out << " (" << std::strerror(setup_errno) << ")";
   }
@@ -294,8 +302,8 @@ std::int64_t code(std::error_code ec) {
   return -1000 - ec.value();
 }
 
-OpenProbe probe_open(Client& c, Handle dir, const std::string& path, int flags, const std::string& marker,
-                     bool openat2, std::uint64_t resolve) {
+OpenProbe probe_open(Client& c, Handle dir, const std::string& path, int flags, const std::string& marker, bool openat2,
+                     std::uint64_t resolve) {
   OpenProbe probe;
   Handle h;
   std::error_code open_ec;
@@ -303,11 +311,20 @@ OpenProbe probe_open(Client& c, Handle dir, const std::string& path, int flags, 
   // The link timeout bounds an open that would block (a FIFO, ...): a
   // cancelled open is a failed one, never a success.
   if (openat2) {
-    ec = c.multi(OpenAt2{.dir = dir, .path = path.c_str(), .flags = flags, .resolve = resolve, .out_file = &h,
-                         .link = Link::hard, .out_error = &open_ec},
+    ec = c.multi(OpenAt2{.dir = dir,
+                         .path = path.c_str(),
+                         .flags = flags,
+                         .resolve = resolve,
+                         .out_file = &h,
+                         .link = Link::hard,
+                         .out_error = &open_ec},
                  LinkTimeout{.duration = 2s});
   } else {
-    ec = c.multi(OpenAt{.dir = dir, .path = path.c_str(), .flags = flags, .out_file = &h, .link = Link::hard,
+    ec = c.multi(OpenAt{.dir = dir,
+                        .path = path.c_str(),
+                        .flags = flags,
+                        .out_file = &h,
+                        .link = Link::hard,
                         .out_error = &open_ec},
                  LinkTimeout{.duration = 2s});
   }

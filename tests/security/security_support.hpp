@@ -78,12 +78,12 @@ class Channel {
 struct UserOptions {
   uid_t uid = kNobody;
   gid_t gid = kNogroup;
-  bool drop = true;        // false: the body runs as root (still in its namespaces)
-  int unshare_flags = 0;   // CLONE_NEWNET, CLONE_NEWNS, ... (done as root, before dropping)
+  bool drop = true;       // false: the body runs as root (still in its namespaces)
+  int unshare_flags = 0;  // CLONE_NEWNET, CLONE_NEWNS, ... (done as root, before dropping)
   // Runs as root after unshare and before dropping privileges (mounts, files
   // the client owns). Returns 0 or an errno value.
   std::function<int()> setup{};
-  std::string cwd = "/";   // the child's cwd when it connects (the session's cwd handle)
+  std::string cwd = "/";  // the child's cwd when it connects (the session's cwd handle)
   mode_t umask = 022;
   // Descriptors of the parent the child keeps (all others above 2 are
   // closed, so the child holds nothing of the test's own sessions).
@@ -167,14 +167,14 @@ std::string make_dir(const std::string& parent, const std::string& name, mode_t 
 
 // Skips the current test unless it runs as root (it needs to run clients as
 // another user).
-#define AIOD_SEC_REQUIRE_ROOT()                                                           \
-  do {                                                                                    \
+#define AIOD_SEC_REQUIRE_ROOT()                                                            \
+  do {                                                                                     \
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: the daemon must serve another uid"; \
   } while (0)
 
 // Skips the current test when the child could not unshare its namespaces.
-#define AIOD_SEC_SKIP_IF_UNSHARE_REFUSED(outcome)                                                   \
-  do {                                                                                              \
-    if ((outcome).unshare_refused())                                                                \
-      GTEST_SKIP() << "unshare(2) was refused here: " << std::strerror((outcome).setup_errno);     \
+#define AIOD_SEC_SKIP_IF_UNSHARE_REFUSED(outcome)                                              \
+  do {                                                                                         \
+    if ((outcome).unshare_refused())                                                           \
+      GTEST_SKIP() << "unshare(2) was refused here: " << std::strerror((outcome).setup_errno); \
   } while (0)

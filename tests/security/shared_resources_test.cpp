@@ -41,8 +41,10 @@ TEST(SessionQuota, OneUidAtItsSessionLimitLeavesOtherUidsServed) {
     for (int i = 0; i < 4; ++i) {
       auto c = Client::connect(options);
       ch.put(c ? 0 : code(c.error()));
-      if (c) held.push_back(std::move(*c));
-      else ch.note("session " + std::to_string(i + 1) + ": " + c.message());
+      if (c)
+        held.push_back(std::move(*c));
+      else
+        ch.note("session " + std::to_string(i + 1) + ": " + c.message());
     }
     auto fifth = Client::connect(options);
     ch.put(fifth ? 0 : 1);
@@ -65,8 +67,11 @@ TEST(SessionQuota, OneUidAtItsSessionLimitLeavesOtherUidsServed) {
   ASSERT_FALSE(root->single(OpenAt{.path = path.c_str(), .flags = O_RDWR | O_CREAT, .mode = 0600, .out_file = &f}));
   std::size_t written = 0, read = 0;
   char buf[32] = {};
-  ASSERT_FALSE(root->multi(Write{.file = f, .buffer = std::string_view("still served"), .offset = 0,
-                                 .out_written = &written, .link = Link::soft},
+  ASSERT_FALSE(root->multi(Write{.file = f,
+                                 .buffer = std::string_view("still served"),
+                                 .offset = 0,
+                                 .out_written = &written,
+                                 .link = Link::soft},
                            Read{.file = f, .buffer = buf, .offset = 0, .out_read = &read}));
   EXPECT_EQ(written, 12u);
   EXPECT_EQ(std::string(buf, read), "still served");

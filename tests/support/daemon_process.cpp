@@ -75,8 +75,8 @@ DaemonProcess::DaemonProcess(std::vector<std::string> extra_args, std::string so
     ADD_FAILURE() << "pipe2: " << std::strerror(errno);
     return;
   }
-  std::vector<std::string> argv = {AIOD_DAEMON_PATH, "--socket", socket_, "--ready-fd", "3",
-                                   "--socket-mode", "0666", "--log-level", "warn"};
+  std::vector<std::string> argv = {AIOD_DAEMON_PATH, "--socket", socket_,       "--ready-fd", "3",
+                                   "--socket-mode",  "0666",     "--log-level", "warn"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   for (std::string& word : env_daemon_args()) argv.push_back(std::move(word));
   argv.insert(argv.begin(), launcher.begin(), launcher.end());
@@ -150,7 +150,8 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[4096];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ::kill(pid, SIGKILL);
       ADD_FAILURE() << argv[0] << " did not finish within " << timeout.count() << " ms";

@@ -293,7 +293,7 @@ std::optional<int> MemoryBackend::run(Op& o) {
     case BackendOpcode::fsync:
     case BackendOpcode::ftruncate:
     case BackendOpcode::fallocate: {
-      const int fd = b.is<op::Fsync>() ? b.as<op::Fsync>().fd
+      const int fd = b.is<op::Fsync>()       ? b.as<op::Fsync>().fd
                      : b.is<op::Ftruncate>() ? b.as<op::Ftruncate>().fd
                                              : b.as<op::Fallocate>().fd;
       Open* f = find_open(fd);

@@ -39,7 +39,8 @@ bool RawSession::send_hello(std::uint32_t sq_entries) {
   UniqueFd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   flatbuffers::FlatBufferBuilder b(128);
-  const auto hello = wire::CreateHelloDirect(b, AIOD_PROTOCOL_VERSION, wire::SessionKind::Io, sq_entries, 1 << 20, "raw");
+  const auto hello =
+      wire::CreateHelloDirect(b, AIOD_PROTOCOL_VERSION, wire::SessionKind::Io, sq_entries, 1 << 20, "raw");
   b.Finish(wire::CreateMessage(b, 1, wire::Body::Hello, hello.Union()), wire::MessageIdentifier());
   const int fds[] = {cwd.get(), root.get()};
   if (wire::send_message(sock_.get(), wire::view(b), fds) < 0) {
@@ -93,11 +94,13 @@ std::vector<aiod_cqe> RawSession::wait(std::size_t n, std::chrono::milliseconds 
     // daemon sleeps with descriptors of ours unconsumed: ring the doorbell.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (std::atomic_ref<std::uint32_t>(hdr_->sq_head).load(std::memory_order_acquire) != sq_tail_ &&
-        (std::atomic_ref<std::uint32_t>(hdr_->daemon_flags).load(std::memory_order_relaxed) & AIOD_DAEMON_NEED_WAKEUP)) {
+        (std::atomic_ref<std::uint32_t>(hdr_->daemon_flags).load(std::memory_order_relaxed) &
+         AIOD_DAEMON_NEED_WAKEUP)) {
       const std::uint64_t one = 1;
       (void)!::write(submit_efd_.get(), &one, sizeof(one));
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     // Ask to be woken, re-check, then sleep on the completion eventfd.
     std::atomic_ref<std::uint32_t>(hdr_->client_flags).store(AIOD_CLIENT_NEED_WAKEUP, std::memory_order_relaxed);

@@ -136,7 +136,7 @@ void random_workout(std::uint32_t seed, std::uint64_t arena, std::uint64_t max_r
   SCOPED_TRACE(::testing::Message() << "seed " << seed);
   ArenaAllocator a(arena);
   const std::uint64_t lines = a.size() / kAlign;
-  std::vector<bool> shadow(lines, false);  // line in use
+  std::vector<bool> shadow(lines, false);       // line in use
   std::map<std::uint64_t, std::uint64_t> live;  // offset -> requested size
   std::uint64_t used = 0;
   std::mt19937 rng(seed);

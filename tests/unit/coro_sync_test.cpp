@@ -153,8 +153,7 @@ TEST(CoroMutex, ExcludesAcrossSuspensionsInOrder) {
   EXPECT_FALSE(m.try_lock());
   step.set();
   EXPECT_FALSE(sched.run());
-  EXPECT_EQ(log, (std::vector<std::string>{"a locked", "a unlocks", "b locked", "b unlocks", "c locked",
-                                           "c unlocks"}));
+  EXPECT_EQ(log, (std::vector<std::string>{"a locked", "a unlocks", "b locked", "b unlocks", "c locked", "c unlocks"}));
   EXPECT_TRUE(m.try_lock());
   m.unlock();
 }

@@ -239,8 +239,8 @@ TEST(CoroScheduler, RunCancelCancelsNewestFirst) {
   auto b = sched.spawn(parks(log, "b"));
   auto c = sched.spawn(parks(log, "c"));
   EXPECT_FALSE(sched.run(CompleteMode::cancel));
-  EXPECT_EQ(log, (std::vector<std::string>{"a start", "b start", "c start", "c cancelled", "b cancelled",
-                                           "a cancelled"}));
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"a start", "b start", "c start", "c cancelled", "b cancelled", "a cancelled"}));
   EXPECT_EQ(a.complete(), -1) << "the result survives run(cancel)";
   EXPECT_EQ(b.complete(), -1);
   EXPECT_EQ(c.complete(), -1);

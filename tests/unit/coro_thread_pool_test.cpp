@@ -29,7 +29,8 @@ TEST(CoroThreadPool, ReturnsTheResultToTheTask) {
     const std::thread::id here = std::this_thread::get_id();
     const std::thread::id there = co_await p.yield_for_completion([] { return std::this_thread::get_id(); });
     EXPECT_NE(here, there) << "ran on a worker";
-    co_return co_await p.yield_for_completion(answer) + co_await p.yield_for_completion([](int a, int b) { return a * b; }, 3, 5);
+    co_return co_await p.yield_for_completion(answer) +
+        co_await p.yield_for_completion([](int a, int b) { return a * b; }, 3, 5);
   };
   EXPECT_EQ(sched.spawn(body(pool)).complete(), 57);
 }
@@ -46,7 +47,9 @@ TEST(CoroThreadPool, RethrowsTheFunctionsException) {
 TEST(CoroThreadPool, ManyTasksShareFewWorkers) {
   Scheduler sched;
   ThreadPool pool({.max_threads = 2});
-  auto body = [](ThreadPool& p, int i) -> Task<int> { co_return co_await p.yield_for_completion([i] { return i * 2; }); };
+  auto body = [](ThreadPool& p, int i) -> Task<int> {
+    co_return co_await p.yield_for_completion([i] { return i * 2; });
+  };
   std::vector<SpawnedTask<int>> tasks;
   for (int i = 0; i < 50; ++i) tasks.push_back(sched.spawn(body(pool, i)));
   EXPECT_FALSE(sched.run());
@@ -101,7 +104,8 @@ TEST(CoroThreadPool, AFunctionWithoutATokenRunsToTheEndWhenCancelled) {
 TEST(CoroThreadPool, SpawnForCompletion) {
   Scheduler sched;
   ThreadPool pool;
-  auto t = pool.spawn_for_completion(sched, [](int x) { return x + 1; }, 68);
+  auto t = pool.spawn_for_completion(
+      sched, [](int x) { return x + 1; }, 68);
   EXPECT_EQ(t.complete(), 69);
   auto v = pool.spawn_for_completion(sched, [] {});
   v.complete();

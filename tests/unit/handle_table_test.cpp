@@ -93,8 +93,8 @@ TEST(HandleTable, ReusingOneSlotManyTimesNeverRepeatsAHandleWithinTheGenerationP
 TEST(HandleTable, UnknownHandlesAreEbadf) {
   HandleTable t(8);
   const Inserted a = insert_new(t);
-  for (std::uint32_t bogus : {0u, AIOD_HANDLE_CWD, a.handle + 1, a.handle | (1u << 16),
-                              a.handle | (1u << 31), 0x7fffffffu, 12345u}) {
+  for (std::uint32_t bogus :
+       {0u, AIOD_HANDLE_CWD, a.handle + 1, a.handle | (1u << 16), a.handle | (1u << 31), 0x7fffffffu, 12345u}) {
     if (bogus == a.handle) continue;
     EXPECT_EQ(t.acquire(bogus), -EBADF) << bogus;
     EXPECT_EQ(t.close(bogus), -EBADF) << bogus;

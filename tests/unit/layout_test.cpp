@@ -65,8 +65,8 @@ TEST(Layout, SubmissionRingRoundsUpToAPowerOfTwo) {
   const LayoutLimits limits;
   const struct {
     std::uint32_t requested, expected;
-  } cases[] = {{1, 1}, {2, 2}, {3, 4}, {5, 8}, {8, 8}, {9, 16}, {100, 128}, {255, 256}, {256, 256},
-               {257, 512}, {2049, 4096}, {4096, 4096}};
+  } cases[] = {{1, 1},     {2, 2},     {3, 4},     {5, 8},     {8, 8},       {9, 16},
+               {100, 128}, {255, 256}, {256, 256}, {257, 512}, {2049, 4096}, {4096, 4096}};
   for (const auto& c : cases) {
     const SessionLayout l = compute_layout(c.requested, 0, limits);
     EXPECT_EQ(l.sq_entries, c.expected) << "requested " << c.requested;
@@ -79,8 +79,9 @@ TEST(Layout, ArenaRoundsUpToWholePages) {
   const LayoutLimits limits;
   const struct {
     std::uint64_t requested, expected;
-  } cases[] = {{1, kPage},           {kPage - 1, kPage},      {kPage, kPage},
-               {kPage + 1, 2 * kPage}, {10 * kPage + 7, 11 * kPage}, {1u << 20, 1u << 20}};
+  } cases[] = {
+      {1, kPage},          {kPage - 1, kPage}, {kPage, kPage}, {kPage + 1, 2 * kPage}, {10 * kPage + 7, 11 * kPage},
+      {1u << 20, 1u << 20}};
   for (const auto& c : cases) {
     const SessionLayout l = compute_layout(0, c.requested, limits);
     EXPECT_EQ(l.arena_size, c.expected) << "requested " << c.requested;

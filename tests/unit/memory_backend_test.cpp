@@ -73,8 +73,8 @@ TEST_F(MemoryBackendTest, ReadsAndWritesAtOffsetsOrTheFilePosition) {
   Results r1, r2, r3, r4, r5;
   prepare(read(fd, buf, 2), r1);
   prepare(read(fd, buf + 2, 2), r2);  // the position moved on
-  prepare(write(fd, "XY", 4), r3);     // at an offset: the position stays
-  prepare(read(fd, buf + 4, 4), r4);   // from 4: "XY", a short read
+  prepare(write(fd, "XY", 4), r3);    // at an offset: the position stays
+  prepare(read(fd, buf + 4, 4), r4);  // from 4: "XY", a short read
   prepare(BackendOp(op::Ftruncate{.fd = fd, .length = 3}), r5);
   run();
   EXPECT_EQ(r1.got, V{2});

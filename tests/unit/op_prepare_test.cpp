@@ -147,39 +147,73 @@ static_assert(std::size(kOps) == AIOD_OP_LAST, "a new opcode needs its row here"
 
 // Views of a prepared op whatever its payload, for checks shared by opcodes.
 int dir_of(const BackendOp& op) {
-  return std::visit([](const auto& a) -> int {
-    if constexpr (requires { a.dir; }) return a.dir;
-    else if constexpr (requires { a.old_dir; }) return a.old_dir;
-    else return -1;
-  }, op.args);
+  return std::visit(
+      [](const auto& a) -> int {
+        if constexpr (requires { a.dir; })
+          return a.dir;
+        else if constexpr (requires { a.old_dir; })
+          return a.old_dir;
+        else
+          return -1;
+      },
+      op.args);
 }
 const char* path_of(const BackendOp& op) {
-  return std::visit([](const auto& a) -> const char* {
-    if constexpr (requires { a.path; }) return a.path;
-    else if constexpr (requires { a.old_path; }) return a.old_path;
-    else if constexpr (requires { a.target; a.link_path; }) return a.target;
-    else return nullptr;
-  }, op.args);
+  return std::visit(
+      [](const auto& a) -> const char* {
+        if constexpr (requires { a.path; })
+          return a.path;
+        else if constexpr (requires { a.old_path; })
+          return a.old_path;
+        else if constexpr (requires {
+                             a.target;
+                             a.link_path;
+                           })
+          return a.target;
+        else
+          return nullptr;
+      },
+      op.args);
 }
 const char* path2_of(const BackendOp& op) {
-  return std::visit([](const auto& a) -> const char* {
-    if constexpr (requires { a.new_path; }) return a.new_path;
-    else if constexpr (requires { a.link_path; }) return a.link_path;
-    else return nullptr;
-  }, op.args);
+  return std::visit(
+      [](const auto& a) -> const char* {
+        if constexpr (requires { a.new_path; })
+          return a.new_path;
+        else if constexpr (requires { a.link_path; })
+          return a.link_path;
+        else
+          return nullptr;
+      },
+      op.args);
 }
 const void* buf_of(const BackendOp& op) {
-  return std::visit([](const auto& a) -> const void* {
-    if constexpr (requires { a.buf; }) return a.buf;
-    else return nullptr;
-  }, op.args);
+  return std::visit(
+      [](const auto& a) -> const void* {
+        if constexpr (requires { a.buf; })
+          return a.buf;
+        else
+          return nullptr;
+      },
+      op.args);
 }
 std::uint32_t msg_flags_of(const BackendOp& op) {
-  return std::visit([](const auto& a) -> std::uint32_t {
-    if constexpr (requires { a.flags; a.buf; }) return a.flags;
-    else if constexpr (requires { a.flags; a.msg; }) return a.flags;
-    else return 0;
-  }, op.args);
+  return std::visit(
+      [](const auto& a) -> std::uint32_t {
+        if constexpr (requires {
+                        a.flags;
+                        a.buf;
+                      })
+          return a.flags;
+        else if constexpr (requires {
+                             a.flags;
+                             a.msg;
+                           })
+          return a.flags;
+        else
+          return 0;
+      },
+      op.args);
 }
 
 const OpSpec& spec(unsigned opcode) {
@@ -575,15 +609,14 @@ TEST_F(OpPrepare, HandlesTheSessionDoesNotHaveAreEbadf) {
   const Inserted referenced_then_closed = insert();
   ASSERT_GE(handles_.acquire(referenced_then_closed.handle), 0);
   ASSERT_EQ(handles_.close(referenced_then_closed.handle), 0);
-  const std::uint32_t bad_handles[] = {0u, AIOD_HANDLE_CWD, stale.handle, 0x7ffffu, 0x7fffffffu,
-                                       referenced_then_closed.handle};
+  const std::uint32_t bad_handles[] = {0u,       AIOD_HANDLE_CWD, stale.handle,
+                                       0x7ffffu, 0x7fffffffu,     referenced_then_closed.handle};
 
   for (const OpSpec& op : kOps) {
     if (op.handles == 0) continue;
     const bool dir_op = op.opcode == AIOD_OP_OPEN_AT || op.opcode == AIOD_OP_OPENAT2 ||
                         op.opcode == AIOD_OP_RENAME_AT || op.opcode == AIOD_OP_UNLINK_AT ||
-                        op.opcode == AIOD_OP_MKDIR_AT || op.opcode == AIOD_OP_SYMLINK_AT ||
-                        op.opcode == AIOD_OP_STATX;
+                        op.opcode == AIOD_OP_MKDIR_AT || op.opcode == AIOD_OP_SYMLINK_AT || op.opcode == AIOD_OP_STATX;
     for (std::uint32_t bad : bad_handles) {
       if (dir_op && bad == AIOD_HANDLE_CWD) continue;  // names the cwd for *_at
       // The first (or only) handle is bad; the second, if any, is good.
@@ -697,7 +730,7 @@ TEST_F(OpPrepare, BuffersMustLieInsideTheArena) {
       {size + 1, 0, -EFAULT},
       {0, static_cast<std::uint32_t>(size) + 1, -EFAULT},
       {1, 0xffffffffu, -EFAULT},
-      {max64, 2, -EFAULT},                  // addr + len wraps to 1
+      {max64, 2, -EFAULT},                            // addr + len wraps to 1
       {max64 - 0xfffffffeull, 0xffffffffu, -EFAULT},  // wraps to 0
       {max64, 0, -EFAULT},
       {std::uint64_t{1} << 63, 16, -EFAULT},
@@ -709,8 +742,8 @@ TEST_F(OpPrepare, BuffersMustLieInsideTheArena) {
       s.handle = f.handle;
       s.addr = c.addr;
       s.len = c.len;
-      const std::string what = "opcode " + std::to_string(opcode) + " addr " + std::to_string(c.addr) +
-                               " len " + std::to_string(c.len);
+      const std::string what =
+          "opcode " + std::to_string(opcode) + " addr " + std::to_string(c.addr) + " len " + std::to_string(c.len);
       EXPECT_EQ(prepare(s), c.expected) << what;
       if (c.expected == 0) {
         EXPECT_EQ(buf_of(rec_.op), static_cast<void*>(arena_.data() + c.addr)) << what;
@@ -778,7 +811,6 @@ TEST_F(OpPrepare, CloseFileHoldsTheHandleUntilTheCloseHappens) {
   EXPECT_EQ(rec_.handle, f.handle);
   expect_one_reference(f, "close_file");
 }
-
 
 // ---------------------------------------------------------------------------
 // Vectored IO and messages: every range inside the arena
@@ -850,18 +882,24 @@ TEST_F(OpPrepare, MessageHeaderRules) {
         {"reserved", [](aiod_sqe&, aiod_msghdr& h) { h.reserved = 1; }, -EINVAL},
         {"too many iovecs", [](aiod_sqe&, aiod_msghdr& h) { h.iov_count = AIOD_IOV_MAX + 1; }, -EINVAL},
         {"iovecs outside", [](aiod_sqe&, aiod_msghdr& h) { h.iov = kArenaSize - 8; }, -EFAULT},
-        {"huge control", [](aiod_sqe&, aiod_msghdr& h) {
+        {"huge control",
+         [](aiod_sqe&, aiod_msghdr& h) {
            h.control = 0;
            h.control_len = std::uint64_t{1} << 40;
-         }, -EINVAL},
-        {"control outside", [](aiod_sqe&, aiod_msghdr& h) {
+         },
+         -EINVAL},
+        {"control outside",
+         [](aiod_sqe&, aiod_msghdr& h) {
            h.control = kArenaSize - 8;
            h.control_len = 64;
-         }, -EFAULT},
-        {"name outside", [](aiod_sqe&, aiod_msghdr& h) {
+         },
+         -EFAULT},
+        {"name outside",
+         [](aiod_sqe&, aiod_msghdr& h) {
            h.name = kArenaSize;
            h.name_len = 16;
-         }, -EFAULT},
+         },
+         -EFAULT},
     };
     for (const Case& c : cases) {
       const Inserted f = insert();
@@ -878,9 +916,8 @@ TEST_F(OpPrepare, MessageHeaderRules) {
 
 // Writes a control message (SCM_RIGHTS by default) carrying `handles` into the
 // arena at `offset`; returns its length.
-std::uint64_t put_rights(std::vector<std::byte>& arena, std::uint64_t offset,
-                         const std::vector<std::uint32_t>& handles, int level = SOL_SOCKET,
-                         int type = SCM_RIGHTS) {
+std::uint64_t put_rights(std::vector<std::byte>& arena, std::uint64_t offset, const std::vector<std::uint32_t>& handles,
+                         int level = SOL_SOCKET, int type = SCM_RIGHTS) {
   const std::size_t payload = handles.size() * sizeof(int);
   std::vector<std::byte> control(CMSG_SPACE(payload));
   msghdr m{};
@@ -944,8 +981,7 @@ TEST_F(OpPrepare, SendMsgControlLengthsAreCheckedBeforeUse) {
   // First use of the record: 32 bytes of control data, an unrelated message
   // whose payload is x's handle four times (the record keeps that buffer).
   aiod_sqe s = valid(spec(AIOD_OP_SEND_MSG), sock);
-  put_msghdr(kControlAt,
-             put_rights(arena_, kControlAt, {x.handle, x.handle, x.handle, x.handle}, SOL_SOCKET, 99));
+  put_msghdr(kControlAt, put_rights(arena_, kControlAt, {x.handle, x.handle, x.handle, x.handle}, SOL_SOCKET, 99));
   ASSERT_EQ(prepare(s), 0);
   handles_.release(sock.handle);
   // Second use: 20 bytes of control data (header + one handle) whose header
@@ -1133,9 +1169,9 @@ TEST_F(OpPrepare, AcceptPeerAddressRules) {
 // Paths of the other *_at operations
 
 TEST_F(OpPrepare, PathOpsApplyThePathRulesToEveryPath) {
-  for (std::uint8_t opcode : {std::uint8_t{AIOD_OP_UNLINK_AT}, std::uint8_t{AIOD_OP_MKDIR_AT},
-                              std::uint8_t{AIOD_OP_RENAME_AT}, std::uint8_t{AIOD_OP_SYMLINK_AT},
-                              std::uint8_t{AIOD_OP_STATX}, std::uint8_t{AIOD_OP_OPENAT2}}) {
+  for (std::uint8_t opcode :
+       {std::uint8_t{AIOD_OP_UNLINK_AT}, std::uint8_t{AIOD_OP_MKDIR_AT}, std::uint8_t{AIOD_OP_RENAME_AT},
+        std::uint8_t{AIOD_OP_SYMLINK_AT}, std::uint8_t{AIOD_OP_STATX}, std::uint8_t{AIOD_OP_OPENAT2}}) {
     const OpSpec& op = spec(opcode);
     const bool two_paths = opcode == AIOD_OP_RENAME_AT || opcode == AIOD_OP_SYMLINK_AT;
     put(0, std::string("a\0b", 3));
@@ -1160,8 +1196,7 @@ TEST_F(OpPrepare, PathOpsApplyThePathRulesToEveryPath) {
           s.addr2 = c.addr;
           s.len2 = c.len;
         }
-        EXPECT_EQ(prepare(s), c.expected) << op.name << (which == 0 ? " path" : " second path") << " len "
-                                          << c.len;
+        EXPECT_EQ(prepare(s), c.expected) << op.name << (which == 0 ? " path" : " second path") << " len " << c.len;
         expect_nothing_held(op, p, op.name);
       }
     }
@@ -1252,9 +1287,9 @@ TEST_F(OpPrepare, AForeignRootConfinesOrRefusesPaths) {
   }
   // The other path ops are confined the same way (the backend walks with
   // rec.op.resolve).
-  for (std::uint8_t opcode : {std::uint8_t{AIOD_OP_UNLINK_AT}, std::uint8_t{AIOD_OP_MKDIR_AT},
-                              std::uint8_t{AIOD_OP_RENAME_AT}, std::uint8_t{AIOD_OP_SYMLINK_AT},
-                              std::uint8_t{AIOD_OP_STATX}}) {
+  for (std::uint8_t opcode :
+       {std::uint8_t{AIOD_OP_UNLINK_AT}, std::uint8_t{AIOD_OP_MKDIR_AT}, std::uint8_t{AIOD_OP_RENAME_AT},
+        std::uint8_t{AIOD_OP_SYMLINK_AT}, std::uint8_t{AIOD_OP_STATX}}) {
     const OpSpec& op = spec(opcode);
     const Pair p = insert_for(op);
     aiod_sqe s = valid(op, p.a, p.b);
@@ -1362,15 +1397,11 @@ TEST_F(OpPrepare, OpenAtModeIsMaskedByTheClientsUmask) {
   const struct {
     std::uint32_t flags, mode, umask, expected;
   } cases[] = {
-      {O_CREAT | O_WRONLY, 0666, 022, 0644},
-      {O_CREAT | O_WRONLY, 0666, 0, 0666},
-      {O_CREAT | O_RDWR, 0777, 077, 0700},
-      {O_CREAT | O_EXCL | O_RDWR, 07777, 022, 07755},
+      {O_CREAT | O_WRONLY, 0666, 022, 0644},       {O_CREAT | O_WRONLY, 0666, 0, 0666},
+      {O_CREAT | O_RDWR, 0777, 077, 0700},         {O_CREAT | O_EXCL | O_RDWR, 07777, 022, 07755},
       {O_CREAT | O_WRONLY, 0100644, 022, 0644},  // file-type bits are not permissions
-      {O_CREAT | O_WRONLY, 0xffffffffu, 0, 07777},
-      {O_CREAT | O_WRONLY, 0, 022, 0},
-      {O_TMPFILE | O_RDWR, 0600, 022, 0600},
-      {O_TMPFILE | O_WRONLY, 0666, 027, 0640},
+      {O_CREAT | O_WRONLY, 0xffffffffu, 0, 07777}, {O_CREAT | O_WRONLY, 0, 022, 0},
+      {O_TMPFILE | O_RDWR, 0600, 022, 0600},       {O_TMPFILE | O_WRONLY, 0666, 027, 0640},
   };
   for (const auto& c : cases) {
     ctx_.umask = c.umask;
@@ -1388,8 +1419,8 @@ TEST_F(OpPrepare, OpenAtModeIsMaskedByTheClientsUmask) {
 TEST_F(OpPrepare, OpenAtModeWithoutCreatingIsEinval) {
   put(kPathAt, "f");
   const Inserted dir = insert();
-  for (std::uint32_t flags : {unsigned{O_RDONLY}, unsigned{O_RDWR | O_TRUNC}, unsigned{O_DIRECTORY},
-                              unsigned{O_WRONLY | O_EXCL}}) {
+  for (std::uint32_t flags :
+       {unsigned{O_RDONLY}, unsigned{O_RDWR | O_TRUNC}, unsigned{O_DIRECTORY}, unsigned{O_WRONLY | O_EXCL}}) {
     aiod_sqe s = sqe(AIOD_OP_OPEN_AT);
     s.handle = dir.handle;
     s.addr = kPathAt;

@@ -77,8 +77,8 @@ TEST(OpTable, ArenaFieldsComeWithTheirLength) {
 TEST(OpTable, OnlyDataOpsCountBytes) {
   for (const OpInfo& info : all_ops()) {
     if (info.bytes == Bytes::none) continue;
-    const bool moves = info.addr == Carries::buffer || info.addr == Carries::iovecs ||
-                       info.addr == Carries::msghdr || info.opcode == AIOD_OP_SPLICE;
+    const bool moves = info.addr == Carries::buffer || info.addr == Carries::iovecs || info.addr == Carries::msghdr ||
+                       info.opcode == AIOD_OP_SPLICE;
     EXPECT_TRUE(moves) << info.name;
   }
 }

@@ -78,8 +78,12 @@ class PosixBackendTest : public ::testing::Test {
       backend_->wait(10ms);
     }
   }
-  bool finish(Recorder& r) { return run_until([&] { return r.count > 0; }); }
-  bool finish(Recorder& a, Recorder& b) { return run_until([&] { return a.count > 0 && b.count > 0; }); }
+  bool finish(Recorder& r) {
+    return run_until([&] { return r.count > 0; });
+  }
+  bool finish(Recorder& a, Recorder& b) {
+    return run_until([&] { return a.count > 0 && b.count > 0; });
+  }
   int run(const BackendOp& op) {
     Recorder r;
     EXPECT_EQ(backend_->prepare(op, &r), 0);
@@ -214,7 +218,7 @@ TEST_F(PosixBackendTest, FileOps) {
   EXPECT_EQ(run(BackendOp(op::SyncFileRange{.fd = fd, .len = 0, .flags = SYNC_FILE_RANGE_WRITE})), 0);
   EXPECT_EQ(run(BackendOp(op::Ftruncate{.fd = fd, .length = 100})), 0);
 
-  struct statx stx{};
+  struct statx stx {};
   EXPECT_EQ(run(BackendOp(op::Statx{.dir = d, .path = "f", .mask = STATX_SIZE, .out = &stx})), 0);
   EXPECT_EQ(stx.stx_size, 100u);
 
@@ -425,9 +429,8 @@ TEST_F(PosixBackendTest, WorkersStartOnDemandAndIdleOnesExit) {
   char a[1], b[1], c[1];
   Recorder r1, r2, r3;
   // Three receives that block: three workers, or the last would never run.
-  ASSERT_NO_FATAL_FAILURE(start_blocked({{recv_op(sv[0], a, 1), &r1},
-                                         {recv_op(sv[0], b, 1), &r2},
-                                         {recv_op(sv[0], c, 1), &r3}}));
+  ASSERT_NO_FATAL_FAILURE(
+      start_blocked({{recv_op(sv[0], a, 1), &r1}, {recv_op(sv[0], b, 1), &r2}, {recv_op(sv[0], c, 1), &r3}}));
   EXPECT_EQ(backend_->worker_threads(), 3u);
   ASSERT_EQ(::write(sv[1], "xyz", 3), 3);
   ASSERT_TRUE(run_until([&] { return r1.count + r2.count + r3.count == 3; }));
@@ -604,7 +607,7 @@ TEST_F(PosixBackendTest, PersonalityRunsOpsUnderTheCapturedIdentity) {
   ASSERT_GT(id, 0);
   BackendOp op = mkdirat_op(d, "mine", id);
   EXPECT_EQ(run(op), 0);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((dir() + "/mine").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 65534u);
   EXPECT_EQ(st.st_gid, 65534u);

@@ -166,8 +166,8 @@ class SessionRules : public ::testing::Test {
   std::string arena_get(std::uint64_t at, std::size_t n) const {
     return {reinterpret_cast<const char*>(client_->arena() + at), n};
   }
-  aiod_sqe read(std::uint32_t handle, std::uint64_t user_data, std::uint64_t buf, std::uint32_t len,
-                std::uint64_t off, std::uint8_t flags = 0) {
+  aiod_sqe read(std::uint32_t handle, std::uint64_t user_data, std::uint64_t buf, std::uint32_t len, std::uint64_t off,
+                std::uint8_t flags = 0) {
     aiod_sqe s = sqe(AIOD_OP_READ, user_data, flags);
     s.handle = handle;
     s.addr = buf;
@@ -242,8 +242,7 @@ constexpr std::uint8_t kHard = AIOD_SQE_HARDLINK;
 
 TEST_F(SessionRules, AnUnlinkedBatchCompletesEveryOpOnce) {
   const std::uint64_t buf = arena_alloc(4);
-  submit({sqe(AIOD_OP_NOP, 1), read(file_, 2, buf, 3, 1), write(file_, 3, "XY", 8), fsync(file_, 4),
-          fsync(pipe_, 5)});
+  submit({sqe(AIOD_OP_NOP, 1), read(file_, 2, buf, 3, 1), write(file_, 3, "XY", 8), fsync(file_, 4), fsync(pipe_, 5)});
   EXPECT_EQ(reap(), (Results{{1, 0}, {2, 3}, {3, 2}, {4, 0}, {5, -EINVAL}}));
   EXPECT_EQ(arena_get(buf, 3), "bcd");
   EXPECT_EQ(shard_.memory.contents("file"), std::string("abcdef\0\0XY", 10));
@@ -251,8 +250,7 @@ TEST_F(SessionRules, AnUnlinkedBatchCompletesEveryOpOnce) {
 }
 
 TEST_F(SessionRules, ASoftLinkFailureCancelsTheRestOfTheChain) {
-  submit({sqe(AIOD_OP_NOP, 1, kLink), fsync(pipe_, 2, kLink), write(file_, 3, "Z", 0, kLink),
-          sqe(AIOD_OP_NOP, 4)});
+  submit({sqe(AIOD_OP_NOP, 1, kLink), fsync(pipe_, 2, kLink), write(file_, 3, "Z", 0, kLink), sqe(AIOD_OP_NOP, 4)});
   EXPECT_EQ(reap(), (Results{{1, 0}, {2, -EINVAL}, {3, -ECANCELED}, {4, -ECANCELED}}));
   EXPECT_EQ(shard_.memory.contents("file"), "abcdef");  // the write never ran
   expect_no_more_completions();
@@ -276,8 +274,8 @@ TEST_F(SessionRules, AHardLinkGoesOnAfterAFailure) {
 
 TEST_F(SessionRules, AnExpiredLinkTimeoutCancelsItsOpAndTheRest) {
   const std::uint64_t buf = arena_alloc(2);
-  submit({read(pipe_, 1, buf, 2, AIOD_OFFSET_CURRENT, kLink),
-          with_off(sqe(AIOD_OP_LINK_TIMEOUT, 2, kLink), 1'000'000), write(file_, 3, "Z", 0)});
+  submit({read(pipe_, 1, buf, 2, AIOD_OFFSET_CURRENT, kLink), with_off(sqe(AIOD_OP_LINK_TIMEOUT, 2, kLink), 1'000'000),
+          write(file_, 3, "Z", 0)});
   EXPECT_EQ(reap(), Results{});
   shard_.memory.advance(999us);
   EXPECT_EQ(reap(), Results{});
@@ -289,8 +287,8 @@ TEST_F(SessionRules, AnExpiredLinkTimeoutCancelsItsOpAndTheRest) {
 
 TEST_F(SessionRules, AnExpiredLinkTimeoutEndsTheChainEvenThroughHardLinks) {
   const std::uint64_t buf = arena_alloc(2);
-  submit({read(pipe_, 1, buf, 2, AIOD_OFFSET_CURRENT, kHard),
-          with_off(sqe(AIOD_OP_LINK_TIMEOUT, 2, kHard), 1'000'000), write(file_, 3, "Z", 0)});
+  submit({read(pipe_, 1, buf, 2, AIOD_OFFSET_CURRENT, kHard), with_off(sqe(AIOD_OP_LINK_TIMEOUT, 2, kHard), 1'000'000),
+          write(file_, 3, "Z", 0)});
   EXPECT_EQ(reap(), Results{});  // the timer starts with its op
   shard_.memory.advance(1ms);
   EXPECT_EQ(reap(), (Results{{1, -ECANCELED}, {2, -ETIME}, {3, -ECANCELED}}));
@@ -300,8 +298,8 @@ TEST_F(SessionRules, AnExpiredLinkTimeoutEndsTheChainEvenThroughHardLinks) {
 
 TEST_F(SessionRules, ALinkTimeoutThatLosesIsASuccessAndTheChainGoesOn) {
   const std::uint64_t buf = arena_alloc(2);
-  submit({read(pipe_, 1, buf, 2, AIOD_OFFSET_CURRENT, kLink),
-          with_off(sqe(AIOD_OP_LINK_TIMEOUT, 2, kLink), 1'000'000), write(file_, 3, "Z", 0)});
+  submit({read(pipe_, 1, buf, 2, AIOD_OFFSET_CURRENT, kLink), with_off(sqe(AIOD_OP_LINK_TIMEOUT, 2, kLink), 1'000'000),
+          write(file_, 3, "Z", 0)});
   EXPECT_EQ(reap(), Results{});
   shard_.memory.feed("pipe", "hi");
   // The backend reports the timer -ECANCELED; for the client, a link timeout
@@ -325,8 +323,7 @@ TEST_F(SessionRules, CancelReachesAnOpTheBackendHolds) {
 
 TEST_F(SessionRules, CancelReachesAnOpWaitingForItsTurnInAChain) {
   const std::uint64_t buf = arena_alloc(2);
-  submit({read(pipe_, 1, buf, 2, AIOD_OFFSET_CURRENT, kHard), write(file_, 2, "Z", 0, kHard),
-          sqe(AIOD_OP_NOP, 3)});
+  submit({read(pipe_, 1, buf, 2, AIOD_OFFSET_CURRENT, kHard), write(file_, 2, "Z", 0, kHard), sqe(AIOD_OP_NOP, 3)});
   EXPECT_EQ(reap(), Results{});
   submit({with_off(sqe(AIOD_OP_CANCEL, 4), 2)});
   EXPECT_EQ(reap(), (Results{{4, 0}}));

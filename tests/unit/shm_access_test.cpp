@@ -124,8 +124,7 @@ TEST(Timespec, ToNanosecondsClampsNegativeAndSaturatesHuge) {
   EXPECT_EQ(daemon::ns_from_timespec(__kernel_timespec{-1, 0}), 0u);
   EXPECT_EQ(daemon::ns_from_timespec(__kernel_timespec{5, -1}), 0u);
   EXPECT_EQ(daemon::ns_from_timespec(__kernel_timespec{std::numeric_limits<long long>::min(), 0}), 0u);
-  EXPECT_EQ(daemon::ns_from_timespec(__kernel_timespec{std::numeric_limits<long long>::max(), 999'999'999}),
-            kU64Max);
+  EXPECT_EQ(daemon::ns_from_timespec(__kernel_timespec{std::numeric_limits<long long>::max(), 999'999'999}), kU64Max);
   EXPECT_EQ(daemon::ns_from_timespec(__kernel_timespec{18'446'744'074, 0}), kU64Max);
   // Every representable count survives the round trip, the largest included.
   for (const std::uint64_t ns : {std::uint64_t{0}, std::uint64_t{999'999'999}, std::uint64_t{1'000'000'000},
@@ -152,8 +151,8 @@ TEST(ShmLayout, EveryLayoutTheDaemonComputesPassesTheClientsCheck) {
   daemon::LayoutLimits limits;
   limits.max_sq_entries = AIOD_MAX_SQ_ENTRIES;
   for (std::uint32_t sq = 0; sq <= AIOD_MAX_SQ_ENTRIES; sq = sq == 0 ? 1 : sq * 2) {
-    for (const std::uint64_t arena : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{5 * 4096 + 3},
-                                      std::uint64_t{64} << 20}) {
+    for (const std::uint64_t arena :
+         {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{5 * 4096 + 3}, std::uint64_t{64} << 20}) {
       const daemon::SessionLayout l = daemon::compute_layout(sq, arena, limits);
       EXPECT_EQ(proto::layout_misfit(l), nullptr) << "sq=" << sq << " arena=" << arena;
     }

@@ -85,13 +85,26 @@ class JsonParser {
   bool value(Json& out, int depth) {
     if (depth > 64) return fail("too deep");
     switch (peek()) {
-      case '{': return object(out, depth);
-      case '[': return array(out, depth);
-      case '"': out.kind = Json::Kind::string; return string(out.text);
-      case 't': out.kind = Json::Kind::boolean; out.boolean = true; return literal("true");
-      case 'f': out.kind = Json::Kind::boolean; return literal("false");
-      case 'n': out.kind = Json::Kind::null; return literal("null");
-      default: out.kind = Json::Kind::number; return number(out.text);
+      case '{':
+        return object(out, depth);
+      case '[':
+        return array(out, depth);
+      case '"':
+        out.kind = Json::Kind::string;
+        return string(out.text);
+      case 't':
+        out.kind = Json::Kind::boolean;
+        out.boolean = true;
+        return literal("true");
+      case 'f':
+        out.kind = Json::Kind::boolean;
+        return literal("false");
+      case 'n':
+        out.kind = Json::Kind::null;
+        return literal("null");
+      default:
+        out.kind = Json::Kind::number;
+        return number(out.text);
     }
   }
 
@@ -208,14 +221,30 @@ class JsonParser {
       if (at_end()) return fail("unterminated escape");
       const char e = s_[pos_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           unsigned cp;
           if (!hex4(cp)) return false;
@@ -322,10 +351,9 @@ Counters counters_from(std::uint64_t base) {
   return c;
 }
 
-const char* const kCounterKeys[] = {"ops_submitted",       "ops_completed",    "ops_failed",
-                                    "ops_in_flight",       "bytes_in",         "bytes_out",
-                                    "invalid_descriptors", "ring_full_events", "wakeups_sent",
-                                    "wakeups_received"};
+const char* const kCounterKeys[] = {"ops_submitted", "ops_completed",   "ops_failed",          "ops_in_flight",
+                                    "bytes_in",      "bytes_out",       "invalid_descriptors", "ring_full_events",
+                                    "wakeups_sent",  "wakeups_received"};
 
 void expect_json_counters(const Json* j, std::uint64_t base) {
   ASSERT_NE(j, nullptr);
@@ -400,9 +428,9 @@ TEST(StatsJson, EmptyStatsAreValidJsonWithEveryKey) {
   const std::string out = format_json(DaemonStats{});
   const Json doc = parse_json(out);
   ASSERT_EQ(doc.kind, Json::Kind::object);
-  for (const char* key : {"version", "daemon_version", "backend", "uptime_ns", "shards", "sessions_active",
-                          "sessions_total", "daemon_syscalls", "config_reloads", "config_reload_failures",
-                          "totals", "opcodes", "latency_ns", "sessions"}) {
+  for (const char* key :
+       {"version", "daemon_version", "backend", "uptime_ns", "shards", "sessions_active", "sessions_total",
+        "daemon_syscalls", "config_reloads", "config_reload_failures", "totals", "opcodes", "latency_ns", "sessions"}) {
     EXPECT_NE(doc.get(key), nullptr) << "missing key " << key;
   }
   EXPECT_EQ(doc.get("opcodes")->kind, Json::Kind::object);
@@ -554,10 +582,10 @@ TEST(StatsTable, ShowsTheHeadlineAndEveryCounter) {
   const struct {
     const char* label;
     std::uint64_t value;
-  } rows[] = {{"sessions active", 2},       {"sessions total", 17},       {"ops submitted", 101},
-              {"ops completed", 102},       {"ops failed", 103},          {"ops in flight", 104},
-              {"invalid descriptors", 107}, {"bytes in", 105},            {"bytes out", 106},
-              {"ring full events", 108},    {"wakeups sent", 109},        {"wakeups received", 110},
+  } rows[] = {{"sessions active", 2},       {"sessions total", 17}, {"ops submitted", 101},
+              {"ops completed", 102},       {"ops failed", 103},    {"ops in flight", 104},
+              {"invalid descriptors", 107}, {"bytes in", 105},      {"bytes out", 106},
+              {"ring full events", 108},    {"wakeups sent", 109},  {"wakeups received", 110},
               {"daemon syscalls", 4242}};
   for (const auto& r : rows) {
     const std::string line = line_with(out, r.label);
@@ -578,8 +606,8 @@ TEST(StatsTable, OneShardIsSingular) {
 TEST(StatsTable, ListsEveryOpcodeWithCountAndErrors) {
   const std::string out = format_table(sample());
   EXPECT_FALSE(line_with(out, "OPCODE").empty()) << out;
-  for (const auto& [name, count, errors] : {std::tuple{"nop", 1000, 0}, std::tuple{"read", 250, 3},
-                                            std::tuple{"open_at", 9, 1}}) {
+  for (const auto& [name, count, errors] :
+       {std::tuple{"nop", 1000, 0}, std::tuple{"read", 250, 3}, std::tuple{"open_at", 9, 1}}) {
     const std::string line = line_with(out, name);
     ASSERT_FALSE(line.empty()) << "no row for " << name << "\n" << out;
     std::istringstream in(line);
@@ -693,8 +721,7 @@ bool parse_exposition(const std::string& text, Exposition& out, std::string& err
       words >> hash >> keyword >> name;
       if (keyword == "TYPE") {
         words >> rest;
-        if (rest != "counter" && rest != "gauge" && rest != "histogram" && rest != "summary" &&
-            rest != "untyped") {
+        if (rest != "counter" && rest != "gauge" && rest != "histogram" && rest != "summary" && rest != "untyped") {
           error = "bad TYPE, " + where;
           return false;
         }
@@ -814,8 +841,8 @@ TEST(PrometheusParserSelfCheck, RejectsMalformedText) {
   }
   Exposition e;
   std::string error;
-  EXPECT_TRUE(parse_exposition("# HELP a x\n# TYPE a histogram\na_bucket{le=\"+Inf\"} 2\na_sum 1.5\na_count 2\n", e,
-                               error))
+  EXPECT_TRUE(
+      parse_exposition("# HELP a x\n# TYPE a histogram\na_bucket{le=\"+Inf\"} 2\na_sum 1.5\na_count 2\n", e, error))
       << error;
   EXPECT_EQ(e.samples.size(), 3u);
 }
@@ -833,13 +860,23 @@ TEST(StatsPrometheus, EveryMetricIsTypedAndCarriesItsValue) {
     const char* name;
     double value;
   } expected[] = {
-      {"aiod_ops_submitted_total", 101},  {"aiod_ops_completed_total", 102}, {"aiod_ops_failed_total", 103},
-      {"aiod_ops_in_flight", 104},        {"aiod_bytes_in_total", 105},      {"aiod_bytes_out_total", 106},
-      {"aiod_invalid_descriptors_total", 107}, {"aiod_ring_full_events_total", 108},
-      {"aiod_wakeups_sent_total", 109},   {"aiod_wakeups_received_total", 110},
-      {"aiod_daemon_syscalls_total", 4242}, {"aiod_sessions_active", 2}, {"aiod_sessions_total", 17},
-      {"aiod_shards", 2},                 {"aiod_config_reloads_total", 3},
-      {"aiod_config_reload_failures_total", 1}, {"aiod_uptime_seconds", 12.5},
+      {"aiod_ops_submitted_total", 101},
+      {"aiod_ops_completed_total", 102},
+      {"aiod_ops_failed_total", 103},
+      {"aiod_ops_in_flight", 104},
+      {"aiod_bytes_in_total", 105},
+      {"aiod_bytes_out_total", 106},
+      {"aiod_invalid_descriptors_total", 107},
+      {"aiod_ring_full_events_total", 108},
+      {"aiod_wakeups_sent_total", 109},
+      {"aiod_wakeups_received_total", 110},
+      {"aiod_daemon_syscalls_total", 4242},
+      {"aiod_sessions_active", 2},
+      {"aiod_sessions_total", 17},
+      {"aiod_shards", 2},
+      {"aiod_config_reloads_total", 3},
+      {"aiod_config_reload_failures_total", 1},
+      {"aiod_uptime_seconds", 12.5},
   };
   for (const auto& m : expected) {
     const PromSample* s = e.find(m.name);
@@ -955,12 +992,12 @@ TEST(StatsPrometheus, LargeValuesKeepTheirPrecision) {
 // Builds a verified StatsReply message; `b` keeps the bytes alive.
 const wire::StatsReply* full_reply(flatbuffers::FlatBufferBuilder& b) {
   auto wc = [&](std::uint64_t base) {
-    return wire::CreateCounters(b, base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7,
-                                base + 8, base + 9, base + 10);
+    return wire::CreateCounters(b, base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7, base + 8,
+                                base + 9, base + 10);
   };
   const auto totals = wc(100);
-  const std::vector<flatbuffers::Offset<wire::OpcodeCount>> ops = {
-      wire::CreateOpcodeCountDirect(b, 0, "nop", 1000, 0), wire::CreateOpcodeCountDirect(b, 1, "read", 250, 3)};
+  const std::vector<flatbuffers::Offset<wire::OpcodeCount>> ops = {wire::CreateOpcodeCountDirect(b, 0, "nop", 1000, 0),
+                                                                   wire::CreateOpcodeCountDirect(b, 1, "read", 250, 3)};
   const std::vector<std::uint64_t> bounds = {1000, 2000};
   const std::vector<std::uint64_t> counts = {4, 5, 6};
   const auto hist = wire::CreateHistogramDirect(b, &bounds, &counts, 777, 15);
@@ -971,8 +1008,8 @@ const wire::StatsReply* full_reply(flatbuffers::FlatBufferBuilder& b) {
   const std::vector<flatbuffers::Offset<wire::SessionStats>> sessions = {
       wire::CreateSessionStatsDirect(b, 7, 4321, 1000, 100, "file_io", 3, c200, &session_ops),
       wire::CreateSessionStatsDirect(b, 8, -5, 1, 2, nullptr, 0, c300)};
-  const auto reply = wire::CreateStatsReplyDirect(b, 1, "0.1.0", "io_uring", 123456789, 4, 2, 17, totals, &ops,
-                                                  hist, &sessions, 4242, 9, 8);
+  const auto reply = wire::CreateStatsReplyDirect(b, 1, "0.1.0", "io_uring", 123456789, 4, 2, 17, totals, &ops, hist,
+                                                  &sessions, 4242, 9, 8);
   wire::FinishMessageBuffer(b, wire::CreateMessage(b, 1, wire::Body::StatsReply, reply.Union()));
   const wire::Message* m = wire::verify(wire::view(b));
   EXPECT_NE(m, nullptr);

@@ -36,8 +36,7 @@ class FakeManager {
     } else {
       len += 1;
     }
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(len)), 0)
-        << std::strerror(errno);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(len)), 0) << std::strerror(errno);
   }
   ~FakeManager() {
     ::close(fd_);

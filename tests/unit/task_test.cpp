@@ -483,8 +483,8 @@ DetachedTask call(RecordingBackend& b, Scheduler& s, BackendOp op, int& result, 
   done = true;
 }
 
-DetachedTask limited_call(RecordingBackend& b, Scheduler& s, BackendOp op, std::chrono::nanoseconds limit,
-                          int& result, bool& done) {
+DetachedTask limited_call(RecordingBackend& b, Scheduler& s, BackendOp op, std::chrono::nanoseconds limit, int& result,
+                          bool& done) {
   result = co_await BackendCall(b, s, op, nullptr, limit);
   done = true;
 }

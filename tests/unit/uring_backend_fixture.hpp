@@ -37,7 +37,7 @@ inline constexpr auto kLimit = 5s;
 // Records every result it is given; `count` > 1 breaks "every op completes
 // exactly once". `order` is the value of a shared sequence when it completed.
 struct Recorder final : Completion {
-  explicit Recorder(int *sequence = nullptr) : sequence_(sequence) {}
+  explicit Recorder(int* sequence = nullptr) : sequence_(sequence) {}
   void complete(int res) override {
     ++count;
     result = res;
@@ -48,11 +48,11 @@ struct Recorder final : Completion {
   int order = 0;
 
  private:
-  int *sequence_;
+  int* sequence_;
 };
 
 // Drives `backend` as a shard does until `done` holds; false on timeout.
-inline bool run_until(Backend &backend, const std::function<bool()> &done, std::chrono::nanoseconds limit = kLimit) {
+inline bool run_until(Backend& backend, const std::function<bool()>& done, std::chrono::nanoseconds limit = kLimit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     backend.flush();
@@ -65,7 +65,7 @@ inline bool run_until(Backend &backend, const std::function<bool()> &done, std::
 
 // Prepares `op`, runs it to its completion and returns its result (checked
 // to come exactly once).
-inline int run_op(Backend &backend, const BackendOp &op) {
+inline int run_op(Backend& backend, const BackendOp& op) {
   Recorder r;
   EXPECT_EQ(backend.prepare(op, &r), 0);
   EXPECT_TRUE(run_until(backend, [&] { return r.count > 0; }))
@@ -91,16 +91,16 @@ class UringBackendFixture : public ::testing::Test {
     if (!backend_) GTEST_SKIP() << error;
   }
 
-  bool run_until(const std::function<bool()> &done, std::chrono::nanoseconds limit = kLimit) {
+  bool run_until(const std::function<bool()>& done, std::chrono::nanoseconds limit = kLimit) {
     return uring_test::run_until(*backend_, done, limit);
   }
-  bool finish(Recorder &r) {
+  bool finish(Recorder& r) {
     return run_until([&] { return r.count > 0; });
   }
-  bool finish(Recorder &a, Recorder &b) {
+  bool finish(Recorder& a, Recorder& b) {
     return run_until([&] { return a.count > 0 && b.count > 0; });
   }
-  bool finish(Recorder &a, Recorder &b, Recorder &c) {
+  bool finish(Recorder& a, Recorder& b, Recorder& c) {
     return run_until([&] { return a.count > 0 && b.count > 0 && c.count > 0; });
   }
   // A few more turns after everything completed: a second completion of any
@@ -111,7 +111,7 @@ class UringBackendFixture : public ::testing::Test {
       backend_->drain();
     }
   }
-  int run(const BackendOp &op) { return run_op(*backend_, op); }
+  int run(const BackendOp& op) { return run_op(*backend_, op); }
 
   // Descriptors closed at the end of the test.
   int keep(int fd) {
@@ -123,19 +123,19 @@ class UringBackendFixture : public ::testing::Test {
     keep(sv[0]);
     keep(sv[1]);
   }
-  const std::string &dir() {
+  const std::string& dir() {
     if (dir_.empty()) {
       char tmpl[] = "/tmp/aiod-uring-XXXXXX";
-      const char *made = ::mkdtemp(tmpl);
+      const char* made = ::mkdtemp(tmpl);
       EXPECT_NE(made, nullptr) << "mkdtemp: " << std::strerror(errno);
       dir_ = made != nullptr ? made : "/nonexistent";
     }
     return dir_;
   }
-  std::string path(const std::string &name) { return dir() + "/" + name; }
+  std::string path(const std::string& name) { return dir() + "/" + name; }
   int dir_fd() { return keep(::open(dir().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)); }
   // A file of the test directory, opened with `flags` (created empty).
-  int file(const std::string &name, int flags = O_RDWR) {
+  int file(const std::string& name, int flags = O_RDWR) {
     return keep(::open(path(name).c_str(), flags | O_CREAT | O_CLOEXEC, 0600));
   }
   static std::string contents(int fd) {
@@ -145,20 +145,20 @@ class UringBackendFixture : public ::testing::Test {
     return out;
   }
   static off_t size_of(int fd) {
-    struct stat st{};
+    struct stat st {};
     return ::fstat(fd, &st) == 0 ? st.st_size : -1;
   }
 
-  static BackendOp recv_op(int fd, void *buf, std::uint32_t len) {
+  static BackendOp recv_op(int fd, void* buf, std::uint32_t len) {
     return BackendOp(op::Recv{.fd = fd, .buf = buf, .len = len});
   }
-  static BackendOp send_op(int fd, const void *buf, std::uint32_t len) {
+  static BackendOp send_op(int fd, const void* buf, std::uint32_t len) {
     return BackendOp(op::Send{.fd = fd, .buf = buf, .len = len});
   }
-  static BackendOp write_op(int fd, const void *buf, std::uint32_t len, std::uint64_t offset = 0) {
+  static BackendOp write_op(int fd, const void* buf, std::uint32_t len, std::uint64_t offset = 0) {
     return BackendOp(op::Write{.fd = fd, .buf = buf, .len = len, .offset = offset});
   }
-  static BackendOp link_timer_op(const __kernel_timespec &ts) { return BackendOp(op::LinkTimeout{.ts = &ts}); }
+  static BackendOp link_timer_op(const __kernel_timespec& ts) { return BackendOp(op::LinkTimeout{.ts = &ts}); }
   static BackendOp linked(BackendOp op, Link link) {
     op.link = link;
     return op;

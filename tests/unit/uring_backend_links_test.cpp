@@ -25,18 +25,18 @@ namespace {
 class UringBackendLinksTest : public UringBackendFixture {
  protected:
   // Prepares `a` linked (`link`) to `b`; both results go to their recorders.
-  void prepare_pair(const BackendOp &a, Link link, Recorder &ra, const BackendOp &b, Recorder &rb) {
+  void prepare_pair(const BackendOp& a, Link link, Recorder& ra, const BackendOp& b, Recorder& rb) {
     ASSERT_EQ(backend_->prepare(linked(a, link), &ra), 0);
     ASSERT_EQ(backend_->prepare(b, &rb), 0);
   }
-  void run_pair(const BackendOp &a, Link link, Recorder &ra, const BackendOp &b, Recorder &rb) {
+  void run_pair(const BackendOp& a, Link link, Recorder& ra, const BackendOp& b, Recorder& rb) {
     ASSERT_NO_FATAL_FAILURE(prepare_pair(a, link, ra, b, rb));
     ASSERT_TRUE(finish(ra, rb)) << "the pair did not complete within " << kLimit.count() << " s";
     settle();
     EXPECT_EQ(ra.count, 1);
     EXPECT_EQ(rb.count, 1);
   }
-  static sockaddr_un unix_address(const std::string &path) {
+  static sockaddr_un unix_address(const std::string& path) {
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
     std::strncpy(a.sun_path, path.c_str(), sizeof(a.sun_path) - 1);
@@ -191,17 +191,17 @@ TEST_F(UringBackendLinksTest, CancelOpOfAnUnknownTargetIsEnoent) {
 TEST_F(UringBackendLinksTest, CancelReachesABlockedOpOfThePosixPart) {
   const sockaddr_un addr = unix_address(path("d"));
   const int receiver = keep(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  ASSERT_EQ(::bind(receiver, reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::bind(receiver, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
   const int sender = keep(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   int queued = 0;
-  while (::sendto(sender, "q", 1, MSG_DONTWAIT, reinterpret_cast<const sockaddr *>(&addr), sizeof(addr)) == 1) {
+  while (::sendto(sender, "q", 1, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 1) {
     ASSERT_LT(++queued, 100'000) << "the receiver never filled up";
   }
   ASSERT_EQ(errno, EAGAIN);
   char text[] = "x";
   iovec iov{text, 1};
   msghdr m{};
-  m.msg_name = const_cast<sockaddr_un *>(&addr);
+  m.msg_name = const_cast<sockaddr_un*>(&addr);
   m.msg_namelen = sizeof(addr);
   m.msg_iov = &iov;
   m.msg_iovlen = 1;

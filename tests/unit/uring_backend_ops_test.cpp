@@ -30,7 +30,7 @@ namespace {
 
 class UringBackendOpsTest : public UringBackendFixture {
  protected:
-  static sockaddr_un unix_address(const std::string &path) {
+  static sockaddr_un unix_address(const std::string& path) {
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
     std::strncpy(a.sun_path, path.c_str(), sizeof(a.sun_path) - 1);
@@ -161,7 +161,7 @@ TEST_F(UringBackendOpsTest, SendmsgAndRecvmsg) {
   m.msg_iovlen = 2;
   m.msg_control = control;
   m.msg_controllen = sizeof(control);
-  cmsghdr *c = CMSG_FIRSTHDR(&m);
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
@@ -207,10 +207,10 @@ TEST_F(UringBackendOpsTest, LoopbackTcpLifecycle) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(run(BackendOp(
-                op::Bind{.fd = server, .addr = reinterpret_cast<const sockaddr *>(&addr), .addr_len = sizeof(addr)})),
+                op::Bind{.fd = server, .addr = reinterpret_cast<const sockaddr*>(&addr), .addr_len = sizeof(addr)})),
             0);
   socklen_t addr_len = sizeof(addr);
-  ASSERT_EQ(::getsockname(server, reinterpret_cast<sockaddr *>(&addr), &addr_len), 0);
+  ASSERT_EQ(::getsockname(server, reinterpret_cast<sockaddr*>(&addr), &addr_len), 0);
   EXPECT_NE(addr.sin_port, 0) << "bound to an ephemeral port";
   EXPECT_EQ(run(BackendOp(op::Listen{.fd = server, .backlog = 4})), 0);
   int listening = 0;
@@ -224,12 +224,12 @@ TEST_F(UringBackendOpsTest, LoopbackTcpLifecycle) {
   ASSERT_EQ(
       backend_->prepare(
           BackendOp(op::Accept{
-              .fd = server, .addr = reinterpret_cast<sockaddr *>(&peer), .addr_len = &peer_len, .flags = SOCK_CLOEXEC}),
+              .fd = server, .addr = reinterpret_cast<sockaddr*>(&peer), .addr_len = &peer_len, .flags = SOCK_CLOEXEC}),
           &accepted),
       0);
   ASSERT_EQ(
       backend_->prepare(BackendOp(op::Connect{
-                            .fd = client, .addr = reinterpret_cast<const sockaddr *>(&addr), .addr_len = sizeof(addr)}),
+                            .fd = client, .addr = reinterpret_cast<const sockaddr*>(&addr), .addr_len = sizeof(addr)}),
                         &connected),
       0);
   ASSERT_TRUE(finish(accepted, connected));
@@ -238,7 +238,7 @@ TEST_F(UringBackendOpsTest, LoopbackTcpLifecycle) {
   ASSERT_GE(conn, 0) << std::strerror(-accepted.result);
   sockaddr_in local{};
   socklen_t local_len = sizeof(local);
-  ASSERT_EQ(::getsockname(client, reinterpret_cast<sockaddr *>(&local), &local_len), 0);
+  ASSERT_EQ(::getsockname(client, reinterpret_cast<sockaddr*>(&local), &local_len), 0);
   EXPECT_EQ(peer_len, sizeof(sockaddr_in));
   EXPECT_EQ(peer.sin_port, local.sin_port) << "accept reported the client's address";
 
@@ -315,8 +315,8 @@ TEST_F(UringBackendOpsTest, PathOpsRunThroughTheSameInterface) {
   how.mode = 0600;
   const int fd = keep(run(BackendOp(op::Openat2{.dir = d, .path = "f", .how = &how})));
   ASSERT_GE(fd, 0) << std::strerror(-fd);
-  struct stat by_path{};
-  struct stat by_fd{};
+  struct stat by_path {};
+  struct stat by_fd {};
   ASSERT_EQ(::stat(path("f").c_str(), &by_path), 0);
   ASSERT_EQ(::fstat(fd, &by_fd), 0);
   EXPECT_EQ(by_path.st_ino, by_fd.st_ino);
@@ -325,7 +325,7 @@ TEST_F(UringBackendOpsTest, PathOpsRunThroughTheSameInterface) {
   EXPECT_EQ(run(write_op(fd, "12345", 5)),
             5);  // a ring op on the emulated op's descriptor
 
-  struct statx sx{};
+  struct statx sx {};
   EXPECT_EQ(run(BackendOp(op::Statx{.dir = d, .path = "f", .mask = STATX_SIZE, .out = &sx})), 0);
   EXPECT_EQ(sx.stx_size, 5u);
 
@@ -334,7 +334,7 @@ TEST_F(UringBackendOpsTest, PathOpsRunThroughTheSameInterface) {
   EXPECT_EQ(::access(path("g").c_str(), F_OK), 0);
 
   EXPECT_EQ(run(BackendOp(op::Mkdirat{.dir = d, .path = "sub", .mode = 0750})), 0);
-  struct stat sub{};
+  struct stat sub {};
   ASSERT_EQ(::stat(path("sub").c_str(), &sub), 0);
   EXPECT_TRUE(S_ISDIR(sub.st_mode));
 
@@ -354,12 +354,12 @@ TEST_F(UringBackendOpsTest, PathOpsRunThroughTheSameInterface) {
 // real socket file.
 TEST_F(UringBackendOpsTest, UnixPathAddressesRunThroughTheSameInterface) {
   const sockaddr_un addr = unix_address(path("s"));
-  const auto *sa = reinterpret_cast<const sockaddr *>(&addr);
+  const auto* sa = reinterpret_cast<const sockaddr*>(&addr);
   const int server = keep(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   const int client = keep(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   ASSERT_GE(client, 0);
   EXPECT_EQ(run(BackendOp(op::Bind{.fd = server, .addr = sa, .addr_len = sizeof(addr), .umask = 077})), 0);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path("s").c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0700u) << "created with the op's umask";
@@ -370,12 +370,12 @@ TEST_F(UringBackendOpsTest, UnixPathAddressesRunThroughTheSameInterface) {
 
   const sockaddr_un dgram_addr = unix_address(path("d"));
   const int receiver = keep(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  ASSERT_EQ(::bind(receiver, reinterpret_cast<const sockaddr *>(&dgram_addr), sizeof(dgram_addr)), 0);
+  ASSERT_EQ(::bind(receiver, reinterpret_cast<const sockaddr*>(&dgram_addr), sizeof(dgram_addr)), 0);
   const int sender = keep(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   char text[] = "dgram";
   iovec iov{text, 5};
   msghdr m{};
-  m.msg_name = const_cast<sockaddr_un *>(&dgram_addr);
+  m.msg_name = const_cast<sockaddr_un*>(&dgram_addr);
   m.msg_namelen = sizeof(dgram_addr);
   m.msg_iov = &iov;
   m.msg_iovlen = 1;
@@ -386,7 +386,7 @@ TEST_F(UringBackendOpsTest, UnixPathAddressesRunThroughTheSameInterface) {
 
   const sockaddr_un missing = unix_address(path("nothing"));
   EXPECT_EQ(run(BackendOp(op::Connect{
-                .fd = sender, .addr = reinterpret_cast<const sockaddr *>(&missing), .addr_len = sizeof(missing)})),
+                .fd = sender, .addr = reinterpret_cast<const sockaddr*>(&missing), .addr_len = sizeof(missing)})),
             -ENOENT);
 }
 
@@ -404,13 +404,13 @@ TEST_F(UringBackendOpsTest, FullSubmissionQueueRefusesUntilFlushed) {
   EXPECT_EQ(backend_->space(), 8u);
   EXPECT_EQ(backend_->prepare(BackendOp{}, &rs[8]), 0);
   ASSERT_TRUE(run_until([&] {
-    for (const Recorder &r : rs) {
+    for (const Recorder& r : rs) {
       if (r.count == 0) return false;
     }
     return true;
   }));
   settle();
-  for (const Recorder &r : rs) {
+  for (const Recorder& r : rs) {
     EXPECT_EQ(r.count, 1);
     EXPECT_EQ(r.result, 0);
   }
@@ -501,8 +501,8 @@ struct PersonalityOutcome {
   int id = -1;
   int mkdir_res = 1, open_res = 1, socket_res = 1, own_mkdir_res = 1, after_unregister_ring = 1,
       after_unregister_emulated = 1;
-  struct stat file{};
-  struct stat sock{};
+  struct stat file {};
+  struct stat sock {};
 };
 
 // Ops prepared with a registered personality act as the identity captured:
@@ -557,7 +557,7 @@ TEST_F(UringBackendOpsTest, PersonalityActsAsTheCapturedIdentity) {
   EXPECT_EQ(::geteuid(), 0u) << "only the helper thread switched";
 
   EXPECT_EQ(o.mkdir_res, 0);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path("theirs").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 65534u);
   EXPECT_EQ(st.st_gid, 65534u);

@@ -58,8 +58,7 @@ Bytes stats_reply() {
   const auto hist = CreateHistogramDirect(b, &bounds, &counts, 12345, 10);
   std::vector<flatbuffers::Offset<SessionStats>> sessions = {
       CreateSessionStatsDirect(b, 77, 1234, 1000, 1000, "client", 0, CreateCounters(b, 1, 1))};
-  const auto reply =
-      CreateStatsReplyDirect(b, 1, "1.2.3", "io_uring", 99, 2, 1, 5, totals, &ops, hist, &sessions, 42);
+  const auto reply = CreateStatsReplyDirect(b, 1, "1.2.3", "io_uring", 99, 2, 1, 5, totals, &ops, hist, &sessions, 42);
   return finish(b, CreateMessage(b, 3, Body::StatsReply, reply.Union()));
 }
 
@@ -167,8 +166,7 @@ TEST(WireVerify, RejectsTruncatedBuffers) {
       // Only alignment padding at the very end may be cut without harm.
       bool padding_only = full.size() - len < 8;
       for (std::size_t i = len; i < full.size(); ++i) padding_only = padding_only && full[i] == 0;
-      EXPECT_TRUE(padding_only) << "a " << len << "-byte prefix of a " << full.size()
-                                << "-byte message verified";
+      EXPECT_TRUE(padding_only) << "a " << len << "-byte prefix of a " << full.size() << "-byte message verified";
     }
   }
 }
@@ -198,8 +196,7 @@ TEST(WireVerify, BoundsTheWorkOfAHostileBuffer) {
   EXPECT_NE(verify_bytes(modest), nullptr);
   const Bytes bomb = shared_table_vector(15000);
   ASSERT_LE(bomb.size(), kMaxMessageBytes);
-  EXPECT_EQ(verify_bytes(bomb), nullptr) << "15000 table visits accepted from a " << bomb.size()
-                                         << "-byte buffer";
+  EXPECT_EQ(verify_bytes(bomb), nullptr) << "15000 table visits accepted from a " << bomb.size() << "-byte buffer";
 }
 
 TEST(WireVerify, AUnionTypeWithoutABodyVerifiesWithANullBody) {

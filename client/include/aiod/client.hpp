@@ -36,13 +36,13 @@ struct ClientOptions {
   // Empty: $AIOD_SOCKET, else /run/aiod.sock as root, else $XDG_RUNTIME_DIR/aiod.sock
   // if it exists (the user's own daemon), else /run/aiod.sock.
   std::string socket_path{};
-  std::uint32_t sq_entries = 0;   // 0: the daemon's default; rounded up to a power of two
-  std::size_t arena_bytes = 0;    // 0: the daemon's default
+  std::uint32_t sq_entries = 0;  // 0: the daemon's default; rounded up to a power of two
+  std::size_t arena_bytes = 0;   // 0: the daemon's default
   // The longest a wait spins on the completion ring before it sleeps. Waits
   // adapt below it: while the daemon answers later than this (it is busy
   // with many clients), they spin for less and leave the CPU to it. 0: never spin.
   std::chrono::microseconds spin{20};
-  std::string name{};             // shown by `aioctl clients`
+  std::string name{};  // shown by `aioctl clients`
 };
 
 struct SessionInfo {

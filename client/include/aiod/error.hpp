@@ -27,9 +27,7 @@ enum class errc {
 
 [[nodiscard]] const std::error_category& category() noexcept;
 
-[[nodiscard]] inline std::error_code make_error_code(errc e) noexcept {
-  return {static_cast<int>(e), category()};
-}
+[[nodiscard]] inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
 
 // The error of a completion result: {} for res >= 0, else the errno.
 [[nodiscard]] inline std::error_code result_error(int res) noexcept {

@@ -43,10 +43,10 @@ enum class Link : std::uint8_t {
 // Read/write at the file position (and advance it) instead of at an offset.
 inline constexpr std::uint64_t kOffsetCurrent = ~std::uint64_t{0};
 
-#define AIOD_OP_COMMON_FIELDS                 \
-  Link link = Link::unlinked;                 \
-  std::uint64_t userdata = 0;                 \
-  std::error_code* out_error = nullptr;       \
+#define AIOD_OP_COMMON_FIELDS           \
+  Link link = Link::unlinked;           \
+  std::uint64_t userdata = 0;           \
+  std::error_code* out_error = nullptr; \
   OpId* out_id = nullptr
 
 // Completes at once, successfully.
@@ -401,10 +401,10 @@ struct SetSockOpt {
 #undef AIOD_OP_COMMON_FIELDS
 
 // Any operation.
-using Op = std::variant<Nop, Read, Write, Fsync, Timeout, OpenAt, CloseFile, CloseDir, Poll, ReadTty, Readv, Writev,
-                        Accept, Connect, Bind, Listen, Recv, Send, RecvMsg, SendMsg, Shutdown, LinkTimeout, Cancel,
-                        RenameAt, UnlinkAt, MkdirAt, SymlinkAt, ChildExit, Socket, CloseSocket, NotifyEventSource,
-                        WaitEventSource, CloseEventSource, Splice, OpenAt2, Statx, Fallocate, Fadvise, Ftruncate,
-                        SyncFileRange, SetSockOpt>;
+using Op =
+    std::variant<Nop, Read, Write, Fsync, Timeout, OpenAt, CloseFile, CloseDir, Poll, ReadTty, Readv, Writev, Accept,
+                 Connect, Bind, Listen, Recv, Send, RecvMsg, SendMsg, Shutdown, LinkTimeout, Cancel, RenameAt, UnlinkAt,
+                 MkdirAt, SymlinkAt, ChildExit, Socket, CloseSocket, NotifyEventSource, WaitEventSource,
+                 CloseEventSource, Splice, OpenAt2, Statx, Fallocate, Fadvise, Ftruncate, SyncFileRange, SetSockOpt>;
 
 }  // namespace aiod

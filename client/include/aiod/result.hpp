@@ -16,9 +16,7 @@ template <class T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(std::error_code ec, std::string message = {}) : v_(Failure{ec, std::move(message)}) {
-    assert(ec);
-  }
+  Result(std::error_code ec, std::string message = {}) : v_(Failure{ec, std::move(message)}) { assert(ec); }
   Result(errc e, std::string message = {}) : Result(make_error_code(e), std::move(message)) {}
 
   [[nodiscard]] bool ok() const noexcept { return std::holds_alternative<T>(v_); }
@@ -32,9 +30,7 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  [[nodiscard]] std::error_code error() const noexcept {
-    return ok() ? std::error_code() : std::get<Failure>(v_).ec;
-  }
+  [[nodiscard]] std::error_code error() const noexcept { return ok() ? std::error_code() : std::get<Failure>(v_).ec; }
   // The explanation given with the error (by the daemon or the library), if any.
   [[nodiscard]] const std::string& detail() const {
     static const std::string none;

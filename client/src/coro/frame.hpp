@@ -39,18 +39,18 @@ struct Frame {
   std::coroutine_handle<> root{};       // the spawned Task's coroutine
   std::coroutine_handle<> resume_at{};  // the innermost suspended coroutine
   Status status = Status::active;
-  bool canceled = false;          // sticky
+  bool canceled = false;  // sticky
   bool cancelable = true;
   bool cancel_requested = false;  // cancelled while not cancelable
   bool detached = false;
-  bool cancel_retry = false;      // in SchedulerImpl::cancel_retry
-  bool pinned = false;            // a worker thread will post it
+  bool cancel_retry = false;  // in SchedulerImpl::cancel_retry
+  bool pinned = false;        // a worker thread will post it
   std::uint64_t yield_state = 0;
-  Frame* joiner = nullptr;        // the task in join() on this one
-  void* wait_ctx = nullptr;       // the awaiter it is parked in
+  Frame* joiner = nullptr;   // the task in join() on this one
+  void* wait_ctx = nullptr;  // the awaiter it is parked in
   CancelHook on_cancel = nullptr;
-  Frame* ready_next = nullptr;    // ready queue
-  Frame* remote_next = nullptr;   // SchedulerImpl::remote_head stack
+  Frame* ready_next = nullptr;   // ready queue
+  Frame* remote_next = nullptr;  // SchedulerImpl::remote_head stack
 
   static Frame& of(ListNode& n) noexcept { return *reinterpret_cast<Frame*>(&n); }
 };
@@ -85,10 +85,10 @@ struct SchedulerImpl {
   std::size_t running_count = 0;
   Frame* ready_head = nullptr;
   Frame* ready_tail = nullptr;
-  std::size_t remote_waits = 0;       // frames parked by park_remote() or park_pinned()
-  std::size_t pinned_waits = 0;       // of those, by park_pinned()
-  int depth = 0;                      // > 0 while one of our tasks runs
-  std::vector<Frame*> cancel_retry;   // cancel ops that found no room yet
+  std::size_t remote_waits = 0;      // frames parked by park_remote() or park_pinned()
+  std::size_t pinned_waits = 0;      // of those, by park_pinned()
+  int depth = 0;                     // > 0 while one of our tasks runs
+  std::vector<Frame*> cancel_retry;  // cancel ops that found no room yet
   SchedulerStats stats;
 
   // --- touched by other threads ------------------------------------------------------

@@ -134,9 +134,7 @@ std::error_code SchedulerImpl::wait_for_work() {
   ++stats.sleeps;
   // seq_cst: see post().
   sleeping.store(true, std::memory_order_seq_cst);
-  const auto work = [this] {
-    return ready_head != nullptr || remote_head.load(std::memory_order_seq_cst) != nullptr;
-  };
+  const auto work = [this] { return ready_head != nullptr || remote_head.load(std::memory_order_seq_cst) != nullptr; };
   std::error_code ec;
   if (!own_wake.load(std::memory_order_relaxed)) {
     ec = conn->wait(work);

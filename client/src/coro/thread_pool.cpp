@@ -99,7 +99,8 @@ class PoolImpl {
   // Under mu_: moves the threads that have left work() to `out`, to be joined.
   void reap_exited(std::vector<std::thread>& out) {
     for (const std::thread::id id : exited_) {
-      const auto it = std::find_if(workers_.begin(), workers_.end(), [&](const std::thread& t) { return t.get_id() == id; });
+      const auto it =
+          std::find_if(workers_.begin(), workers_.end(), [&](const std::thread& t) { return t.get_id() == id; });
       if (it == workers_.end()) continue;
       out.push_back(std::move(*it));
       workers_.erase(it);

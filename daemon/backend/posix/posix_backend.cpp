@@ -240,7 +240,7 @@ int PosixBackend::cancel_op(PosixOp& op) {
     return 0;
   }
   if (op.resignal) return -ENOENT;  // its cancellation is under way
-  if (op.held_back) {  // never reached the pool
+  if (op.held_back) {               // never reached the pool
     complete(op, -ECANCELED);
     return 0;
   }
@@ -370,8 +370,8 @@ int PosixBackend::register_personality() {
   while (next_personality_ == 0 || personalities_.contains(next_personality_)) ++next_personality_;
   const std::uint16_t id = next_personality_++;
   // Ops of the daemon's own identity run without switching.
-  personalities_.emplace(id, creds.same_identity(identity_) ? nullptr
-                                                            : std::make_shared<const PeerCreds>(std::move(creds)));
+  personalities_.emplace(
+      id, creds.same_identity(identity_) ? nullptr : std::make_shared<const PeerCreds>(std::move(creds)));
   return id;
 }
 

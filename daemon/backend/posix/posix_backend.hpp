@@ -4,9 +4,9 @@
 // prepare() stages an op; flush() starts what is staged: nops and cancels are
 // settled at once, timeouts and link timeouts go to the timer queue, reads,
 // writes, socket transfers and polls are first tried without blocking on the
-// shard thread (try_now()), and whatever would block goes to the worker pool. drain() fires expired timers, collects the
-// workers' results and delivers them; wait() sleeps in ppoll() on the pool's
-// eventfd, no longer than the nearest timer.
+// shard thread (try_now()), and whatever would block goes to the worker pool. drain() fires expired timers, collects
+// the workers' results and delivers them; wait() sleeps in ppoll() on the pool's eventfd, no longer than the nearest
+// timer.
 //
 // Cancellation: a queued op is removed and completes -ECANCELED at once; a
 // running op's worker is signalled (no SA_RESTART, so its system call returns
@@ -62,9 +62,7 @@ class PosixBackend final : public Backend {
 
   [[nodiscard]] BackendInfo info() const override { return {"posix", true}; }
   [[nodiscard]] bool supports(BackendOpcode op) const override { return op < BackendOpcode::count; }
-  [[nodiscard]] unsigned space() const override {
-    return entries_ - static_cast<unsigned>(staged_.size());
-  }
+  [[nodiscard]] unsigned space() const override { return entries_ - static_cast<unsigned>(staged_.size()); }
   [[nodiscard]] int prepare(const BackendOp& op, Completion* done) override;
   [[nodiscard]] int cancel(Completion* target) override;
   int flush() override;

@@ -42,7 +42,7 @@ struct PosixOp {
   bool target_done = false;        // a link timeout whose op ended before it started
   bool timer_armed = false;        // in the timer queue (timeout, link_timeout)
   std::multimap<std::uint64_t, PosixOp*>::iterator timer_pos;
-  bool resignal = false;  // running, cancel requested: signalled until it ends
+  bool resignal = false;   // running, cancel requested: signalled until it ends
   bool held_back = false;  // waits for a worker share of its owner (PosixBackend::Share)
   bool in_share = false;   // counted in its owner's share (with the workers or held back)
 };

@@ -32,32 +32,48 @@ struct WaitOn {
 };
 WaitOn wait_on(const BackendOp& op) {
   switch (op.opcode()) {
-    case BackendOpcode::read: return {op.as<op::Read>().fd, POLLIN};
-    case BackendOpcode::readv: return {op.as<op::Readv>().fd, POLLIN};
-    case BackendOpcode::recv: return {op.as<op::Recv>().fd, POLLIN};
-    case BackendOpcode::recvmsg: return {op.as<op::Recvmsg>().fd, POLLIN};
-    case BackendOpcode::accept: return {op.as<op::Accept>().fd, POLLIN};
-    case BackendOpcode::write: return {op.as<op::Write>().fd, POLLOUT};
-    case BackendOpcode::writev: return {op.as<op::Writev>().fd, POLLOUT};
-    case BackendOpcode::send: return {op.as<op::Send>().fd, POLLOUT};
-    case BackendOpcode::sendmsg: return {op.as<op::Sendmsg>().fd, POLLOUT};
-    case BackendOpcode::connect: return {op.as<op::Connect>().fd, POLLOUT};
+    case BackendOpcode::read:
+      return {op.as<op::Read>().fd, POLLIN};
+    case BackendOpcode::readv:
+      return {op.as<op::Readv>().fd, POLLIN};
+    case BackendOpcode::recv:
+      return {op.as<op::Recv>().fd, POLLIN};
+    case BackendOpcode::recvmsg:
+      return {op.as<op::Recvmsg>().fd, POLLIN};
+    case BackendOpcode::accept:
+      return {op.as<op::Accept>().fd, POLLIN};
+    case BackendOpcode::write:
+      return {op.as<op::Write>().fd, POLLOUT};
+    case BackendOpcode::writev:
+      return {op.as<op::Writev>().fd, POLLOUT};
+    case BackendOpcode::send:
+      return {op.as<op::Send>().fd, POLLOUT};
+    case BackendOpcode::sendmsg:
+      return {op.as<op::Sendmsg>().fd, POLLOUT};
+    case BackendOpcode::connect:
+      return {op.as<op::Connect>().fd, POLLOUT};
     case BackendOpcode::splice: {  // the output side, then the input side
       const auto& o = op.as<op::Splice>();
       return {o.out, POLLOUT, o.in};
     }
-    default: return {};
+    default:
+      return {};
   }
 }
 
 // The MSG_* flags of a socket transfer, or 0.
 std::uint32_t message_flags(const BackendOp& op) {
   switch (op.opcode()) {
-    case BackendOpcode::recv: return op.as<op::Recv>().flags;
-    case BackendOpcode::send: return op.as<op::Send>().flags;
-    case BackendOpcode::recvmsg: return op.as<op::Recvmsg>().flags;
-    case BackendOpcode::sendmsg: return op.as<op::Sendmsg>().flags;
-    default: return 0;
+    case BackendOpcode::recv:
+      return op.as<op::Recv>().flags;
+    case BackendOpcode::send:
+      return op.as<op::Send>().flags;
+    case BackendOpcode::recvmsg:
+      return op.as<op::Recvmsg>().flags;
+    case BackendOpcode::sendmsg:
+      return op.as<op::Sendmsg>().flags;
+    default:
+      return 0;
   }
 }
 
@@ -251,10 +267,9 @@ std::optional<int> try_rw_now(int fd, const iovec* iov, int n, std::uint64_t off
     // cache, never from a filesystem that could hang, AT_STATX_DONT_SYNC.)
     syscalls += 2;
     const int fl = ::fcntl(fd, F_GETFL);
-    struct statx st{};
-    if (fl < 0 || !(fl & O_NONBLOCK) ||
-        ::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) < 0 || S_ISREG(st.stx_mode) ||
-        S_ISBLK(st.stx_mode)) {
+    struct statx st {};
+    if (fl < 0 || !(fl & O_NONBLOCK) || ::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) < 0 ||
+        S_ISREG(st.stx_mode) || S_ISBLK(st.stx_mode)) {
       return std::nullopt;
     }
     r = call(0);
@@ -335,7 +350,7 @@ int cancel_signal() { return SIGURG; }
 void install_cancel_signal() {
   static std::once_flag once;
   std::call_once(once, [] {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_cancel_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: the blocking system call must return EINTR

@@ -5,9 +5,7 @@
 
 namespace aiod::daemon::posix {
 
-std::uint64_t TimerQueue::now_ns() {
-  return monotonic_ns();
-}
+std::uint64_t TimerQueue::now_ns() { return monotonic_ns(); }
 
 void TimerQueue::arm(PosixOp& op, std::uint64_t relative_ns) {
   const std::uint64_t now = now_ns();

@@ -45,9 +45,9 @@ class WorkerPool {
   void submit(std::span<PosixOp* const> ops);
 
   enum class CancelOutcome {
-    dequeued,  // was still queued: removed, never ran; the caller completes it
-    signalled, // is running: flagged and its worker signalled; it will finish
-    finished,  // already finished (its result waits in the finished list)
+    dequeued,   // was still queued: removed, never ran; the caller completes it
+    signalled,  // is running: flagged and its worker signalled; it will finish
+    finished,   // already finished (its result waits in the finished list)
   };
   CancelOutcome cancel(PosixOp& op);
   // Signals the op's worker again if the op is still running (the first

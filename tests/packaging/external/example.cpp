@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   }
 
   aiod::Handle file;
-  if (auto ec = client->single(aiod::OpenAt{.path = path, .flags = O_RDWR | O_CREAT | O_TRUNC, .mode = 0644,
-                                            .out_file = &file})) {
+  if (auto ec = client->single(
+          aiod::OpenAt{.path = path, .flags = O_RDWR | O_CREAT | O_TRUNC, .mode = 0644, .out_file = &file})) {
     std::fprintf(stderr, "aiod-example: open %s: %s\n", path, ec.message().c_str());
     return 1;
   }

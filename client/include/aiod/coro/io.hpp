@@ -56,7 +56,7 @@ class IoAwaiterBase {
 
   [[nodiscard]] bool await_ready() const noexcept { return false; }
   template <class P>
-    requires std::is_base_of_v<PromiseBase, P>
+  requires std::is_base_of_v<PromiseBase, P>
   bool await_suspend(std::coroutine_handle<P> h) {
     wait_.ops = ops_;
     wait_.contexts = contexts_;
@@ -102,8 +102,7 @@ class CompleteAwaiter : public IoAwaiterBase<N> {
 // one allocation of this form).
 class SpanAwaiter {
  public:
-  explicit SpanAwaiter(std::span<Op> ops)
-      : contexts_(std::make_unique<IoOpContext[]>(ops.size())) {
+  explicit SpanAwaiter(std::span<Op> ops) : contexts_(std::make_unique<IoOpContext[]>(ops.size())) {
     wait_.ops = ops;
     wait_.contexts = {contexts_.get(), ops.size()};
   }
@@ -112,10 +111,8 @@ class SpanAwaiter {
 
   [[nodiscard]] bool await_ready() const noexcept { return false; }
   template <class P>
-    requires std::is_base_of_v<PromiseBase, P>
-  bool await_suspend(std::coroutine_handle<P> h) {
-    return io_suspend(wait_, h.promise().frame, h);
-  }
+  requires std::is_base_of_v<PromiseBase, P>
+  bool await_suspend(std::coroutine_handle<P> h) { return io_suspend(wait_, h.promise().frame, h); }
   [[nodiscard]] Result<std::size_t> await_resume() const {
     if (wait_.error) return wait_.error;
     return wait_.errors;
@@ -141,15 +138,13 @@ template <detail::Operation O>
 
 // A batch; returns {} or errc::some_operation_failed.
 template <detail::Operation... O>
-  requires(sizeof...(O) > 0)
-[[nodiscard]] detail::MultiAwaiter<sizeof...(O)> multi(const O&... ops) {
+requires(sizeof...(O) > 0) [[nodiscard]] detail::MultiAwaiter<sizeof...(O)> multi(const O&... ops) {
   return detail::MultiAwaiter<sizeof...(O)>(ops...);
 }
 
 // A batch; returns the number of failed ops.
 template <detail::Operation... O>
-  requires(sizeof...(O) > 0)
-[[nodiscard]] detail::CompleteAwaiter<sizeof...(O)> complete(const O&... ops) {
+requires(sizeof...(O) > 0) [[nodiscard]] detail::CompleteAwaiter<sizeof...(O)> complete(const O&... ops) {
   return detail::CompleteAwaiter<sizeof...(O)>(ops...);
 }
 

@@ -52,7 +52,7 @@ class Queue {
 
     [[nodiscard]] bool await_ready() const noexcept { return false; }
     template <class P>
-      requires std::is_base_of_v<detail::PromiseBase, P>
+    requires std::is_base_of_v<detail::PromiseBase, P>
     bool await_suspend(std::coroutine_handle<P> h) {
       detail::Frame* f = h.promise().frame;
       if (f == nullptr) {

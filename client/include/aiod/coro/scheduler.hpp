@@ -51,11 +51,11 @@ struct SpawnOptions {
 // Counters, for tests and tuning.
 struct SchedulerStats {
   std::uint64_t ticks = 0;
-  std::uint64_t batches = 0;         // ticks that published ops to the daemon
-  std::uint64_t ops_queued = 0;      // including the cancel ops of cancelled tasks
+  std::uint64_t batches = 0;     // ticks that published ops to the daemon
+  std::uint64_t ops_queued = 0;  // including the cancel ops of cancelled tasks
   std::uint64_t ops_completed = 0;
-  std::uint64_t resumes = 0;         // tasks resumed (spawns included)
-  std::uint64_t sleeps = 0;          // blocking ticks that had to wait
+  std::uint64_t resumes = 0;  // tasks resumed (spawns included)
+  std::uint64_t sleeps = 0;   // blocking ticks that had to wait
 };
 
 class Scheduler {
@@ -169,16 +169,14 @@ class [[nodiscard]] SpawnedTask {
 
   // A task parked in coro::yield(state): the state it gave, or E{} (0).
   template <class E>
-    requires std::is_enum_v<E>
-  [[nodiscard]] E state() const noexcept {
-    return static_cast<E>(detail::yield_state(frame_));
-  }
+  requires std::is_enum_v<E>
+  [[nodiscard]] E state() const noexcept { return static_cast<E>(detail::yield_state(frame_)); }
   // Resumes a task parked in coro::yield() right now; returns when it
   // suspends again. Throws std::logic_error if it is not parked in yield().
   void wakeup() { detail::wakeup(frame_); }
   // wakeup() if the task is parked in yield(state).
   template <class E>
-    requires std::is_enum_v<E>
+  requires std::is_enum_v<E>
   void wakeup_if(E state) {
     if (this->template state<E>() == state && detail::yield_state(frame_) != 0) wakeup();
   }
@@ -201,7 +199,7 @@ class [[nodiscard]] SpawnedTask {
 
     [[nodiscard]] bool await_ready() { return detail::join_ready(frame, mode); }
     template <class P>
-      requires std::is_base_of_v<detail::PromiseBase, P>
+    requires std::is_base_of_v<detail::PromiseBase, P>
     bool await_suspend(std::coroutine_handle<P> awaiting) {
       return detail::join_suspend(frame, awaiting.promise().frame, awaiting);
     }

@@ -38,8 +38,8 @@ namespace detail {
 
 // What every Task promise has: the spawned task it runs in, and who awaits it.
 struct PromiseBase {
-  Frame* frame = nullptr;                   // set when spawned or awaited by a task
-  std::coroutine_handle<> continuation{};   // null for the root of a spawned task
+  Frame* frame = nullptr;                  // set when spawned or awaited by a task
+  std::coroutine_handle<> continuation{};  // null for the root of a spawned task
 
   struct FinalAwaiter {
     [[nodiscard]] bool await_ready() const noexcept { return false; }
@@ -63,7 +63,7 @@ class Promise : public PromiseBase {
   Task<T> get_return_object() noexcept;
 
   template <class U = T>
-    requires std::convertible_to<U&&, T>
+  requires std::convertible_to<U&&, T>
   void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     result_.template emplace<1>(std::forward<U>(value));
   }

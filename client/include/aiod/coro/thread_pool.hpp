@@ -57,7 +57,7 @@ struct PoolResultOf {
   using type = std::invoke_result_t<F&, A&...>;
 };
 template <class F, class... A>
-  requires kTakesStopToken<F, A...>
+requires kTakesStopToken<F, A...>
 struct PoolResultOf<F, A...> {
   using type = std::invoke_result_t<F&, std::stop_token, A&...>;
 };
@@ -83,9 +83,11 @@ class ThreadPool {
 
   // From a task: runs f(args...) on a worker and returns its result.
   template <class F, class... A>
-    requires std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...> ||
-             detail::kTakesStopToken<std::decay_t<F>, std::decay_t<A>...>
-  [[nodiscard]] Awaiter<std::decay_t<F>, std::decay_t<A>...> yield_for_completion(F&& f, A&&... args) {
+  requires std::is_invocable_v < std::decay_t<F>
+  &, std::decay_t<A>&... > ||
+         detail::kTakesStopToken<std::decay_t<F>, std::decay_t<A>...> [[nodiscard]] Awaiter<std::decay_t<F>,
+                                                                                            std::decay_t<A>...>
+         yield_for_completion(F&& f, A&&... args) {
     return Awaiter<std::decay_t<F>, std::decay_t<A>...>(*this, std::forward<F>(f), std::forward<A>(args)...);
   }
 
@@ -127,7 +129,7 @@ class ThreadPool::Awaiter : detail::PoolJob {
 
   [[nodiscard]] bool await_ready() const noexcept { return false; }
   template <class P>
-    requires std::is_base_of_v<detail::PromiseBase, P>
+  requires std::is_base_of_v<detail::PromiseBase, P>
   bool await_suspend(std::coroutine_handle<P> h) {
     detail::Frame* f = h.promise().frame;
     if constexpr (detail::kTakesStopToken<F, A...>) {

@@ -30,7 +30,7 @@ struct YieldAwaiter {
 
   [[nodiscard]] bool await_ready() const noexcept { return false; }
   template <class P>
-    requires std::is_base_of_v<PromiseBase, P>
+  requires std::is_base_of_v<PromiseBase, P>
   bool await_suspend(std::coroutine_handle<P> h) noexcept {
     Frame* f = h.promise().frame;
     if (f == nullptr) {
@@ -59,7 +59,7 @@ struct SetCancelableAwaiter {
 
   [[nodiscard]] bool await_ready() const noexcept { return false; }
   template <class P>
-    requires std::is_base_of_v<PromiseBase, P>
+  requires std::is_base_of_v<PromiseBase, P>
   bool await_suspend(std::coroutine_handle<P> h) noexcept {
     Frame* f = h.promise().frame;
     if (f == nullptr) {
@@ -77,7 +77,7 @@ struct SetCancelableAwaiter {
 // Parks the running task until SpawnedTask::wakeup(). Returns {} when woken,
 // std::errc::operation_canceled if the task is (or gets) cancelled.
 template <class E>
-  requires std::is_enum_v<E>
+requires std::is_enum_v<E>
 [[nodiscard]] detail::YieldAwaiter yield(E state) {
   const auto value = static_cast<std::uint64_t>(state);
   if (value == 0) throw std::invalid_argument("aiod::coro::yield: state 0 is reserved");

@@ -30,7 +30,7 @@ class ParkingAwaiter : protected Waiter {
 
   [[nodiscard]] bool await_ready() const noexcept { return false; }
   template <class P>
-    requires std::is_base_of_v<PromiseBase, P>
+  requires std::is_base_of_v<PromiseBase, P>
   bool await_suspend(std::coroutine_handle<P> h) noexcept(
       noexcept(std::declval<Derived&>().suspend(std::declval<Frame*>(), std::coroutine_handle<>{}))) {
     return static_cast<Derived&>(*this).suspend(h.promise().frame, h);

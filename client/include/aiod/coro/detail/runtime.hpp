@@ -89,10 +89,10 @@ class List {
 // linked into the primitive's waiter list while it waits. For the thread-safe
 // primitives every field is guarded by the primitive's lock.
 struct Waiter {
-  ListNode node;             // first member: a ListNode* is a Waiter*
-  Frame* frame = nullptr;    // nullptr: a thread blocked outside any task
-  bool granted = false;      // the primitive handed over what was waited for
-  bool exclusive = false;    // RwLock: a writer
+  ListNode node;           // first member: a ListNode* is a Waiter*
+  Frame* frame = nullptr;  // nullptr: a thread blocked outside any task
+  bool granted = false;    // the primitive handed over what was waited for
+  bool exclusive = false;  // RwLock: a writer
 
   static Waiter& of(ListNode& n) noexcept { return *reinterpret_cast<Waiter*>(&n); }
 };
@@ -137,8 +137,8 @@ struct IoWait;
 struct IoOpContext {
   IoWait* whole = nullptr;
   OpId id{};
-  OpId* user_out_id = nullptr;          // the application's out_id, written at queue time
-  std::error_code* result = nullptr;    // where the op's result goes (its out_error, or `error`)
+  OpId* user_out_id = nullptr;        // the application's out_id, written at queue time
+  std::error_code* result = nullptr;  // where the op's result goes (its out_error, or `error`)
   std::error_code error{};
   bool completed = false;
 };
