@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The sanitizer runs of the test command: an ASan+UBSan build running the
-# unit, integration (both backends), fuzz and security suites, and a TSan
+# unit, integration (both backends), fuzz, security and conformance suites, and a TSan
 # build running the integration suites. Each build has its own directory
 # (build-asan/, build-tsan/ beside $AIOD_BUILD_DIR's default) and leaves out
 # the benchmarks and examples, which no sanitized suite runs.
@@ -23,5 +23,5 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
-run_suite "${AIOD_ASAN_BUILD_DIR:-$root/build-asan}" address,undefined '^(unit|integration|integration-posix|fuzz|security)$'
+run_suite "${AIOD_ASAN_BUILD_DIR:-$root/build-asan}" address,undefined '^(unit|integration|integration-posix|fuzz|security|conformance)$'
 run_suite "${AIOD_TSAN_BUILD_DIR:-$root/build-tsan}" thread '^(integration|integration-posix)$'
