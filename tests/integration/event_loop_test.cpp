@@ -14,9 +14,11 @@ using EventLoop = OpTest;
 
 TEST_F(EventLoop, CompletionFdBecomesReadable) {
   Dynamic q(*client_, 4);
+  // Before the submission: the daemon may start the timer before this thread
+  // runs again.
+  const auto start = std::chrono::steady_clock::now();
   ASSERT_FALSE(q.queue(Timeout{.duration = 30ms}));
   ASSERT_TRUE(q.complete(CompletionMode::nonblocking));  // submits
-  const auto start = std::chrono::steady_clock::now();
   std::size_t completed = 0;
   while (completed == 0) {
     if (!client_->arm_completion_fd()) {
