@@ -1,6 +1,7 @@
 // op_prepare_net.cpp — validation of socket ops. Addresses and control data
 // are copied out of the arena (the kernel reads them later); SCM_RIGHTS in
 // SEND_MSG carries handles, which become the daemon's descriptors here.
+#include <linux/if_packet.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -29,6 +30,23 @@ int copy_address(const PrepareContext& ctx, std::uint64_t off, std::uint64_t len
   std::memcpy(&rec.addr, p, len);
   rec.addr_len = static_cast<socklen_t>(len);
   return fix_unix_address(ctx, rec, rec.addr, rec.addr_len);
+}
+
+// Whether a setsockopt value holds what the kernel would look up in the
+// calling process, which is the daemon: a descriptor number (an eBPF
+// program), or a pointer (classic BPF's sock_fprog, an AF_XDP umem).
+bool value_is_read_in_the_daemon(int level, int name) {
+  switch (level) {
+    case SOL_SOCKET:
+      return name == SO_ATTACH_BPF || name == SO_ATTACH_REUSEPORT_EBPF || name == SO_ATTACH_FILTER ||
+             name == SO_ATTACH_REUSEPORT_CBPF;
+    case SOL_PACKET:
+      return name == PACKET_FANOUT_DATA;
+    case SOL_XDP:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // The socket's descriptor; any failure is -EBADF.
@@ -204,9 +222,7 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       if (s.off > INT_MAX || s.op_flags > INT_MAX) return -EINVAL;
       const auto level = static_cast<int>(s.off);
       const auto name = static_cast<int>(s.op_flags);
-      // These name a BPF program by descriptor number, which the kernel would
-      // look up in the daemon's table, not the client's.
-      if (level == SOL_SOCKET && (name == SO_ATTACH_BPF || name == SO_ATTACH_REUSEPORT_EBPF)) return -EPERM;
+      if (value_is_read_in_the_daemon(level, name)) return -EPERM;
       const std::byte* value = arena_ptr(ctx, s.addr, s.len);
       if (value == nullptr) return -EFAULT;
       const int fd = socket_fd(s, ctx, rec);

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <linux/if_packet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -644,19 +645,26 @@ TEST_F(OpPrepare, HandlesTheSessionDoesNotHaveAreEbadf) {
   EXPECT_TRUE(fd_closed(referenced_then_closed.fd));
 }
 
-// The BPF attach options name a program by descriptor number, which the
-// kernel would look up in the daemon's table.
-TEST_F(OpPrepare, SetsockoptRefusesOptionsThatNameADescriptor) {
-  for (int name : {SO_ATTACH_BPF, SO_ATTACH_REUSEPORT_EBPF}) {
+// Options whose value holds a descriptor number (eBPF programs) or a pointer
+// (classic BPF's sock_fprog, an AF_XDP umem) would be read by the kernel in
+// the daemon's descriptor table or address space, not the client's.
+TEST_F(OpPrepare, SetsockoptRefusesOptionsThatNameADescriptorOrAnAddress) {
+  const std::pair<int, int> refused[] = {
+      {SOL_SOCKET, SO_ATTACH_BPF},           {SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF},
+      {SOL_SOCKET, SO_ATTACH_FILTER},        {SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF},
+      {SOL_PACKET, PACKET_FANOUT_DATA},      {SOL_XDP, 4 /* XDP_UMEM_REG */},
+  };
+  for (const auto& [level, name] : refused) {
     const Inserted f = insert();
     aiod_sqe s = valid(spec(AIOD_OP_SETSOCKOPT), f);
+    s.off = static_cast<std::uint64_t>(level);
     s.op_flags = static_cast<std::uint32_t>(name);
-    EXPECT_EQ(prepare(s), -EPERM) << name;
+    EXPECT_EQ(prepare(s), -EPERM) << level << "/" << name;
     expect_no_reference(f, "setsockopt");
   }
   const Inserted f = insert();
   aiod_sqe s = valid(spec(AIOD_OP_SETSOCKOPT), f);
-  s.op_flags = SO_ATTACH_FILTER;  // classic BPF carries its program in the value
+  s.op_flags = SO_DETACH_FILTER;  // no value to follow
   ASSERT_EQ(prepare(s), 0);
   EXPECT_EQ(rec_.op.as<op::Setsockopt>().value, static_cast<const void*>(arena_.data() + kBufAt));
   expect_one_reference(f, "setsockopt");
