@@ -159,6 +159,9 @@ void Daemon::reload() {
   }
   if (next.threads != config_.threads) spdlog::warn("SIGHUP: a threads change takes effect at the next start");
   if (next.backend != config_.backend) spdlog::warn("SIGHUP: a backend change takes effect at the next start");
+  if (next.emulate_kernel != config_.emulate_kernel) {
+    spdlog::warn("SIGHUP: an emulate-kernel change takes effect at the next start");
+  }
   config_.poll = next.poll;
   config_.log_level = next.log_level;
   config_.limits = next.limits;

@@ -22,6 +22,10 @@ constexpr SettingInfo kSettings[] = {
      "auto, io_uring or posix: how shards run ops; auto uses io_uring, else posix "
      "(default auto)",
      false},
+    {"emulate-kernel",
+     "test and support knob: the io_uring backend uses only what this Linux release's io_uring had "
+     "(X.Y, from 5.10) and emulates the rest, as on that kernel (default: off)",
+     false},
     {"poll-us", "microseconds a shard spins after its last work before sleeping (default 50)", true},
     {"log-level", "trace, debug, info, warn, error, critical or off (default info)", true},
     {"max-sessions", "most concurrent sessions (default 1024)", true},
@@ -89,6 +93,13 @@ int apply_setting(Config& c, std::string_view name, std::string_view value, std:
     else
       ok = false;
     if (!ok) error = "must be auto, io_uring or posix; not '" + std::string(value) + "'";
+  } else if (name == "emulate-kernel") {
+    const auto version = KernelVersion::parse(value);
+    ok = version && value.find_first_not_of("0123456789.") == std::string_view::npos;
+    if (ok)
+      c.emulate_kernel = version;
+    else
+      error = "must be a Linux release such as 5.15 or 6.1, not '" + std::string(value) + "'";
   } else if (name == "poll-us") {
     unsigned us = 0;
     ok = parse_uint<unsigned>(value, 0, 1'000'000, us, error);
@@ -193,6 +204,7 @@ int build_config(const Config& base, const std::string& file,
   c.socket_mode = defaults.socket_mode;
   c.threads = defaults.threads;
   c.backend = defaults.backend;
+  c.emulate_kernel = defaults.emulate_kernel;
   c.poll = defaults.poll;
   c.log_level = defaults.log_level;
   c.limits = defaults.limits;

@@ -117,6 +117,14 @@ DaemonStats from_reply(const wire::StatsReply& r) {
   s.config_reload_failures = r.config_reload_failures();
   s.totals = counters(r.totals());
   s.opcodes = opcodes(r.per_opcode());
+  s.kernel = str(r.kernel());
+  s.emulated_kernel = str(r.emulated_kernel());
+  s.io_uring_setup = str(r.io_uring_setup());
+  if (r.backend_ops() != nullptr) {
+    for (const wire::BackendOpStats* op : *r.backend_ops()) {
+      if (op != nullptr) s.backend_ops.push_back({str(op->name()), str(op->runs()), op->ring(), op->posix()});
+    }
+  }
   if (const wire::Histogram* h = r.latency()) {
     if (h->bounds_ns() != nullptr) s.latency_bounds_ns.assign(h->bounds_ns()->begin(), h->bounds_ns()->end());
     if (h->counts() != nullptr) s.latency_counts.assign(h->counts()->begin(), h->counts()->end());
@@ -154,6 +162,17 @@ std::string format_table(const DaemonStats& s) {
   o << "aiod " << s.daemon_version << " (" << s.backend << " backend), up ";
   std::snprintf(num, sizeof(num), "%.1f", static_cast<double>(s.uptime_ns) / 1e9);
   o << num << " s, " << s.shards << " shard" << (s.shards == 1 ? "" : "s") << "\n";
+  if (!s.kernel.empty()) {
+    o << "  Linux " << s.kernel;
+    if (!s.emulated_kernel.empty()) o << ", io_uring as in " << s.emulated_kernel << " (--emulate-kernel)";
+    if (!s.io_uring_setup.empty()) o << "; io_uring setup: " << s.io_uring_setup;
+    o << "\n";
+  }
+  std::string emulated;
+  for (const BackendOpStat& op : s.backend_ops) {
+    if (op.runs == "emulated") emulated += (emulated.empty() ? "" : ", ") + op.name;
+  }
+  if (!emulated.empty()) o << "  emulated (this kernel's io_uring lacks them): " << emulated << "\n";
   // Names are streamed (any length); only the numbers go through snprintf.
   auto row = [&](const std::string& name, std::uint64_t v) {
     std::snprintf(num, sizeof(num), "%20llu", static_cast<unsigned long long>(v));
@@ -203,7 +222,16 @@ std::string format_json(const DaemonStats& s) {
   for (std::size_t i = 0; i < s.latency_bounds_ns.size(); ++i) o << (i ? "," : "") << s.latency_bounds_ns[i];
   o << "],\"counts\":[";
   for (std::size_t i = 0; i < s.latency_counts.size(); ++i) o << (i ? "," : "") << s.latency_counts[i];
-  o << "],\"sum\":" << s.latency_sum_ns << ",\"count\":" << s.latency_count << "},\"sessions\":[";
+  o << "],\"sum\":" << s.latency_sum_ns << ",\"count\":" << s.latency_count
+    << "},\"kernel\":{\"release\":" << json_string(s.kernel)
+    << ",\"emulated\":" << (s.emulated_kernel.empty() ? "null" : json_string(s.emulated_kernel))
+    << ",\"io_uring_setup\":" << json_string(s.io_uring_setup) << "},\"backend_ops\":{";
+  for (std::size_t i = 0; i < s.backend_ops.size(); ++i) {
+    const BackendOpStat& op = s.backend_ops[i];
+    o << (i ? "," : "") << json_string(op.name) << ":{\"runs\":" << json_string(op.runs) << ",\"ring\":" << op.ring
+      << ",\"posix\":" << op.posix << "}";
+  }
+  o << "},\"sessions\":[";
   for (std::size_t i = 0; i < s.sessions.size(); ++i) {
     const SessionStat& ss = s.sessions[i];
     o << (i ? "," : "") << "{\"id\":" << ss.id << ",\"pid\":" << ss.pid << ",\"uid\":" << ss.uid
@@ -273,6 +301,14 @@ std::string format_prometheus(const DaemonStats& s) {
   o << "# HELP aiod_opcode_errors_total Failed operations by opcode.\n# TYPE aiod_opcode_errors_total counter\n";
   for (const OpcodeStat& op : s.opcodes) {
     o << "aiod_opcode_errors_total{opcode=\"" << label(op.name) << "\"} " << op.errors << "\n";
+  }
+
+  o << "# HELP aiod_backend_ops_total Backend operations by kind and where they ran (ring: the kernel's "
+       "io_uring; posix: the daemon's worker threads).\n# TYPE aiod_backend_ops_total counter\n";
+  for (const BackendOpStat& op : s.backend_ops) {
+    if (op.ring == 0 && op.posix == 0) continue;
+    o << "aiod_backend_ops_total{op=\"" << label(op.name) << "\",ran=\"ring\"} " << op.ring << "\n";
+    o << "aiod_backend_ops_total{op=\"" << label(op.name) << "\",ran=\"posix\"} " << op.posix << "\n";
   }
 
   o << "# HELP aiod_op_latency_seconds Submission-to-completion latency.\n# TYPE aiod_op_latency_seconds histogram\n";

@@ -23,6 +23,13 @@ struct OpcodeStat {
   std::uint64_t errors = 0;
 };
 
+// Where the backend runs one kind of op ("ring", "emulated" or "posix"), and
+// how many ran each way.
+struct BackendOpStat {
+  std::string name, runs;
+  std::uint64_t ring = 0, posix = 0;
+};
+
 struct SessionStat {
   std::uint64_t id = 0;
   std::int32_t pid = 0;
@@ -46,6 +53,8 @@ struct DaemonStats {
   std::vector<std::uint64_t> latency_bounds_ns, latency_counts;
   std::uint64_t latency_sum_ns = 0, latency_count = 0;
   std::vector<SessionStat> sessions;
+  std::string kernel, emulated_kernel, io_uring_setup;  // emulated_kernel: empty unless --emulate-kernel
+  std::vector<BackendOpStat> backend_ops;
 };
 
 [[nodiscard]] DaemonStats from_reply(const wire::StatsReply& reply);

@@ -18,6 +18,8 @@
 #include <string_view>
 
 #include "backend/backend_op.hpp"
+#include "backend/backend_report.hpp"
+#include "os/kernel_version.hpp"
 
 namespace aiod::daemon {
 
@@ -82,13 +84,20 @@ class Backend {
 
   // Kernel transitions (syscalls) this backend has made, for stats.
   [[nodiscard]] virtual std::uint64_t syscalls() const = 0;
+
+  // Safe to call from any thread once the backend is set up (counts are
+  // relaxed atomics).
+  [[nodiscard]] virtual BackendReport report() const = 0;
 };
 
 // Creates the io_uring backend with `entries` submission slots, on the calling
 // thread (the ring is single-issuer); `worker_share` is its posix part's most
-// workers per owner (see make_posix_backend). Returns nullptr and sets `error`
-// to a sentence explaining why when io_uring is unavailable.
-std::unique_ptr<Backend> make_uring_backend(unsigned entries, unsigned worker_share, std::string& error);
+// workers per owner (see make_posix_backend). With `emulate_kernel`, the ring
+// has only what that Linux's io_uring had (uring_kernel.hpp): the rest runs
+// emulated. Returns nullptr and sets `error` to a sentence explaining why when
+// io_uring is unavailable, refused, or older than kUringFloor.
+std::unique_ptr<Backend> make_uring_backend(unsigned entries, unsigned worker_share,
+                                            std::optional<KernelVersion> emulate_kernel, std::string& error);
 
 // Creates the posix backend (posix_backend.hpp): `entries` staging slots;
 // worker threads start on demand, at most `worker_share` of them busy with

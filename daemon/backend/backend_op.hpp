@@ -15,6 +15,8 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <iterator>
+#include <string_view>
 #include <variant>
 
 struct statx;
@@ -60,6 +62,19 @@ enum class BackendOpcode : std::uint8_t {
   setsockopt,
   count,  // not an opcode
 };
+
+// Lower-case names, in BackendOpcode order, for stats.
+inline constexpr std::string_view kBackendOpNames[] = {
+    "nop",        "read",   "write",    "fsync",        "timeout",   "openat2",  "close",     "recvmsg",
+    "sendmsg",    "accept", "poll_add", "readv",        "writev",    "connect",  "bind",      "listen",
+    "recv",       "send",   "shutdown", "link_timeout", "cancel",    "renameat", "unlinkat",  "mkdirat",
+    "symlinkat",  "socket", "splice",   "statx",        "fallocate", "fadvise",  "ftruncate", "sync_file_range",
+    "setsockopt",
+};
+static_assert(std::size(kBackendOpNames) == static_cast<std::size_t>(BackendOpcode::count));
+[[nodiscard]] constexpr std::string_view backend_op_name(BackendOpcode op) {
+  return kBackendOpNames[static_cast<std::size_t>(op)];
+}
 
 namespace op {
 

@@ -22,14 +22,19 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
 #include <bitset>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
 #include <cerrno>
 #include <cstring>
 
 #include "backend/backend.hpp"
 #include "backend/confined_path.hpp"
 #include "backend/posix/posix_backend.hpp"
+#include "backend/uring_kernel.hpp"
 #include "os/timespec.hpp"
 
 namespace aiod::daemon {
@@ -63,9 +68,11 @@ void prep(io_uring_sqe* sqe, const op::Write& o) { io_uring_prep_write(sqe, o.fd
 void prep(io_uring_sqe* sqe, const op::Fsync& o) {
   io_uring_prep_fsync(sqe, o.fd, o.datasync ? IORING_FSYNC_DATASYNC : 0);
 }
+// Without IORING_TIMEOUT_ETIME_SUCCESS (5.16): expiry's -ETIME would break an
+// io_uring chain, but the ring never holds one (a Link only pairs an op with
+// its link timeout); the session reads -ETIME as the timer's success.
 void prep(io_uring_sqe* sqe, const op::Timeout& o) {
-  // ETIME_SUCCESS (5.16): an expired timer does not break its chain.
-  io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(o.ts), 0, IORING_TIMEOUT_ETIME_SUCCESS);
+  io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(o.ts), 0, 0);
 }
 void prep(io_uring_sqe* sqe, const op::Openat2&) { posix_only(sqe); }
 void prep(io_uring_sqe* sqe, const op::Close& o) { io_uring_prep_close(sqe, o.fd); }
@@ -131,6 +138,36 @@ void prep(io_uring_sqe* sqe, const op::SyncFileRange& o) {
   io_uring_prep_sync_file_range(sqe, o.fd, o.len, o.offset, static_cast<int>(o.flags));
 }
 
+// The payload a default-constructed op of this kind has.
+template <std::size_t... I>
+op::Args default_payload(BackendOpcode kind, std::index_sequence<I...>) {
+  op::Args out;
+  ((static_cast<std::size_t>(kind) == I ? (void)out.emplace<I>() : (void)0), ...);
+  return out;
+}
+op::Args default_payload(BackendOpcode kind) {
+  return default_payload(kind, std::make_index_sequence<std::variant_size_v<op::Args>>{});
+}
+
+// "single_issuer defer_taskrun ...": the IORING_SETUP_* flags the backend asks for.
+std::string setup_flag_names(unsigned flags) {
+  static constexpr std::pair<unsigned, const char*> kNames[] = {
+      {IORING_SETUP_CQSIZE, "cqsize"},
+      {IORING_SETUP_SUBMIT_ALL, "submit_all"},
+      {IORING_SETUP_COOP_TASKRUN, "coop_taskrun"},
+      {IORING_SETUP_TASKRUN_FLAG, "taskrun_flag"},
+      {IORING_SETUP_SINGLE_ISSUER, "single_issuer"},
+      {IORING_SETUP_DEFER_TASKRUN, "defer_taskrun"},
+  };
+  std::string out;
+  for (const auto& [bit, name] : kNames) {
+    if (!(flags & bit)) continue;
+    if (!out.empty()) out += ' ';
+    out += name;
+  }
+  return out;
+}
+
 class UringBackend final : public Backend {
  public:
   UringBackend() = default;
@@ -141,8 +178,18 @@ class UringBackend final : public Backend {
   }
 
   // Returns 0 or -errno; on failure `error` says why.
-  int init(unsigned entries, unsigned worker_share, std::string& error) {
+  int init(unsigned entries, unsigned worker_share, std::optional<KernelVersion> emulate, std::string& error) {
+    kernel_ = running_kernel();
+    emulate_ = emulate;
+    // A release uname cannot tell (0.0) is judged by io_uring's answers alone.
+    const KernelVersion kernel = emulate ? std::min(*emulate, kernel_.version) : kernel_.version;
+    if (kernel != KernelVersion{} && kernel < kUringFloor) {
+      error = "Linux " + kernel.str() + (emulate ? " (--emulate-kernel)" : "") +
+              " is older than the io_uring backend's floor, " + kUringFloor.str();
+      return -EOPNOTSUPP;
+    }
     // Preferred first; each later set drops a feature an older kernel lacks.
+    // An emulated kernel skips the sets it would have refused.
     const unsigned attempts[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
             IORING_SETUP_SUBMIT_ALL,                                                      // 6.1
@@ -151,13 +198,18 @@ class UringBackend final : public Backend {
     };
     int ret = -EINVAL;
     for (unsigned flags : attempts) {
+      flags |= IORING_SETUP_CQSIZE;
+      if (emulate && uring_setup_flags_in(flags, *emulate) != flags) continue;
       io_uring_params p{};
-      p.flags = flags | IORING_SETUP_CQSIZE;
+      p.flags = flags;
       p.cq_entries = entries * 4;
       ret = io_uring_queue_init_params(entries, &ring_, &p);
       if (ret == 0) {
         setup_flags_ = p.flags;
-        features_ = p.features;
+        // liburing reads ring_.features too (EXT_ARG: how to wait with a
+        // timeout), so an emulated kernel's features steer it as they would.
+        if (emulate) ring_.features = uring_features_in(p.features, *emulate);
+        features_ = ring_.features;
         break;
       }
       if (ret != -EINVAL) break;
@@ -177,7 +229,9 @@ class UringBackend final : public Backend {
     }
     if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
       for (unsigned op = 0; op < supported_.size(); ++op) {
-        supported_[op] = io_uring_opcode_supported(probe, static_cast<int>(op)) != 0;
+        const auto since = uring_opcode_since(static_cast<std::uint8_t>(op));
+        supported_[op] =
+            io_uring_opcode_supported(probe, static_cast<int>(op)) != 0 && (!emulate || (since && *since <= *emulate));
       }
       io_uring_free_probe(probe);
     }
@@ -190,6 +244,18 @@ class UringBackend final : public Backend {
   }
 
   BackendInfo info() const override { return {"io_uring", true}; }
+
+  BackendReport report() const override {
+    BackendReport r = emulated_->report();
+    r.emulated_kernel = emulate_ ? emulate_->str() : "";
+    r.setup = setup_flag_names(setup_flags_);
+    for (std::size_t i = 0; i < r.ops.size(); ++i) {
+      const auto kind = static_cast<BackendOpcode>(i);
+      r.ops[i].route = route_of(kind);
+      r.ops[i].ring = on_ring_.get(kind);
+    }
+    return r;
+  }
 
   // What the ring lacks runs emulated.
   bool supports(BackendOpcode op) const override { return op < BackendOpcode::count; }
@@ -216,6 +282,7 @@ class UringBackend final : public Backend {
     if (op.link == Link::hard) sqe->flags |= IOSQE_IO_HARDLINK;
     sqe->personality = op.personality;
     io_uring_sqe_set_data(sqe, done);
+    on_ring_.add(op.opcode());
     return 0;
   }
 
@@ -252,12 +319,16 @@ class UringBackend final : public Backend {
       const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes.data(), cqes.size());
       if (n == 0) break;
       std::array<std::pair<Completion*, int>, 256> results;
+      unsigned kept = 0;
       for (unsigned i = 0; i < n; ++i) {
-        results[i] = {static_cast<Completion*>(io_uring_cqe_get_data(cqes[i])), cqes[i]->res};
+        // Without IORING_FEAT_EXT_ARG (before 5.11) liburing waits with a
+        // timeout by queueing a TIMEOUT of its own: its CQE is nobody's.
+        if (cqes[i]->user_data == LIBURING_UDATA_TIMEOUT) continue;
+        results[kept++] = {static_cast<Completion*>(io_uring_cqe_get_data(cqes[i])), cqes[i]->res};
       }
       io_uring_cq_advance(&ring_, n);
-      for (unsigned i = 0; i < n; ++i) results[i].first->complete(results[i].second);
-      total += static_cast<int>(n);
+      for (unsigned i = 0; i < kept; ++i) results[i].first->complete(results[i].second);
+      total += static_cast<int>(kept);
     }
     return total;
   }
@@ -368,8 +439,22 @@ class UringBackend final : public Backend {
     return true;
   }
 
+  // Where an op of this kind goes in the ordinary case: prep() a default
+  // payload (no AF_UNIX path, no foreign namespace) and look at its opcode.
+  OpRoute route_of(BackendOpcode kind) const {
+    if (kind == BackendOpcode::link_timeout || kind == BackendOpcode::cancel)
+      return OpRoute::ring;  // follow their target
+    io_uring_sqe filled{};
+    std::visit([&filled](const auto& args) { prep(&filled, args); }, default_payload(kind));
+    if (filled.opcode == kPosixOnly) return OpRoute::posix;
+    return supported_[filled.opcode] ? OpRoute::ring : OpRoute::emulated;
+  }
+
   io_uring ring_{};
   bool initialised_ = false;
+  RunningKernel kernel_;
+  std::optional<KernelVersion> emulate_;
+  OpCounts on_ring_;
   unsigned setup_flags_ = 0;
   unsigned features_ = 0;
   std::bitset<256> supported_;  // by io_uring opcode, from the probe
@@ -383,9 +468,10 @@ class UringBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_uring_backend(unsigned entries, unsigned worker_share, std::string& error) {
+std::unique_ptr<Backend> make_uring_backend(unsigned entries, unsigned worker_share,
+                                            std::optional<KernelVersion> emulate_kernel, std::string& error) {
   auto backend = std::make_unique<UringBackend>();
-  if (backend->init(entries, worker_share, error) < 0) return nullptr;
+  if (backend->init(entries, worker_share, emulate_kernel, error) < 0) return nullptr;
   return backend;
 }
 

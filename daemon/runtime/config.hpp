@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "os/kernel_version.hpp"
 #include "os/layout.hpp"
 
 namespace aiod::daemon {
@@ -42,6 +44,9 @@ struct Config {
   std::chrono::microseconds poll = std::chrono::microseconds(50);  // spin before sleeping
   unsigned backend_entries = 4096;
   BackendChoice backend = BackendChoice::automatic;
+  // A test and support knob: the io_uring backend has only what this Linux's
+  // io_uring had, and runs the rest emulated (backend/uring_kernel.hpp).
+  std::optional<KernelVersion> emulate_kernel;
   std::string log_level = "info";
   int ready_fd = -1;  // written "1\n" and closed once the daemon accepts connections
   // An already listening socket to serve instead of binding socket_path

@@ -47,7 +47,9 @@ int Shard::start(std::string& error) {
     ::pthread_setname_np(::pthread_self(), name.c_str());
     std::string err;
     const unsigned share = config_.limits.max_workers_per_uid;
-    if (config_.backend != BackendChoice::posix) backend_ = make_uring_backend(config_.backend_entries, share, err);
+    if (config_.backend != BackendChoice::posix) {
+      backend_ = make_uring_backend(config_.backend_entries, share, config_.emulate_kernel, err);
+    }
     if (!backend_ && config_.backend == BackendChoice::automatic) {
       if (index_ == 0) spdlog::warn("{}; using the posix backend (worker threads) instead", err);
       err.clear();

@@ -41,6 +41,9 @@ void Shard::collect(StatsSnapshot& into, bool include_sessions, uid_t visible_ui
   }
   into.latency += latency.snapshot();
   into.daemon_syscalls += syscalls_.load(std::memory_order_relaxed);
+  BackendReport report = backend_->report();
+  report += into.backend;  // the shards collected before
+  into.backend = std::move(report);
 }
 
 }  // namespace aiod::daemon

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "aiod_shm.h"
+#include "backend/backend_report.hpp"
 
 namespace aiod::daemon {
 
@@ -120,6 +121,7 @@ struct StatsSnapshot {
   std::uint64_t config_reloads = 0;
   std::uint64_t config_reload_failures = 0;
   std::vector<SessionSnapshot> sessions;
+  BackendReport backend;  // the shards' backends: counts added up
 };
 
 }  // namespace aiod::daemon

@@ -27,11 +27,24 @@ std::vector<flatbuffers::Offset<wire::OpcodeCount>> opcode_counts(
   return out;
 }
 
+std::vector<flatbuffers::Offset<wire::BackendOpStats>> backend_ops(flatbuffers::FlatBufferBuilder& b,
+                                                                   const BackendReport& report) {
+  std::vector<flatbuffers::Offset<wire::BackendOpStats>> out;
+  for (std::size_t i = 0; i < report.ops.size(); ++i) {
+    const BackendReport::Op& op = report.ops[i];
+    out.push_back(wire::CreateBackendOpStatsDirect(b,
+                                                   std::string(backend_op_name(static_cast<BackendOpcode>(i))).c_str(),
+                                                   std::string(op_route_name(op.route)).c_str(), op.ring, op.posix));
+  }
+  return out;
+}
+
 }  // namespace
 
 void build_stats_reply(flatbuffers::FlatBufferBuilder& b, std::uint64_t request_id, const StatsSnapshot& snap,
                        std::string_view backend, std::uint64_t first_session) {
   const auto opcodes = opcode_counts(b, snap.opcode_count, snap.opcode_errors);
+  const auto ops = backend_ops(b, snap.backend);
   const auto latency = wire::CreateHistogramDirect(b, &snap.latency.bounds_ns, &snap.latency.counts,
                                                    snap.latency.sum_ns, snap.latency.count);
   // Sessions until the message would outgrow what one datagram may carry;
@@ -53,10 +66,13 @@ void build_stats_reply(flatbuffers::FlatBufferBuilder& b, std::uint64_t request_
   }
   const std::uint64_t next_session = next < snap.sessions.size() ? next : 0;
   const auto totals = counters(b, snap.totals);
-  const auto reply = wire::CreateStatsReplyDirect(b, 1, kVersion, std::string(backend).c_str(), snap.uptime_ns,
-                                                  snap.shards, snap.sessions_active, snap.sessions_total, totals,
-                                                  &opcodes, latency, &sessions, snap.daemon_syscalls,
-                                                  snap.config_reloads, snap.config_reload_failures, next_session);
+  const BackendReport& be = snap.backend;
+  const auto reply =
+      wire::CreateStatsReplyDirect(b, 1, kVersion, std::string(backend).c_str(), snap.uptime_ns, snap.shards,
+                                   snap.sessions_active, snap.sessions_total, totals, &opcodes, latency, &sessions,
+                                   snap.daemon_syscalls, snap.config_reloads, snap.config_reload_failures, next_session,
+                                   be.kernel.c_str(), be.emulated_kernel.empty() ? nullptr : be.emulated_kernel.c_str(),
+                                   be.setup.empty() ? nullptr : be.setup.c_str(), &ops);
   b.Finish(wire::CreateMessage(b, request_id, wire::Body::StatsReply, reply.Union()), wire::MessageIdentifier());
 }
 

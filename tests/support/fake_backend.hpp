@@ -34,6 +34,7 @@ class FakeBackend final : public daemon::Backend {
   int register_personality() override { return -EPERM; }
   void unregister_personality(std::uint16_t) override {}
   std::uint64_t syscalls() const override { return 0; }
+  daemon::BackendReport report() const override { return {}; }
 
   // Claims every opcode but those whose bit (1 << opcode) is set in `mask`.
   void support_all_but(std::uint64_t mask) {

@@ -73,6 +73,7 @@ class MemoryBackend final : public daemon::Backend {
   [[nodiscard]] int register_personality() override { return 1; }
   void unregister_personality(std::uint16_t) override {}
   [[nodiscard]] std::uint64_t syscalls() const override { return 0; }
+  [[nodiscard]] daemon::BackendReport report() const override { return {}; }
 
  private:
   struct File {

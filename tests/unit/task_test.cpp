@@ -466,6 +466,7 @@ class RecordingBackend final : public Backend {
   int register_personality() override { return -EPERM; }
   void unregister_personality(std::uint16_t) override {}
   std::uint64_t syscalls() const override { return 0; }
+  BackendReport report() const override { return {}; }
 
   std::vector<Prepared> prepared;
   std::vector<Completion*> cancelled;

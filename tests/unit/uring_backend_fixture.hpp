@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,11 +84,12 @@ class UringBackendFixture : public ::testing::Test {
     for (int fd : fds_) ::close(fd);
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
-  // A fresh backend of `entries` slots (skips the test without io_uring).
-  void make(unsigned entries) {
+  // A fresh backend of `entries` slots, with the io_uring of `emulate` if
+  // given (skips the test without io_uring).
+  void make(unsigned entries, std::optional<KernelVersion> emulate = std::nullopt) {
     backend_.reset();
     std::string error;
-    backend_ = make_uring_backend(entries, 4, error);
+    backend_ = make_uring_backend(entries, 4, emulate, error);
     if (!backend_) GTEST_SKIP() << error;
   }
 

@@ -80,13 +80,15 @@ TEST_F(UringBackendLinksTest, HardLinkGoesOnAfterAFailure) {
   EXPECT_EQ(contents(target), "abc");
 }
 
-// An expired timeout (-ETIME) is not a failure: its soft chain goes on.
-TEST_F(UringBackendLinksTest, ExpiredTimeoutDoesNotBreakItsChain) {
+// An expired timer ends with -ETIME (the session reads it as success) and
+// its link timeout is disarmed, like any guarded op's that finished first.
+TEST_F(UringBackendLinksTest, ExpiredTimerEndsWithEtimeAndDisarmsItsLinkTimeout) {
   const __kernel_timespec ts{0, 1'000'000};
-  Recorder timer, next;
-  ASSERT_NO_FATAL_FAILURE(run_pair(BackendOp(op::Timeout{.ts = &ts}), Link::soft, timer, BackendOp{}, next));
+  const __kernel_timespec later{5, 0};
+  Recorder timer, guard;
+  ASSERT_NO_FATAL_FAILURE(run_pair(BackendOp(op::Timeout{.ts = &ts}), Link::soft, timer, link_timer_op(later), guard));
   EXPECT_EQ(timer.result, -ETIME);
-  EXPECT_EQ(next.result, 0);
+  EXPECT_EQ(guard.result, -ECANCELED);
 }
 
 // A link timeout that expires cancels its blocked recv (-ECANCELED) and ends

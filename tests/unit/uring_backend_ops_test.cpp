@@ -516,7 +516,7 @@ TEST_F(UringBackendOpsTest, PersonalityActsAsTheCapturedIdentity) {
   // A helper thread makes its own ring (single-issuer: the registering thread
   // must be the submitter) and switches only its own credentials.
   std::thread helper([&] {
-    std::unique_ptr<Backend> b = make_uring_backend(16, 4, o.error);
+    std::unique_ptr<Backend> b = make_uring_backend(16, 4, std::nullopt, o.error);
     if (!b) return;
     PeerCreds nobody;
     nobody.uid = 65534;

@@ -99,7 +99,15 @@ int PosixBackend::prepare(const BackendOp& op, Completion* done) {
     last_linked_ = op.link != Link::none ? &p : nullptr;
   }
   staged_.push_back(&p);
+  prepared_.add(op.opcode());
   return 0;
+}
+
+BackendReport PosixBackend::report() const {
+  BackendReport r;
+  r.kernel = running_kernel().release;
+  for (std::size_t i = 0; i < r.ops.size(); ++i) r.ops[i].posix = prepared_.get(static_cast<BackendOpcode>(i));
+  return r;
 }
 
 int PosixBackend::flush() {

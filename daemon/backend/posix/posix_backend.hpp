@@ -71,6 +71,7 @@ class PosixBackend final : public Backend {
   [[nodiscard]] int register_personality() override;
   void unregister_personality(std::uint16_t id) override;
   [[nodiscard]] std::uint64_t syscalls() const override { return syscalls_ + pool_.syscalls(); }
+  [[nodiscard]] BackendReport report() const override;
 
   // At most `per_owner` ops of one owner (BackendOp::owner, a client uid) are
   // with the workers at a time; the owner's others wait, in order, outside
@@ -145,6 +146,7 @@ class PosixBackend final : public Backend {
   std::map<std::uint16_t, std::shared_ptr<const PeerCreds>> personalities_;
   std::uint16_t next_personality_ = 1;
   std::uint64_t syscalls_ = 0;
+  OpCounts prepared_;  // by kind, for report()
 
   WorkerPool pool_;  // last: destroyed first, while the ops it refers to exist
 };
