@@ -23,5 +23,5 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
-run_suite "${AIOD_ASAN_BUILD_DIR:-$root/build-asan}" address,undefined '^(unit|integration|integration-posix|fuzz|security|conformance)$'
+run_suite "${AIOD_ASAN_BUILD_DIR:-$root/build-asan}" address,undefined '^(unit|integration|integration-posix|fuzz|security|conformance|kernel)$'
 run_suite "${AIOD_TSAN_BUILD_DIR:-$root/build-tsan}" thread '^(integration|integration-posix)$'

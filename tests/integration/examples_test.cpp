@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "loopback.hpp"
 #include "op_fixture.hpp"
 
 #ifdef AIOD_EXAMPLES_DIR
@@ -32,16 +33,7 @@ TEST(Examples, EchoServerAndClient) {
   DaemonProcess daemon;
   ASSERT_TRUE(daemon.running());
   ::setenv("AIOD_SOCKET", daemon.socket_path().c_str(), 1);
-  // A port of our own: pick one the kernel says is free right now.
-  const int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  socklen_t len = sizeof(a);
-  ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ::close(probe);
-  const std::string port = std::to_string(ntohs(a.sin_port));
+  const std::string port = std::to_string(free_port());
   // The server serves one connection and exits; its first line says it listens.
   FILE* server = ::popen((example("echo_server") + " " + port + " 1").c_str(), "r");
   ASSERT_NE(server, nullptr);

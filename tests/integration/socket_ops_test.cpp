@@ -10,33 +10,13 @@
 #include <chrono>
 #include <cstring>
 
+#include "loopback.hpp"
 #include "op_fixture.hpp"
 
 namespace aiod::test {
 namespace {
 
 using SocketOps = OpTest;
-
-// Picks a free loopback port by binding and releasing it in this process.
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-sockaddr_in loopback(std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
 
 TEST_F(SocketOps, TcpPingPongWithPeerAddress) {
   const sockaddr_in addr = loopback(free_port());

@@ -60,6 +60,14 @@ bool testing_posix_backend() {
   return std::find(words.begin(), words.end(), "--backend=posix") != words.end();
 }
 
+std::optional<std::string> emulated_kernel_arg() {
+  const std::vector<std::string> words = env_daemon_args();
+  for (std::size_t i = 0; i + 1 < words.size(); ++i) {
+    if (words[i] == "--emulate-kernel") return words[i + 1];
+  }
+  return std::nullopt;
+}
+
 DaemonProcess::DaemonProcess(std::vector<std::string> extra_args, std::string socket_path,
                              std::vector<std::string> launcher) {
   char tmpl[] = "/tmp/aiod-test-XXXXXX";

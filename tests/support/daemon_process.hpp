@@ -21,6 +21,9 @@ std::vector<std::string> env_daemon_args();
 // Whether those arguments select the posix backend (for the few tests that
 // are about io_uring itself and skip there).
 bool testing_posix_backend();
+// The release those arguments give --emulate-kernel ("6.1"), if any: the
+// suite's runs as on older kernels (ctest names kernel-X.Y.*).
+std::optional<std::string> emulated_kernel_arg();
 
 class DaemonProcess {
  public:
