@@ -99,7 +99,7 @@ inline constexpr std::array<OpInfo, AIOD_OP_LAST> kOps{{
   {AIOD_OP_READ,                "read",                C::handle,     C::number,      C::buffer,    C::length,   _,        _,         _,         _,         B::in,   G::data,    "5.6"},
   {AIOD_OP_WRITE,               "write",               C::handle,     C::number,      C::buffer,    C::length,   _,        _,         _,         _,         B::out,  G::data,    "5.6"},
   {AIOD_OP_FSYNC,               "fsync",               C::handle,     _,              _,            _,           C::flags, _,         _,         _,         B::none, G::data,    "5.1"},
-  {AIOD_OP_TIMEOUT,             "timeout",             _,             C::nanoseconds, _,            _,           _,        _,         _,         _,         B::none, G::control, "5.16"},
+  {AIOD_OP_TIMEOUT,             "timeout",             _,             C::nanoseconds, _,            _,           _,        _,         _,         _,         B::none, G::control, "5.4"},
   {AIOD_OP_OPEN_AT,             "open_at",             C::dir_handle, _,              C::path,      C::length,   C::flags, _,         _,         C::number, B::none, G::file,    ""},
   {AIOD_OP_CLOSE_FILE,          "close_file",          C::handle,     _,              _,            _,           _,        _,         _,         _,         B::none, G::control, "5.1"},
   {AIOD_OP_POLL,                "poll",                C::handle,     _,              _,            _,           C::flags, _,         _,         _,         B::none, G::control, "5.1"},

@@ -7,12 +7,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "backend/uring_kernel.hpp"
+#include "op_table.hpp"
 #include "os/kernel_version.hpp"
 #include "uring_backend_fixture.hpp"
 
@@ -70,6 +73,7 @@ class EmulatedKernel : public UringBackendFixture {
     return report_.ops[static_cast<std::size_t>(op)];
   }
   BackendReport report_;
+  OpRoute route_ = OpRoute::posix;
 };
 
 // Below the floor the backend refuses to start, saying why.
@@ -168,6 +172,43 @@ TEST_F(EmulatedKernel, On5_10WaitingWithATimeoutDeliversOnlyOpCompletions) {
   settle();
   EXPECT_EQ(r.count, 1);
   EXPECT_EQ(r.result, 0);
+}
+
+// The "Linux" column of docs/operations.md (op_table.hpp's native_since)
+// agrees with this table: an op whose backend op has its name runs on the
+// ring from that release, and emulated on the release before.
+TEST_F(EmulatedKernel, TheOpTablesNativeReleasesAreTheRingsOwn) {
+  auto backend_kind = [](std::string name) -> std::optional<BackendOpcode> {
+    std::erase(name, '_');  // recv_msg: recvmsg
+    for (unsigned i = 0; i < static_cast<unsigned>(BackendOpcode::count); ++i) {
+      std::string kind(backend_op_name(static_cast<BackendOpcode>(i)));
+      std::erase(kind, '_');
+      if (kind == name) return static_cast<BackendOpcode>(i);
+    }
+    return std::nullopt;
+  };
+  auto route_on = [&](KernelVersion kernel, BackendOpcode kind) {
+    ASSERT_NO_FATAL_FAILURE(make(16, kernel));
+    route_ = backend_ ? report_of(kind).route : OpRoute::posix;
+  };
+  unsigned checked = 0;
+  for (const proto::OpInfo& info : proto::table::kOps) {
+    const auto kind = backend_kind(std::string(info.name));
+    if (!kind || info.native_since.empty()) continue;
+    const auto since = KernelVersion::parse(info.native_since);
+    ASSERT_TRUE(since) << info.name;
+    ASSERT_NO_FATAL_FAILURE(route_on(std::max(*since, kUringFloor), *kind));
+    if (!backend_) return;  // no io_uring here
+    EXPECT_EQ(route_, OpRoute::ring) << info.name << " on " << std::max(*since, kUringFloor).str();
+    if (*since > kUringFloor) {
+      const KernelVersion before =
+          since->minor > 0 ? KernelVersion{since->major, since->minor - 1} : KernelVersion{since->major - 1, 99};
+      ASSERT_NO_FATAL_FAILURE(route_on(before, *kind));
+      EXPECT_EQ(route_, OpRoute::emulated) << info.name << " on " << before.str();
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 20u);
 }
 
 }  // namespace
