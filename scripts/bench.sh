@@ -51,7 +51,8 @@ if ((do_build)); then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DAIOD_WERROR=OFF \
     -DAIOD_BUILD_TESTS=OFF -DAIOD_BUILD_EXAMPLES=OFF > /dev/null
   cmake --build "$build" -j "$(nproc)" --target \
-    bench_nops bench_coro_nops bench_fs bench_ping_pongs bench_scaling bench_idle bench_syscalls > /dev/null
+    bench_nops bench_coro_nops bench_fs bench_ping_pongs bench_scaling bench_idle bench_syscalls \
+    bench_emulated > /dev/null
 fi
 bin=$build/bench
 mkdir -p "$out"
@@ -90,6 +91,7 @@ if ((quick)); then
   run scaling --clients 1,4,16,64 --seconds 0.3
   run idle --clients 16 --seconds 1
   run syscalls --ops-batch32 320000 --ops-batch1 50000
+  run emulated --ops 10000 --warmup 1000
 else
   run nops --ops 10000000 --latency-ops 200000
   run coro_nops --ops 10000000
@@ -98,6 +100,7 @@ else
   run scaling --clients 1,4,16,64 --seconds 1
   run idle --clients 16 --seconds 5
   run syscalls
+  run emulated --ops 50000
 fi
 echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) (after)" | tee -a "$out/machine.txt"
 
