@@ -418,6 +418,11 @@ DaemonStats sample() {
   s.latency_count = 10;
   s.sessions = {session(7, 4321, 1000, 100, 0, "file_io", 200), session(8, -1, 0, 0, 1, "", 300)};
   s.sessions[0].opcodes = {opstat("read", 20, 2)};
+  s.kernel = "6.18.44-amd64";
+  s.emulated_kernel = "6.1";
+  s.io_uring_setup = "cqsize single_issuer";
+  s.backend_ops = {
+      {"read", "ring", 250, 0}, {"bind", "emulated", 0, 4}, {"statx", "posix", 0, 9}, {"listen", "emulated", 0, 0}};
   return s;
 }
 
@@ -503,6 +508,27 @@ TEST(StatsJson, EveryValueIsWhereItsKeySays) {
   EXPECT_EQ(as_u64(second.get("shard")), 1u);
   EXPECT_EQ(as_string(second.get("name")), "");
   expect_json_counters(second.get("counters"), 300);
+}
+
+TEST(StatsJson, KernelAndBackendOpsAreWhereTheirKeysSay) {
+  const Json doc = parse_json(format_json(sample()));
+  const Json* kernel = doc.get("kernel");
+  ASSERT_NE(kernel, nullptr);
+  EXPECT_EQ(as_string(kernel->get("release")), "6.18.44-amd64");
+  EXPECT_EQ(as_string(kernel->get("emulated")), "6.1");
+  EXPECT_EQ(as_string(kernel->get("io_uring_setup")), "cqsize single_issuer");
+  const Json* ops = doc.get("backend_ops");
+  ASSERT_NE(ops, nullptr);
+  ASSERT_EQ(ops->members.size(), 4u);
+  EXPECT_EQ(as_string(ops->get("bind")->get("runs")), "emulated");
+  EXPECT_EQ(as_u64(ops->get("bind")->get("ring")), 0u);
+  EXPECT_EQ(as_u64(ops->get("bind")->get("posix")), 4u);
+  EXPECT_EQ(as_string(ops->get("read")->get("runs")), "ring");
+  EXPECT_EQ(as_u64(ops->get("read")->get("ring")), 250u);
+  // Not emulating: null, not an empty string.
+  DaemonStats native = sample();
+  native.emulated_kernel.clear();
+  EXPECT_EQ(parse_json(format_json(native)).get("kernel")->get("emulated")->kind, Json::Kind::null);
 }
 
 TEST(StatsJson, StringsAreEscaped) {
@@ -594,6 +620,22 @@ TEST(StatsTable, ShowsTheHeadlineAndEveryCounter) {
   }
   const std::string mean = line_with(out, "mean latency");
   EXPECT_NE(mean.find("3.0 us"), std::string::npos) << "30000 ns over 10 ops: " << mean;
+}
+
+TEST(StatsTable, NamesTheKernelAndTheEmulatedOps) {
+  const std::string out = format_table(sample());
+  const std::string kernel = line_with(out, "Linux");
+  EXPECT_NE(kernel.find("6.18.44-amd64"), std::string::npos) << out;
+  EXPECT_NE(kernel.find("io_uring as in 6.1 (--emulate-kernel)"), std::string::npos) << kernel;
+  EXPECT_NE(kernel.find("cqsize single_issuer"), std::string::npos) << kernel;
+  const std::string emulated = line_with(out, "emulated");
+  EXPECT_NE(emulated.find(": bind, listen"), std::string::npos) << out;  // only the emulated ones, in order
+  DaemonStats native = sample();
+  native.emulated_kernel.clear();
+  native.backend_ops.clear();
+  const std::string plain = format_table(native);
+  EXPECT_EQ(line_with(plain, "Linux").find("--emulate-kernel"), std::string::npos) << plain;
+  EXPECT_TRUE(line_with(plain, "emulated").empty()) << plain;
 }
 
 TEST(StatsTable, OneShardIsSingular) {
@@ -909,6 +951,19 @@ TEST(StatsPrometheus, OpcodesAndSessionsAreLabelled) {
   EXPECT_EQ(completed, 2);
 }
 
+TEST(StatsPrometheus, BackendOpsCountWhereTheyRan) {
+  const Exposition e = parse_prometheus(format_prometheus(sample()));
+  EXPECT_EQ(e.types.at("aiod_backend_ops_total"), "counter");
+  const PromSample* bind_posix = e.find("aiod_backend_ops_total", {{"op", "bind"}, {"ran", "posix"}});
+  ASSERT_NE(bind_posix, nullptr);
+  EXPECT_DOUBLE_EQ(bind_posix->value, 4);
+  const PromSample* read_ring = e.find("aiod_backend_ops_total", {{"op", "read"}, {"ran", "ring"}});
+  ASSERT_NE(read_ring, nullptr);
+  EXPECT_DOUBLE_EQ(read_ring->value, 250);
+  EXPECT_EQ(e.find("aiod_backend_ops_total", {{"op", "listen"}, {"ran", "ring"}}), nullptr)
+      << "kinds never run are left out";
+}
+
 TEST(StatsPrometheus, NoSessionSamplesWithoutSessions) {
   DaemonStats s = sample();
   s.sessions.clear();
@@ -1008,8 +1063,11 @@ const wire::StatsReply* full_reply(flatbuffers::FlatBufferBuilder& b) {
   const std::vector<flatbuffers::Offset<wire::SessionStats>> sessions = {
       wire::CreateSessionStatsDirect(b, 7, 4321, 1000, 100, "file_io", 3, c200, &session_ops),
       wire::CreateSessionStatsDirect(b, 8, -5, 1, 2, nullptr, 0, c300)};
-  const auto reply = wire::CreateStatsReplyDirect(b, 1, "0.1.0", "io_uring", 123456789, 4, 2, 17, totals, &ops, hist,
-                                                  &sessions, 4242, 9, 8);
+  const std::vector<flatbuffers::Offset<wire::BackendOpStats>> backend_ops = {
+      wire::CreateBackendOpStatsDirect(b, "bind", "emulated", 1, 2)};
+  const auto reply =
+      wire::CreateStatsReplyDirect(b, 1, "0.1.0", "io_uring", 123456789, 4, 2, 17, totals, &ops, hist, &sessions, 4242,
+                                   9, 8, 0, "5.15.0-91", "5.15", "cqsize", &backend_ops);
   wire::FinishMessageBuffer(b, wire::CreateMessage(b, 1, wire::Body::StatsReply, reply.Union()));
   const wire::Message* m = wire::verify(wire::view(b));
   EXPECT_NE(m, nullptr);
@@ -1032,6 +1090,14 @@ TEST(StatsFromReply, MapsEveryField) {
   EXPECT_EQ(s.config_reloads, 9u);
   EXPECT_EQ(s.config_reload_failures, 8u);
   expect_counters(s.totals, 100);
+  EXPECT_EQ(s.kernel, "5.15.0-91");
+  EXPECT_EQ(s.emulated_kernel, "5.15");
+  EXPECT_EQ(s.io_uring_setup, "cqsize");
+  ASSERT_EQ(s.backend_ops.size(), 1u);
+  EXPECT_EQ(s.backend_ops[0].name, "bind");
+  EXPECT_EQ(s.backend_ops[0].runs, "emulated");
+  EXPECT_EQ(s.backend_ops[0].ring, 1u);
+  EXPECT_EQ(s.backend_ops[0].posix, 2u);
 
   ASSERT_EQ(s.opcodes.size(), 2u);
   EXPECT_EQ(s.opcodes[0].name, "nop");
