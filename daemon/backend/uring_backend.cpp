@@ -181,10 +181,12 @@ class UringBackend final : public Backend {
   int init(unsigned entries, unsigned worker_share, std::optional<KernelVersion> emulate, std::string& error) {
     kernel_ = running_kernel();
     emulate_ = emulate;
-    // A release uname cannot tell (0.0) is judged by io_uring's answers alone.
-    const KernelVersion kernel = emulate ? std::min(*emulate, kernel_.version) : kernel_.version;
-    if (kernel != KernelVersion{} && kernel < kUringFloor) {
-      error = "Linux " + kernel.str() + (emulate ? " (--emulate-kernel)" : "") +
+    // The emulated release and the running one (when uname's answer parses;
+    // a kernel it cannot tell is judged by io_uring's answers alone).
+    for (const auto& [version, emulated] :
+         {std::pair{emulate.value_or(kUringFloor), true}, std::pair{kernel_.version, false}}) {
+      if (version == KernelVersion{} || version >= kUringFloor) continue;
+      error = "Linux " + version.str() + (emulated ? " (--emulate-kernel)" : "") +
               " is older than the io_uring backend's floor, " + kUringFloor.str();
       return -EOPNOTSUPP;
     }
@@ -224,7 +226,8 @@ class UringBackend final : public Backend {
     }
     initialised_ = true;
     if (!(features_ & IORING_FEAT_NODROP)) {
-      error = "this kernel's io_uring lacks IORING_FEAT_NODROP (Linux 5.5+ is required)";
+      error = "this kernel's io_uring lacks IORING_FEAT_NODROP (the io_uring backend needs Linux " + kUringFloor.str() +
+              " or later)";
       return -EOPNOTSUPP;
     }
     if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
@@ -366,6 +369,9 @@ class UringBackend final : public Backend {
     if (timeout) {
       __kernel_timespec ts = timespec_from_ns<__kernel_timespec>(*timeout);
       ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      // Without EXT_ARG (before 5.11) liburing reports a wait its own timer
+      // ended as success, with no CQE: the expiry is -ETIME all the same.
+      if (ret >= 0 && cqe == nullptr && !(features_ & IORING_FEAT_EXT_ARG)) return -ETIME;
     } else {
       ret = io_uring_submit_and_wait(&ring_, 1);
     }

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -85,9 +86,13 @@ class UringBackendFixture : public ::testing::Test {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   // A fresh backend of `entries` slots, with the io_uring of `emulate` if
-  // given (skips the test without io_uring).
+  // given, else of AIOD_TEST_EMULATE_KERNEL if set (the kernel-X.Y runs of
+  // these suites). Skips the test without io_uring.
   void make(unsigned entries, std::optional<KernelVersion> emulate = std::nullopt) {
     backend_.reset();
+    if (!emulate) {
+      if (const char* env = std::getenv("AIOD_TEST_EMULATE_KERNEL")) emulate = KernelVersion::parse(env);
+    }
     std::string error;
     backend_ = make_uring_backend(entries, 4, emulate, error);
     if (!backend_) GTEST_SKIP() << error;

@@ -65,6 +65,11 @@ TEST(UringKernelTable, SetupFlagsAndFeaturesOfAnOlderKernel) {
   EXPECT_EQ(uring_features_in(IORING_FEAT_EXT_ARG, k5_15), unsigned{IORING_FEAT_EXT_ARG});
 }
 
+// Whether this host's own kernel is at least `since`: an opcode newer than
+// the host is emulated whatever release is asked for (or native, if the
+// distribution backported it), so checks of the ring skip there.
+bool host_has(KernelVersion since) { return running_kernel().version >= since; }
+
 class EmulatedKernel : public UringBackendFixture {
  protected:
   void SetUp() override {}
@@ -92,7 +97,9 @@ TEST_F(EmulatedKernel, On6_1BindListenAndFtruncateRunEmulated) {
   EXPECT_EQ(report_of(BackendOpcode::bind).route, OpRoute::emulated);
   EXPECT_EQ(report_of(BackendOpcode::listen).route, OpRoute::emulated);
   EXPECT_EQ(report_of(BackendOpcode::ftruncate).route, OpRoute::emulated);
-  EXPECT_EQ(report_of(BackendOpcode::socket).route, OpRoute::ring);
+  if (host_has({5, 19})) {
+    EXPECT_EQ(report_of(BackendOpcode::socket).route, OpRoute::ring);
+  }
   EXPECT_EQ(report_of(BackendOpcode::read).route, OpRoute::ring);
   EXPECT_EQ(report_of(BackendOpcode::statx).route, OpRoute::posix);
   EXPECT_EQ(backend_->report().emulated_kernel, "6.1");
@@ -125,7 +132,9 @@ TEST_F(EmulatedKernel, On5_15SocketRunsEmulated) {
   ASSERT_NO_FATAL_FAILURE(make(64, k5_15));
   if (!backend_) return;
   EXPECT_EQ(report_of(BackendOpcode::socket).route, OpRoute::emulated);
-  EXPECT_EQ(report_of(BackendOpcode::shutdown).route, OpRoute::ring);
+  if (host_has({5, 11})) {
+    EXPECT_EQ(report_of(BackendOpcode::shutdown).route, OpRoute::ring);
+  }
   EXPECT_EQ(backend_->report().setup, "cqsize");
   const int fd = run(BackendOp(op::Socket{.domain = AF_INET, .type = SOCK_STREAM | SOCK_CLOEXEC}));
   ASSERT_GE(fd, 0);
@@ -158,17 +167,18 @@ TEST_F(EmulatedKernel, On5_10TimersExpireWithEtime) {
 
 // Before 5.11 (no IORING_FEAT_EXT_ARG) liburing waits with a timeout by
 // queueing a TIMEOUT of its own; its completion belongs to no op and must not
-// be delivered as one.
+// be delivered as one, and a wait it ends is -ETIME as on newer kernels.
 TEST_F(EmulatedKernel, On5_10WaitingWithATimeoutDeliversOnlyOpCompletions) {
   ASSERT_NO_FATAL_FAILURE(make(64, k5_10));
   if (!backend_) return;
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(backend_->wait(std::chrono::milliseconds(1)), 0);  // nothing to wait for: the timer ends it
-    backend_->drain();
-  }
+  EXPECT_EQ(backend_->wait(std::chrono::milliseconds(1)), -ETIME);  // nothing to wait for: the timer ends it
+  backend_->drain();
+  // The nop and liburing's timer go in together: the timer's completion
+  // stays in the queue for drain(), next to the nop's.
   Recorder r;
   ASSERT_EQ(backend_->prepare(BackendOp{}, &r), 0);
-  ASSERT_TRUE(finish(r));
+  EXPECT_EQ(backend_->wait(std::chrono::milliseconds(100)), 0);
+  EXPECT_EQ(backend_->drain(), 1);
   settle();
   EXPECT_EQ(r.count, 1);
   EXPECT_EQ(r.result, 0);
@@ -197,6 +207,7 @@ TEST_F(EmulatedKernel, TheOpTablesNativeReleasesAreTheRingsOwn) {
     if (!kind || info.native_since.empty()) continue;
     const auto since = KernelVersion::parse(info.native_since);
     ASSERT_TRUE(since) << info.name;
+    if (!host_has(*since)) continue;  // this host's io_uring may lack it
     ASSERT_NO_FATAL_FAILURE(route_on(std::max(*since, kUringFloor), *kind));
     if (!backend_) return;  // no io_uring here
     EXPECT_EQ(route_, OpRoute::ring) << info.name << " on " << std::max(*since, kUringFloor).str();
@@ -208,7 +219,7 @@ TEST_F(EmulatedKernel, TheOpTablesNativeReleasesAreTheRingsOwn) {
     }
     ++checked;
   }
-  EXPECT_GE(checked, 20u);
+  EXPECT_GE(checked, host_has({6, 11}) ? 20u : 15u);
 }
 
 }  // namespace
