@@ -208,7 +208,7 @@ void Report::set_baseline(const std::string& bench, const std::string& mode) { b
 std::string format_value(double v, const std::string& unit) {
   char buf[64];
   if (std::isnan(v)) return "-";
-  if (unit == "ops/s" || unit == "round trips/s" || unit == "reads/s") {
+  if (unit.ends_with("/s")) {  // a rate: ops/s, reads/s, writes/s, round trips/s
     if (v >= 1e6) {
       std::snprintf(buf, sizeof(buf), "%.2f M %s", v / 1e6, unit.c_str());
     } else {
@@ -228,6 +228,10 @@ std::string format_value(double v, const std::string& unit) {
     std::snprintf(buf, sizeof(buf), "%.4g %s", v, unit.c_str());
   }
   return buf;
+}
+
+bool is_in_process(std::string_view mode) {
+  return mode.starts_with(kUring) || mode.starts_with(kSyscalls) || mode.starts_with("epoll");
 }
 
 void Report::print() const {
@@ -253,10 +257,26 @@ void Report::print() const {
         }
       }
     }
+    // The best in-process row: highest median, or lowest where less is better.
+    std::string vs_best = "-";
+    if (!is_in_process(r.mode) && r.better != Better::none) {
+      std::optional<double> best;
+      for (const Row& b : rows_) {
+        if (b.bench != r.bench || b.metric != r.metric || !is_in_process(b.mode) || b.samples.empty()) continue;
+        const double m = median(b.samples);
+        if (!best || (r.better == Better::higher ? m > *best : m < *best)) best = m;
+      }
+      if (best && *best > 0) {
+        char buf[32];
+        std::snprintf(buf, sizeof(buf), "%.2f", med / *best);
+        vs_best = buf;
+      }
+    }
     const auto [lo, hi] = std::minmax_element(r.samples.begin(), r.samples.end());
-    std::printf("RESULT\t%s\t%s\t%s\t%s\t%.6g\t%s\t%s\t%zu\t%s .. %s\n", r.bench.c_str(), r.mode.c_str(),
+    std::printf("RESULT\t%s\t%s\t%s\t%s\t%.6g\t%s\t%s\t%zu\t%s .. %s\t%s\n", r.bench.c_str(), r.mode.c_str(),
                 r.metric.c_str(), r.unit.c_str(), med, format_value(med, r.unit).c_str(), ratio.c_str(),
-                r.samples.size(), format_value(*lo, r.unit).c_str(), format_value(*hi, r.unit).c_str());
+                r.samples.size(), format_value(*lo, r.unit).c_str(), format_value(*hi, r.unit).c_str(),
+                vs_best.c_str());
   }
   std::fflush(stdout);
 }

@@ -93,6 +93,9 @@ enum class Better { higher, lower, none };
 // `ratio` is this row's median over the median of the row with the same bench
 // and metric whose mode is `baseline_mode` ("uring" unless set otherwise), or
 // "-". A row that could not be measured prints "n/a (<why>)" as its value.
+// An 11th field, `vs best`, is the row's median over the best median of the
+// in-process modes (is_in_process) of the same bench and metric: what a user
+// gives up against the fastest way to do the same work without aiod.
 class Report {
  public:
   void add(const std::string& bench, const std::string& mode, const std::string& metric, const std::string& unit,
@@ -121,5 +124,9 @@ class Report {
 inline constexpr const char* kUring = "uring";
 inline constexpr const char* kSyscalls = "syscalls";
 inline constexpr const char* kAiod = "aiod";
+
+// Whether a mode does its work in the client's own process (the baselines a
+// daemon is measured against): uring, syscalls, epoll and their variants.
+[[nodiscard]] bool is_in_process(std::string_view mode);
 
 }  // namespace aiod::bench
