@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "session/session.hpp"
+#include "stats/stage_probe.hpp"
 
 namespace aiod::daemon {
 
@@ -57,6 +58,7 @@ bool Session::settle(OpRecord& rec, int res) {
 }
 
 void Session::on_record_complete(OpRecord& rec, int res) {
+  stage_probe::mark(stage_probe::Stage::reaped, rec.opcode);
   Chain* chain = rec.chain;
   const bool in_segment = chain != nullptr && rec.chain_index < chain->segment_end;
   const bool breaks = settle(rec, res);
@@ -73,6 +75,7 @@ void Session::on_record_complete(OpRecord& rec, int res) {
 void Session::publish_completions() {
   dirty_ = false;
   rings_.set_daemon_cpu(host_.cpu());  // fresh for the client's next wait
+  stage_probe::mark(stage_probe::Stage::publishing, 0);
   if (rings_.publish()) wake_client();
   // The last completion of a closing session may have been the one published.
   maybe_quiet();

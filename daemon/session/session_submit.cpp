@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "session/session.hpp"
+#include "stats/stage_probe.hpp"
 
 namespace aiod::daemon {
 namespace {
@@ -68,6 +69,7 @@ Session::DrainResult Session::drain(std::uint32_t budget) {
       // ones while this one is copied.
       if (index + 4 < consumed + left) rings_.prefetch_submission(index + 4);
       rings_.copy_submission(index, d);
+      stage_probe::mark(stage_probe::Stage::noticed, d.opcode);
       if (!has_link(d)) {
         terminated = true;
         break;
@@ -91,6 +93,7 @@ Session::DrainResult Session::drain(std::uint32_t budget) {
       break;
     }
     start_chain(scratch_.data(), len);
+    stage_probe::mark(stage_probe::Stage::prepared, scratch_[0].opcode);
     consumed += len;
     left -= len;
   }

@@ -16,6 +16,7 @@
 #include "os/timespec.hpp"
 #include "session/session.hpp"
 #include "shm_access.hpp"
+#include "stats/stage_probe.hpp"
 
 namespace aiod::daemon {
 
@@ -136,6 +137,7 @@ void Shard::prepare_to_sleep() {
 void Shard::thread_main() {
   inbox_reader_.arm();
   loop();
+  stage_probe::flush(index_);
   spdlog::debug("shard {} stopped", index_);
 }
 
@@ -164,6 +166,7 @@ void Shard::loop() {
     cpu_valid_ = false;
     bool worked = sched_.run_ready() > 0;
     backend_->flush();
+    stage_probe::mark(stage_probe::Stage::submitted, 0);
     worked |= backend_->drain() > 0;
     publish_dirty();
     if (stopping_ && !sched_.has_ready()) {
