@@ -13,7 +13,6 @@
 // workers included) plus the daemon's, over the ops of the run. Ratios are
 // against uring and against the best in-process mode (bench.hpp).
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -244,24 +243,14 @@ double aiod_synced_writes(Client& client, Handle file, const File& f, std::uint6
   return rate;
 }
 
-// This process's CPU time (all threads), in seconds, at µs resolution.
-double self_cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 // Runs `measure` (which returns ops/s) and adds its throughput and the CPU
 // per op of this process plus the daemon's (if any) to `report`.
 template <class F>
 void measure_row(Report& report, const std::string& bench, const std::string& mode, const char* unit, std::uint64_t ops,
                  const Daemon* daemon, F&& measure) {
-  const double self0 = self_cpu_seconds();
-  const double daemon0 = daemon != nullptr ? daemon->cpu_seconds() : 0;
+  const CpuMeter cpu(daemon);
   report.add(bench, mode, "throughput", unit, measure());
-  const double cpu = (self_cpu_seconds() - self0) + (daemon != nullptr ? daemon->cpu_seconds() - daemon0 : 0);
-  report.add(bench, mode, "cpu/op", "ns", cpu * 1e9 / static_cast<double>(ops), Better::lower);
+  add_cpu_per_op(report, bench, mode, cpu, ops);
 }
 
 }  // namespace

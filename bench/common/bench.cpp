@@ -180,6 +180,34 @@ double process_cpu_seconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// --- CPU per op ---------------------------------------------------------------------
+
+double self_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+CpuMeter::CpuMeter(const Daemon* daemon)
+    : daemon_(daemon),
+      self0_(self_cpu_seconds()),
+      daemon0_(daemon != nullptr ? daemon->cpu_seconds() : 0.0) {}
+
+double CpuMeter::seconds() const {
+  const double self = self_cpu_seconds() - self0_;
+  return daemon_ != nullptr ? self + (daemon_->cpu_seconds() - daemon0_) : self;
+}
+
+double CpuMeter::ns_per_op(std::uint64_t ops) const {
+  return ops > 0 ? seconds() * 1e9 / static_cast<double>(ops) : std::nan("");
+}
+
+void add_cpu_per_op(Report& report, const std::string& bench, const std::string& mode, const CpuMeter& meter,
+                    std::uint64_t ops) {
+  report.add(bench, mode, "cpu/op", "ns", meter.ns_per_op(ops), Better::lower);
+}
+
 // --- results ------------------------------------------------------------------------
 
 Report::Row& Report::row(const std::string& bench, const std::string& mode, const std::string& metric) {

@@ -83,6 +83,28 @@ class Daemon {
 // utime + stime of process `pid` from /proc/<pid>/stat, in seconds (-1 on error).
 [[nodiscard]] double process_cpu_seconds(pid_t pid);
 
+// --- CPU per op -----------------------------------------------------------------
+// This process's CPU time, all threads (io-wq workers and exited threads
+// included), in seconds at µs resolution (getrusage RUSAGE_SELF).
+[[nodiscard]] double self_cpu_seconds();
+
+// The CPU a run costs: this process's plus the daemon's, when there is one
+// (null for in-process modes), from construction until read. The daemon's
+// core is a cost users pay too. Start it after the warmup and read it as soon
+// as the run returns. The daemon's share has clock-tick resolution (10 ms at
+// the usual USER_HZ): runs should take a second or more for 1 %.
+class CpuMeter {
+ public:
+  explicit CpuMeter(const Daemon* daemon);
+  [[nodiscard]] double seconds() const;
+  [[nodiscard]] double ns_per_op(std::uint64_t ops) const;
+
+ private:
+  const Daemon* daemon_;
+  double self0_;
+  double daemon0_;
+};
+
 // --- results ------------------------------------------------------------------
 // How a metric's value reads: more is better (throughput) or less (latency, CPU).
 enum class Better { higher, lower, none };
@@ -116,6 +138,10 @@ class Report {
   std::vector<Row> rows_;
   std::vector<std::pair<std::string, std::string>> baselines_;
 };
+
+// Adds the CPU per op row of a run: metric "cpu/op", unit "ns", less is better.
+void add_cpu_per_op(Report& report, const std::string& bench, const std::string& mode, const CpuMeter& meter,
+                    std::uint64_t ops);
 
 // "23.1 M ops/s", "172 ns", "0.4 %"...
 [[nodiscard]] std::string format_value(double v, const std::string& unit);
