@@ -8,6 +8,7 @@
 //             the same scheduler's run queue
 //   aiod      libaiod's coroutine runtime (aiod::coro::Scheduler): the task
 //             co_awaits io::multi of 32 aiod::Nop; one batch per tick
+// Every mode also reports CPU per op: this process's plus the daemon's (aiod).
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -151,19 +152,26 @@ int main(int argc, char** argv) {
     note(o.common, "coro_nops: run %u/%u", run + 1, o.common.runs);
     if (o.common.wants(kUring)) {
       (void)run_uring(o.warmup, o.batch);
+      const CpuMeter cpu(nullptr);
       report.add(bench, kUring, "throughput", "ops/s", run_uring(o.ops, o.batch));
+      add_cpu_per_op(report, bench, kUring, cpu, o.ops);
     }
     if (o.common.wants(kSyscalls)) {
       (void)run_syscalls(o.warmup, o.batch);
+      const CpuMeter cpu(nullptr);
       report.add(bench, kSyscalls, "throughput", "ops/s", run_syscalls(o.ops, o.batch));
+      add_cpu_per_op(report, bench, kSyscalls, cpu, o.ops);
     }
     if (client) {
       (void)run_aiod(*client, o.warmup);
+      const CpuMeter cpu(&*daemon);
       report.add(bench, kAiod, "throughput", "ops/s", run_aiod(*client, o.ops));
+      add_cpu_per_op(report, bench, kAiod, cpu, o.ops);
     }
   }
   if (o.common.wants(kAiod) && !aiod_mode) {
     report.not_available(bench, kAiod, "throughput", "the aiod mode runs batches of 32");
+    report.not_available(bench, kAiod, "cpu/op", "the aiod mode runs batches of 32");
   }
   report.print();
   return 0;

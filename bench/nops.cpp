@@ -5,6 +5,7 @@
 //   * throughput: --ops nops in batches of --batch (default 32): submit a batch,
 //     wait for all of it, repeat (zig-aio's aio_nops at a 32-op queue);
 //   * round trip: --latency-ops single nops, each timed: median and p99.
+// Both also report CPU per op: this process's plus the daemon's (aiod mode).
 // "syscalls" runs one getppid(2) per nop: the cheapest real kernel entry.
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -150,18 +151,24 @@ int main(int argc, char** argv) {
     if (o.ops > 0) {
       if (o.common.wants(kUring)) {
         (void)uring_batches(o.warmup, o.batch);
+        const CpuMeter cpu(nullptr);
         report.add(tput, kUring, "throughput", "ops/s", uring_batches(o.ops, o.batch));
+        add_cpu_per_op(report, tput, kUring, cpu, o.ops);
       }
       if (o.common.wants(kSyscalls)) {
         (void)syscall_batches(o.warmup, o.batch);
+        const CpuMeter cpu(nullptr);
         report.add(tput, kSyscalls, "throughput", "ops/s", syscall_batches(o.ops, o.batch));
+        add_cpu_per_op(report, tput, kSyscalls, cpu, o.ops);
       }
       if (client) {
         (void)aiod_batches(*client, o.warmup, o.batch);
         const double cpu0 = daemon->cpu_seconds();
+        const CpuMeter cpu(&*daemon);
         const auto t0 = Clock::now();
         report.add(tput, kAiod, "throughput", "ops/s", aiod_batches(*client, o.ops, o.batch));
         const double wall = seconds_between(t0, Clock::now());
+        add_cpu_per_op(report, tput, kAiod, cpu, o.ops);
         if (daemon->pid() > 0) {
           report.add(tput, kAiod, "daemon CPU", "%", (daemon->cpu_seconds() - cpu0) / wall * 100, Better::none);
         }
@@ -170,19 +177,25 @@ int main(int argc, char** argv) {
     if (o.latency_ops > 0) {
       if (o.common.wants(kUring)) {
         (void)uring_round_trips(lat, o.warmup);
+        const CpuMeter cpu(nullptr);
         report.add(rt, kUring, "ops/s", "ops/s", uring_round_trips(lat, o.latency_ops));
+        add_cpu_per_op(report, rt, kUring, cpu, o.latency_ops);
         report.add(rt, kUring, "round trip p50", "ns", percentile(lat, 50), Better::lower);
         report.add(rt, kUring, "round trip p99", "ns", percentile(lat, 99), Better::lower);
       }
       if (o.common.wants(kSyscalls)) {
         (void)syscall_round_trips(lat, o.warmup);
+        const CpuMeter cpu(nullptr);
         report.add(rt, kSyscalls, "ops/s", "ops/s", syscall_round_trips(lat, o.latency_ops));
+        add_cpu_per_op(report, rt, kSyscalls, cpu, o.latency_ops);
         report.add(rt, kSyscalls, "round trip p50", "ns", percentile(lat, 50), Better::lower);
         report.add(rt, kSyscalls, "round trip p99", "ns", percentile(lat, 99), Better::lower);
       }
       if (client) {
         (void)aiod_round_trips(*client, lat, o.warmup);
+        const CpuMeter cpu(&*daemon);
         report.add(rt, kAiod, "ops/s", "ops/s", aiod_round_trips(*client, lat, o.latency_ops));
+        add_cpu_per_op(report, rt, kAiod, cpu, o.latency_ops);
         report.add(rt, kAiod, "round trip p50", "ns", percentile(lat, 50), Better::lower);
         report.add(rt, kAiod, "round trip p99", "ns", percentile(lat, 99), Better::lower);
       }
