@@ -11,10 +11,8 @@
 //                     and driven with Send/Recv ops on arena buffers, the
 //                     client's Send hard-linked to its Recv
 // The connection is made with plain syscalls in every mode, so that all modes
-// run the same TCP_NODELAY sockets and only the timed loop differs.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+// run the same TCP_NODELAY sockets and only the timed loop differs. Every
+// mode also reports CPU per round trip: this process's plus the daemon's.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 #include <thread>
 
 #include "bench.hpp"
+#include "loopback.hpp"
 #include "uring.hpp"
 
 namespace aiod::bench {
@@ -37,38 +36,6 @@ struct Options {
 constexpr char kPing[] = "PING";
 constexpr std::size_t kPingLen = 4;
 constexpr std::size_t kBufLen = 1024;
-
-// A connected pair over loopback TCP.
-struct Conn {
-  int client = -1;
-  int server = -1;
-  Conn() {
-    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    auto* sa = reinterpret_cast<sockaddr*>(&addr);
-    if (listener < 0 || ::bind(listener, sa, len) < 0 || ::listen(listener, 1) < 0 ||
-        ::getsockname(listener, sa, &len) < 0) {
-      die("listening on 127.0.0.1: %s", std::strerror(errno));
-    }
-    client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (client < 0 || ::connect(client, sa, len) < 0) die("connect: %s", std::strerror(errno));
-    server = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    if (server < 0) die("accept: %s", std::strerror(errno));
-    ::close(listener);
-    const int one = 1;
-    ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  }
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-  ~Conn() {
-    ::close(client);
-    ::close(server);
-  }
-};
 
 // The client's accounting, as zig-aio's: pongs are counted in 4-byte units of
 // whatever came back.
@@ -85,7 +52,7 @@ struct Pongs {
 enum Tag : std::uint64_t { kClientSend = 1, kClientRecv, kServerRecv, kServerSend };
 
 double uring_ping_pongs(std::uint64_t round_trips) {
-  Conn c;
+  TcpPair c;
   Ring ring(64);
   char cbuf[kBufLen], sbuf[kBufLen];
   auto client_turn = [&] {
@@ -143,7 +110,7 @@ double uring_ping_pongs(std::uint64_t round_trips) {
 }
 
 double syscall_ping_pongs(std::uint64_t round_trips) {
-  Conn c;
+  TcpPair c;
   char cbuf[kBufLen], sbuf[kBufLen];
   Pongs pongs;
   const auto t0 = Clock::now();
@@ -159,7 +126,7 @@ double syscall_ping_pongs(std::uint64_t round_trips) {
 }
 
 double threaded_ping_pongs(std::uint64_t round_trips) {
-  Conn c;
+  TcpPair c;
   std::thread server([&] {
     char sbuf[kBufLen];
     for (;;) {
@@ -184,7 +151,7 @@ double threaded_ping_pongs(std::uint64_t round_trips) {
 }
 
 double aiod_ping_pongs(Client& client, std::uint64_t round_trips) {
-  Conn c;
+  TcpPair c;
   const int fds[] = {c.client, c.server};
   auto handles = client.register_fds(fds);
   if (!handles) die("register_fds: %s", handles.message().c_str());
@@ -279,19 +246,25 @@ int main(int argc, char** argv) {
   Report report;
   for (unsigned run = 0; run < o.common.runs; ++run) {
     note(o.common, "ping_pongs: run %u/%u", run + 1, o.common.runs);
+    // Adds the throughput and CPU per round trip of `measure` (round trips/s).
+    auto row = [&](const char* mode, const Daemon* d, auto&& measure) {
+      const CpuMeter cpu(d);
+      report.add(bench, mode, "throughput", "round trips/s", measure());
+      add_cpu_per_op(report, bench, mode, cpu, o.round_trips);
+    };
     if (o.common.wants(kUring)) {
       (void)uring_ping_pongs(o.warmup);
-      report.add(bench, kUring, "throughput", "round trips/s", uring_ping_pongs(o.round_trips));
+      row(kUring, nullptr, [&] { return uring_ping_pongs(o.round_trips); });
     }
     if (o.common.wants(kSyscalls)) {
       (void)syscall_ping_pongs(o.warmup);
-      report.add(bench, kSyscalls, "throughput", "round trips/s", syscall_ping_pongs(o.round_trips));
+      row(kSyscalls, nullptr, [&] { return syscall_ping_pongs(o.round_trips); });
       (void)threaded_ping_pongs(o.warmup);
-      report.add(bench, "syscalls (2 threads)", "throughput", "round trips/s", threaded_ping_pongs(o.round_trips));
+      row("syscalls (2 threads)", nullptr, [&] { return threaded_ping_pongs(o.round_trips); });
     }
     if (client) {
       (void)aiod_ping_pongs(*client, o.warmup);
-      report.add(bench, kAiod, "throughput", "round trips/s", aiod_ping_pongs(*client, o.round_trips));
+      row(kAiod, &*daemon, [&] { return aiod_ping_pongs(*client, o.round_trips); });
     }
   }
   report.print();
