@@ -7,12 +7,15 @@
 //                     to its recv; the server's recv and send alternate
 //   syscalls          blocking send/recv, both tasks interleaved in one thread
 //   syscalls (2 thr)  blocking send/recv, client and server in their own threads
+//   epoll             non-blocking sockets and one level-triggered epoll loop:
+//                     the event-loop way to serve both tasks in one thread
 //   aiod              the sockets are handed to aiod with Client::register_fds
 //                     and driven with Send/Recv ops on arena buffers, the
 //                     client's Send hard-linked to its Recv
 // The connection is made with plain syscalls in every mode, so that all modes
 // run the same TCP_NODELAY sockets and only the timed loop differs. Every
 // mode also reports CPU per round trip: this process's plus the daemon's.
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,6 +153,53 @@ double threaded_ping_pongs(std::uint64_t round_trips) {
   return rate;
 }
 
+// Both sockets are registered once, level-triggered, and never modified: the
+// client sends, then whichever socket is readable is served — the server
+// echoes what it read, the client counts it and sends the next ping.
+double epoll_ping_pongs(std::uint64_t round_trips) {
+  TcpPair c;
+  set_nonblocking(c.client);
+  set_nonblocking(c.server);
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) die("epoll_create1: %s", std::strerror(errno));
+  for (const int fd : {c.client, c.server}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl: %s", std::strerror(errno));
+  }
+  // One ping is in flight at a time: a send never finds the socket buffer full.
+  auto send_all = [](int fd, const char* buf, std::size_t len, const char* who) {
+    if (::send(fd, buf, len, 0) != static_cast<ssize_t>(len)) die("%s send: %s", who, std::strerror(errno));
+  };
+  auto recv_some = [](int fd, char* buf, const char* who) -> std::size_t {
+    const ssize_t n = ::recv(fd, buf, kBufLen, 0);
+    if (n < 0 && errno == EAGAIN) return 0;
+    if (n <= 0) die("%s recv: %s", who, n == 0 ? "end of stream" : std::strerror(errno));
+    return static_cast<std::size_t>(n);
+  };
+  char cbuf[kBufLen], sbuf[kBufLen];
+  Pongs pongs;
+  epoll_event events[2];
+  const auto t0 = Clock::now();
+  send_all(c.client, kPing, kPingLen, "client");
+  while (pongs.count < round_trips) {
+    const int n = ::epoll_wait(ep, events, 2, -1);
+    if (n < 0 && errno != EINTR) die("epoll_wait: %s", std::strerror(errno));
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == c.server) {
+        if (const std::size_t got = recv_some(c.server, sbuf, "server")) send_all(c.server, sbuf, got, "server");
+      } else if (const std::size_t got = recv_some(c.client, cbuf, "client")) {
+        pongs.got(got);
+        if (pongs.count < round_trips) send_all(c.client, kPing, kPingLen, "client");
+      }
+    }
+  }
+  const double rate = static_cast<double>(pongs.count) / seconds_between(t0, Clock::now());
+  ::close(ep);
+  return rate;
+}
+
 double aiod_ping_pongs(Client& client, std::uint64_t round_trips) {
   TcpPair c;
   const int fds[] = {c.client, c.server};
@@ -227,7 +277,7 @@ double aiod_ping_pongs(Client& client, std::uint64_t round_trips) {
 int main(int argc, char** argv) {
   using namespace aiod::bench;
   Options o;
-  CLI::App app{"ping_pongs: loopback TCP echo round trips, uring vs syscalls vs aiod"};
+  CLI::App app{"ping_pongs: loopback TCP echo round trips, uring vs syscalls vs epoll vs aiod"};
   add_common_options(app, o.common);
   app.add_option("--round-trips", o.round_trips, "round trips per run");
   app.add_option("--warmup", o.warmup, "untimed round trips before each measurement");
@@ -261,6 +311,10 @@ int main(int argc, char** argv) {
       row(kSyscalls, nullptr, [&] { return syscall_ping_pongs(o.round_trips); });
       (void)threaded_ping_pongs(o.warmup);
       row("syscalls (2 threads)", nullptr, [&] { return threaded_ping_pongs(o.round_trips); });
+    }
+    if (o.common.wants(kEpoll)) {
+      (void)epoll_ping_pongs(o.warmup);
+      row(kEpoll, nullptr, [&] { return epoll_ping_pongs(o.round_trips); });
     }
     if (client) {
       (void)aiod_ping_pongs(*client, o.warmup);

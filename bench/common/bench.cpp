@@ -259,7 +259,7 @@ std::string format_value(double v, const std::string& unit) {
 }
 
 bool is_in_process(std::string_view mode) {
-  return mode.starts_with(kUring) || mode.starts_with(kSyscalls) || mode.starts_with("epoll");
+  return mode.starts_with(kUring) || mode.starts_with(kSyscalls) || mode.starts_with(kEpoll);
 }
 
 void Report::print() const {

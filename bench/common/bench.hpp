@@ -149,6 +149,7 @@ void add_cpu_per_op(Report& report, const std::string& bench, const std::string&
 // Mode labels used in every program.
 inline constexpr const char* kUring = "uring";
 inline constexpr const char* kSyscalls = "syscalls";
+inline constexpr const char* kEpoll = "epoll";  // in-process event loop (socket benchmarks)
 inline constexpr const char* kAiod = "aiod";
 
 // Whether a mode does its work in the client's own process (the baselines a
