@@ -158,6 +158,7 @@ void Daemon::reload() {
     spdlog::warn("SIGHUP: socket and socket-mode changes take effect at the next start");
   }
   if (next.threads != config_.threads) spdlog::warn("SIGHUP: a threads change takes effect at the next start");
+  if (next.shard_cpus != config_.shard_cpus) spdlog::warn("SIGHUP: a shard-cpus change takes effect at the next start");
   if (next.backend != config_.backend) spdlog::warn("SIGHUP: a backend change takes effect at the next start");
   if (next.emulate_kernel != config_.emulate_kernel) {
     spdlog::warn("SIGHUP: an emulate-kernel change takes effect at the next start");

@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "os/cpu_list.hpp"
+
 namespace aiod::daemon {
 namespace {
 
@@ -18,6 +20,10 @@ constexpr SettingInfo kSettings[] = {
      false},
     {"socket-mode", "permissions of the socket file, octal (default 0660)", false},
     {"threads", "shards: threads, each with its own backend ring (default 1)", false},
+    {"shard-cpus",
+     "pin shard i to the i-th CPU of this list (as taskset -c: 1 or 2-3,6), round robin; "
+     "clients that ask are kept off it (default: not pinned)",
+     false},
     {"backend",
      "auto, io_uring or posix: how shards run ops; auto uses io_uring, else posix "
      "(default auto)",
@@ -85,6 +91,13 @@ int apply_setting(Config& c, std::string_view name, std::string_view value, std:
     ok = parse_uint<unsigned>(value, 0, 07777, c.socket_mode, error, 8);
   } else if (name == "threads") {
     ok = parse_uint<unsigned>(value, 1, 256, c.threads, error);
+  } else if (name == "shard-cpus") {
+    const auto cpus = parse_cpu_list(value);
+    ok = cpus.has_value();
+    if (ok)
+      c.shard_cpus = *cpus;
+    else
+      error = "must be a CPU list such as 1 or 2-3,6, not '" + std::string(value) + "'";
   } else if (name == "backend") {
     ok = true;
     if (value == "auto")

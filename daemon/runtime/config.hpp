@@ -46,6 +46,10 @@ struct Config {
   std::string socket_path;
   unsigned socket_mode = 0660;
   unsigned threads = 1;
+  // Shard i runs pinned to shard_cpus[i % size]; empty: wherever the
+  // scheduler puts it. Keeping a shard off its clients' CPUs is what makes a
+  // round trip two spins instead of two wake-ups (docs/benchmarks.md).
+  std::vector<unsigned> shard_cpus;
   std::chrono::microseconds poll = std::chrono::microseconds(50);  // spin before sleeping
   unsigned backend_entries = 4096;
   BackendChoice backend = BackendChoice::automatic;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <future>
 
+#include "os/cpu_list.hpp"
 #include "os/timespec.hpp"
 #include "session/session.hpp"
 #include "shm_access.hpp"
@@ -47,6 +48,16 @@ int Shard::start(std::string& error) {
     const std::string name = "aiod-shard-" + std::to_string(index_);
     ::pthread_setname_np(::pthread_self(), name.c_str());
     std::string err;
+    // Pinned before the backend exists, so that its kernel threads (io-wq)
+    // start from this CPU's mask too.
+    if (!config_.shard_cpus.empty()) {
+      const unsigned cpu = config_.shard_cpus[index_ % config_.shard_cpus.size()];
+      if (const int e = pin_this_thread(cpu); e < 0) {
+        started.set_value("shard-cpus: cannot run shard " + std::to_string(index_) + " on CPU " + std::to_string(cpu) +
+                          ": " + std::strerror(-e));
+        return;
+      }
+    }
     const unsigned share = config_.limits.max_workers_per_uid;
     if (config_.backend != BackendChoice::posix) {
       backend_ = make_uring_backend(config_.backend_entries, share, config_.emulate_kernel, err);

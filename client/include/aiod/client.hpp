@@ -42,6 +42,13 @@ struct ClientOptions {
   // adapt below it: while the daemon answers later than this (it is busy
   // with many clients), they spin for less and leave the CPU to it. 0: never spin.
   std::chrono::microseconds spin{20};
+  // Keep the threads that connect and wait off the CPU of the daemon thread
+  // serving this client: such a thread drops that CPU from its own affinity
+  // (if it may run elsewhere). A round trip is then two spins on two CPUs
+  // rather than two sleeps on one. Meant for a daemon with pinned shards
+  // (aiod --shard-cpus); it changes the calling threads' affinity, so it is
+  // off unless asked for.
+  bool avoid_daemon_cpu = false;
   std::string name{};  // shown by `aioctl clients`
 };
 
