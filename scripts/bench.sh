@@ -25,7 +25,7 @@ deps=1
 do_build=1
 nice_level=""
 daemon_nice=-10
-only="nops,coro_nops,fs,ping_pongs,scaling,idle,syscalls"
+only="nops,coro_nops,fs,ping_pongs,echo,scaling,idle,syscalls"
 while (($#)); do
   case $1 in
     --quick) quick=1 ;;
@@ -51,7 +51,7 @@ if ((do_build)); then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DAIOD_WERROR=OFF \
     -DAIOD_BUILD_TESTS=OFF -DAIOD_BUILD_EXAMPLES=OFF > /dev/null
   cmake --build "$build" -j "$(nproc)" --target \
-    bench_nops bench_coro_nops bench_fs bench_ping_pongs bench_scaling bench_idle bench_syscalls \
+    bench_nops bench_coro_nops bench_fs bench_ping_pongs bench_echo bench_scaling bench_idle bench_syscalls \
     bench_emulated > /dev/null
 fi
 bin=$build/bench
@@ -88,6 +88,7 @@ if ((quick)); then
   run coro_nops --ops 2000000 --warmup 20000
   run fs --ops 20000 --warmup 2000
   run ping_pongs --round-trips 20000 --warmup 1000
+  run echo --round-trips 30000 --warmup 1000
   run scaling --clients 1,4,16,64 --seconds 0.3
   run idle --clients 16 --seconds 1
   run syscalls --ops-batch32 320000 --ops-batch1 50000
@@ -97,6 +98,7 @@ else
   run coro_nops --ops 10000000
   run fs --ops 100000
   run ping_pongs --round-trips 200000
+  run echo --round-trips 250000
   run scaling --clients 1,4,16,64 --seconds 1
   run idle --clients 16 --seconds 5
   run syscalls
