@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -108,9 +109,15 @@ Daemon::Daemon(const CommonOptions& o, const std::vector<std::string>& extra_arg
 
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) < 0) die("pipe2: %s", std::strerror(errno));
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) die("fork: %s", std::strerror(errno));
   if (pid_ == 0) {
+    // When this program ends without stopping it — die() exits without
+    // running destructors, or a crash — the daemon goes too, instead of
+    // lingering and holding this program's stdout open.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
     ::dup2(ready[1], 3);  // the copy does not have close-on-exec
     if (o.daemon_nice != 0 && ::setpriority(PRIO_PROCESS, 0, o.daemon_nice) < 0) {
       std::fprintf(stderr, "bench: aiod at nice %d: %s; running it at this program's\n", o.daemon_nice,
@@ -190,9 +197,7 @@ double self_cpu_seconds() {
 }
 
 CpuMeter::CpuMeter(const Daemon* daemon)
-    : daemon_(daemon),
-      self0_(self_cpu_seconds()),
-      daemon0_(daemon != nullptr ? daemon->cpu_seconds() : 0.0) {}
+    : daemon_(daemon), self0_(self_cpu_seconds()), daemon0_(daemon != nullptr ? daemon->cpu_seconds() : 0.0) {}
 
 double CpuMeter::seconds() const {
   const double self = self_cpu_seconds() - self0_;
