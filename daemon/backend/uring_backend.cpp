@@ -302,7 +302,10 @@ class UringBackend final : public Backend {
     const int emulated = emulated_->flush();
     if (io_uring_sq_ready(&ring_) == 0) return emulated;
     ++syscalls_;
-    const int ret = io_uring_submit(&ring_);
+    // GETEVENTS too: what the submission itself woke (a send's peer recv on
+    // this ring) is deferred task work, run by this same call instead of
+    // the next drain's io_uring_get_events.
+    const int ret = io_uring_submit_and_get_events(&ring_);
     return ret < 0 ? ret : ret + emulated;
   }
 
