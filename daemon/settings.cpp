@@ -22,7 +22,7 @@ constexpr SettingInfo kSettings[] = {
     {"threads", "shards: threads, each with its own backend ring (default 1)", false},
     {"shard-cpus",
      "pin shard i to the i-th CPU of this list (as taskset -c: 1 or 2-3,6), round robin; "
-     "clients that ask are kept off it (default: not pinned)",
+     "client threads that ask are kept off it (default: not pinned)",
      false},
     {"backend",
      "auto, io_uring or posix: how shards run ops; auto uses io_uring, else posix "

@@ -4,6 +4,8 @@
 
 namespace aiod {
 
+bool Client::keep_off_daemon_cpu() { return impl_->keep_off_daemon_cpu(); }
+
 Result<Client> Client::connect(const ClientOptions& options) {
   auto conn = detail::Connection::open(options);
   if (!conn) return {conn.error(), conn.detail()};

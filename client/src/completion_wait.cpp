@@ -26,15 +26,16 @@ bool Connection::daemon_on_this_cpu() const {
   return daemon_cpu != 0 && static_cast<int>(daemon_cpu - 1) == ::sched_getcpu();
 }
 
-void Connection::keep_off_daemon_cpu() const {
+bool Connection::keep_off_daemon_cpu() const {
+  // The daemon writes its CPU at session setup, before it answers the hello.
   const std::uint32_t hint = load_peer_flags(hdr_->daemon_cpu);
-  if (hint == 0 || hint - 1 >= CPU_SETSIZE) return;
+  if (hint == 0 || hint - 1 >= CPU_SETSIZE) return false;
   const unsigned cpu = hint - 1;
   cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof(set), &set) != 0) return;
-  if (!CPU_ISSET(cpu, &set) || CPU_COUNT(&set) < 2) return;  // off it already, or nowhere else to go
+  if (::sched_getaffinity(0, sizeof(set), &set) != 0) return false;
+  if (!CPU_ISSET(cpu, &set) || CPU_COUNT(&set) < 2) return false;  // off it already, or nowhere else to go
   CPU_CLR(cpu, &set);
-  (void)::sched_setaffinity(0, sizeof(set), &set);  // a hint acted on; failing leaves things as they were
+  return ::sched_setaffinity(0, sizeof(set), &set) == 0;
 }
 
 void Connection::nudge_if_stalled() {
@@ -96,7 +97,6 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
     // Spin first: the daemon usually answers within microseconds — unless it
     // runs on this very CPU, where spinning only keeps it from answering.
     const bool spun = !daemon_on_this_cpu();
-    if (!spun && avoid_daemon_cpu_) keep_off_daemon_cpu();  // this thread, from its next run on
     std::chrono::steady_clock::time_point spin_start{};
     if (spun) {
       spin_start = std::chrono::steady_clock::now();

@@ -127,8 +127,6 @@ std::error_code Connection::handshake(const ClientOptions& options, std::string&
   arena_alloc_ = ArenaAllocator(arena_size_);
   spin_ = options.spin;
   spin_budget_ = spin_;
-  avoid_daemon_cpu_ = options.avoid_daemon_cpu;
-  if (avoid_daemon_cpu_) keep_off_daemon_cpu();  // the daemon wrote its CPU before it answered
 
   info_.session_id = w->session_id();
   info_.daemon_version = w->daemon_version() != nullptr ? w->daemon_version()->str() : "";

@@ -104,9 +104,12 @@ class Connection {
   void nudge_if_stalled();
   [[nodiscard]] bool completions_ready() const;
   [[nodiscard]] bool daemon_on_this_cpu() const;
-  // ClientOptions::avoid_daemon_cpu: drops the daemon's CPU from the calling
-  // thread's affinity, unless it is the only CPU left there.
-  void keep_off_daemon_cpu() const;
+
+ public:
+  // Client::keep_off_daemon_cpu.
+  bool keep_off_daemon_cpu() const;
+
+ private:
   // Adjusts spin_budget_ after a wait: `worth_spinning` says the answer came
   // (or would have come) within the configured spin.
   void adapt_spin(bool worth_spinning);
@@ -130,7 +133,6 @@ class Connection {
   // longer one, one that does not (many clients share its CPU) a shorter one,
   // so that waiting clients leave the CPUs to the daemon.
   std::chrono::nanoseconds spin_budget_{0};
-  bool avoid_daemon_cpu_ = false;
 
   std::uint32_t sq_tail_ = 0;       // queued (private)
   std::uint32_t sq_published_ = 0;  // visible to the daemon

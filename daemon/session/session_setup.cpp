@@ -93,7 +93,7 @@ int Session::setup_io(const wire::Message& msg, wire::ReceivedMessage& in) {
   }
   rings_.attach(region_.base(), layout);
   // The hint is there before the client's first wait (and for a client that
-  // asks to be kept off this CPU: ClientOptions::avoid_daemon_cpu).
+  // asks to be kept off this CPU: Client::keep_off_daemon_cpu).
   rings_.set_daemon_cpu(host_.cpu());
   submit_efd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   complete_efd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

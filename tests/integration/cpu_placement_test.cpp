@@ -1,6 +1,6 @@
-// CPU placement: `--shard-cpus` pins shard threads, a client that asks
-// (ClientOptions::avoid_daemon_cpu) keeps its threads off its shard's CPU, and
-// one that does not ask keeps the affinity it had.
+// CPU placement: `--shard-cpus` pins shard threads, a client thread that asks
+// (Client::keep_off_daemon_cpu) leaves its shard's CPU, and one that does not
+// ask keeps the affinity it had.
 #include <sched.h>
 
 #include <dirent.h>
@@ -74,21 +74,26 @@ TEST(CpuPlacement, AClientThatAsksLeavesItsShardsCpu) {
   DaemonProcess d({"--shard-cpus", std::to_string(shard_cpu)});
   ASSERT_TRUE(d.running());
   // In a thread of its own: the affinity it changes is that thread's.
-  std::set<unsigned> after_connect, after_io;
+  std::set<unsigned> after_connect, after_asking, after_io;
+  bool changed = false, changed_again = true;
   std::thread t([&] {
-    ClientOptions o = d.client_options();
-    o.avoid_daemon_cpu = true;
-    auto c = Client::connect(o);
+    auto c = Client::connect(d.client_options());
     ASSERT_TRUE(c) << c.message();
     after_connect = my_cpus();
+    changed = c->keep_off_daemon_cpu();
+    after_asking = my_cpus();
     EXPECT_FALSE(c->single(Nop{}));
     after_io = my_cpus();
+    changed_again = c->keep_off_daemon_cpu();
   });
   t.join();
   std::set<unsigned> expected = cpus;
   expected.erase(shard_cpu);
-  EXPECT_EQ(after_connect, expected);
+  EXPECT_EQ(after_connect, cpus);
+  EXPECT_TRUE(changed);
+  EXPECT_EQ(after_asking, expected);
   EXPECT_EQ(after_io, expected);
+  EXPECT_FALSE(changed_again);  // off it already
 }
 
 TEST(CpuPlacement, AClientThatDoesNotAskKeepsItsAffinity) {
@@ -117,11 +122,10 @@ TEST(CpuPlacement, AClientPinnedToTheShardsCpuStaysThere) {
     CPU_ZERO(&one);
     CPU_SET(shard_cpu, &one);
     ASSERT_EQ(::sched_setaffinity(0, sizeof(one), &one), 0);
-    ClientOptions o = d.client_options();
-    o.avoid_daemon_cpu = true;
-    auto c = Client::connect(o);
+    auto c = Client::connect(d.client_options());
     ASSERT_TRUE(c) << c.message();
-    EXPECT_FALSE(c->single(Nop{}));  // and its IO still works, sleeping while the shard runs
+    EXPECT_FALSE(c->keep_off_daemon_cpu());  // nowhere else to go
+    EXPECT_FALSE(c->single(Nop{}));          // and its IO still works, sleeping while the shard runs
     after = my_cpus();
   });
   t.join();

@@ -42,13 +42,6 @@ struct ClientOptions {
   // adapt below it: while the daemon answers later than this (it is busy
   // with many clients), they spin for less and leave the CPU to it. 0: never spin.
   std::chrono::microseconds spin{20};
-  // Keep the threads that connect and wait off the CPU of the daemon thread
-  // serving this client: such a thread drops that CPU from its own affinity
-  // (if it may run elsewhere). A round trip is then two spins on two CPUs
-  // rather than two sleeps on one. Meant for a daemon with pinned shards
-  // (aiod --shard-cpus); it changes the calling threads' affinity, so it is
-  // off unless asked for.
-  bool avoid_daemon_cpu = false;
   std::string name{};  // shown by `aioctl clients`
 };
 
@@ -129,6 +122,15 @@ class Client {
   // Wakes a thread blocked in this client's wait (complete(blocking), a
   // coroutine tick): it re-checks what it waits for. The one thread-safe call.
   void wake() const noexcept;
+
+  // --- CPU placement ---------------------------------------------------------------
+  // Keeps the calling thread off the CPU of the daemon thread serving this
+  // client: drops that CPU from the thread's affinity, unless no other would
+  // be left. A round trip is then two spins on two CPUs, not two sleeps on
+  // one (docs/benchmarks.md). Meant for a daemon whose shards are pinned
+  // (aiod --shard-cpus); call it from each thread that waits. Returns whether
+  // the affinity changed.
+  bool keep_off_daemon_cpu();
 
   [[nodiscard]] const SessionInfo& info() const noexcept;
   // A round trip over the control socket.
