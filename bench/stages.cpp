@@ -15,12 +15,14 @@
 
 #include <aiod/aiod.hpp>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "bench.hpp"
@@ -94,6 +96,38 @@ std::vector<double> uring_times(int fd, std::uint64_t blocks, std::uint64_t ops)
   return t;
 }
 
+// The floor under any hop: one cache line written on `a`, seen on `b`,
+// answered and seen back on `a`, in ns (median of batches). On a virtual
+// machine this moves with where the host runs the two vCPUs.
+double cache_line_round_trip(int a, int b) {
+  alignas(64) static std::atomic<std::uint32_t> ping{0};
+  alignas(64) static std::atomic<std::uint32_t> pong{0};
+  constexpr std::uint32_t kRounds = 200'000;
+  ping = 0;
+  pong = 0;
+  std::thread peer([&] {
+    pin(0, b);
+    for (std::uint32_t i = 1; i <= kRounds; ++i) {
+      while (ping.load(std::memory_order_acquire) != i) __builtin_ia32_pause();
+      pong.store(i, std::memory_order_release);
+    }
+  });
+  pin(0, a);
+  std::vector<double> per_batch;
+  std::uint64_t t0 = now_ns();
+  for (std::uint32_t i = 1; i <= kRounds; ++i) {
+    ping.store(i, std::memory_order_release);
+    while (pong.load(std::memory_order_acquire) != i) __builtin_ia32_pause();
+    if (i % 10'000 == 0) {
+      const std::uint64_t t1 = now_ns();
+      per_batch.push_back(static_cast<double>(t1 - t0) / 10'000);
+      t0 = t1;
+    }
+  }
+  peer.join();
+  return median(per_batch);
+}
+
 // Client stamps: before publishing, after seeing the completion.
 struct ClientStamps {
   std::uint64_t before = 0, after = 0;
@@ -146,6 +180,10 @@ int main(int argc, char** argv) {
   app.add_option("--daemon-cpu", o.daemon_cpu, "pin the private daemon (all its threads) to that CPU");
   parse_or_exit(app, argc, argv);
   if (o.dir.empty()) o.dir = build_tree_dir();
+  std::optional<double> floor_ns;
+  if (o.client_cpu >= 0 && o.daemon_cpu >= 0 && o.client_cpu != o.daemon_cpu) {
+    floor_ns = cache_line_round_trip(o.client_cpu, o.daemon_cpu);
+  }
   if (o.client_cpu >= 0) pin(0, o.client_cpu);
 
   const std::string path = o.dir + "/aiod-bench-stages-" + std::to_string(::getpid());
@@ -193,6 +231,10 @@ int main(int argc, char** argv) {
   std::printf("One 4 KiB read at QD1 (%s, page cache), ns over %llu reads\n\n", o.dir.c_str(),
               static_cast<unsigned long long>(o.ops));
   std::printf("| stage | median | mean | p99 |\n|---|---:|---:|---:|\n");
+  if (floor_ns) {
+    std::printf("| floor: a cache line from CPU %d to CPU %d and back | %.0f | | |\n", o.client_cpu, o.daemon_cpu,
+                *floor_ns);
+  }
   print_row("in process: pread(2)", pread_ns);
   print_row("in process: io_uring (submit and wait)", uring_ns);
   std::vector<double> total;
