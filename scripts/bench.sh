@@ -13,6 +13,10 @@
 # a shared machine; needs root; see docs/benchmarks.md for what it changes),
 # --daemon-nice N (the private daemons' nice level; default -10, as the system
 # unit runs aiod; 0 to run them like the programs),
+# --placement split|free (split, the default with 2 CPUs or more: the private
+# daemons' shard pinned to the last CPU with --shard-cpus and the one-client
+# programs kept off it with taskset, as Client::keep_off_daemon_cpu() does;
+# free: wherever the scheduler puts them, which may be one CPU for both),
 # --no-deps (skip scripts/deps.sh), --no-build. The build directory is
 # $AIOD_BENCH_BUILD_DIR, default build-bench/ in the repository.
 set -euo pipefail
@@ -25,6 +29,7 @@ deps=1
 do_build=1
 nice_level=""
 daemon_nice=-10
+placement=split
 only="nops,coro_nops,fs,ping_pongs,echo,scaling,idle,syscalls"
 while (($#)); do
   case $1 in
@@ -34,6 +39,7 @@ while (($#)); do
     --only) only=$2; shift ;;
     --nice) nice_level=$2; shift ;;
     --daemon-nice) daemon_nice=$2; shift ;;
+    --placement) placement=$2; shift ;;
     --no-deps) deps=0 ;;
     --no-build) do_build=0 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -42,6 +48,9 @@ while (($#)); do
   shift
 done
 out=${out:-$build/bench-results}
+[[ $placement == split || $placement == free ]] || { echo "bench.sh: --placement is split or free" >&2; exit 2; }
+last_cpu=$(($(nproc) - 1))
+((last_cpu > 0)) || placement=free
 runs=${runs:-$([[ $quick == 1 ]] && echo 3 || echo 5)}
 
 ((deps)) && "$root/scripts/deps.sh"
@@ -69,16 +78,28 @@ poll_us=$(sed -n 's/.*poll = std::chrono::microseconds(\([0-9]*\)).*/\1/p' "$roo
   echo "aiod:       private daemon per program, default --poll-us (${poll_us:-?} us), 1 shard; client spin 20 us (default)"
   echo "runs:       $runs per mode, median reported$([[ $quick == 1 ]] && echo '; --quick counts')"
   echo "priority:   programs at nice ${nice_level:-0}; private aiod at nice $daemon_nice (the system unit's Nice=)"
+  if [[ $placement == split ]]; then
+    echo "placement:  split: shard pinned to CPU $last_cpu (--shard-cpus), one-client programs on CPUs 0-$((last_cpu - 1))"
+  else
+    echo "placement:  free: the scheduler places programs and shards"
+  fi
   echo "load avg:   $(cut -d' ' -f1-3 /proc/loadavg) (before)"
 } | tee "$out/machine.txt"
 
-# Each program prints RESULT lines on stdout and progress on stderr.
+# Each program prints RESULT lines on stdout and progress on stderr. One-client
+# programs run split from their shard (--placement); scaling (many processes),
+# idle and emulated (whose posix workers the shard thread starts) run free.
 run() {
   local name=$1
   shift
   [[ ",$only," == *",$name,"* ]] || return 0
   echo "== $name" >&2
-  nice -n "${nice_level:-0}" "$bin/bench_$name" --runs "$runs" --daemon-nice "$daemon_nice" "$@" | tee -a "$out/raw.txt" | grep '^RESULT' >> "$results" || {
+  local pin=()
+  if [[ $placement == split && " scaling idle emulated " != *" $name "* ]]; then
+    pin=(taskset -c "0-$((last_cpu - 1))")
+    set -- "$@" "--daemon-arg=--shard-cpus=$last_cpu"
+  fi
+  nice -n "${nice_level:-0}" "${pin[@]}" "$bin/bench_$name" --runs "$runs" --daemon-nice "$daemon_nice" "$@" | tee -a "$out/raw.txt" | grep '^RESULT' >> "$results" || {
     echo "bench.sh: bench_$name failed" >&2
     return 1
   }
