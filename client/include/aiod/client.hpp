@@ -100,6 +100,7 @@ class Client {
 
   // --- descriptors -------------------------------------------------------------
   // Hands copies of `fds` to the daemon; returns their handles, in order.
+  // 1 to 16 descriptors a call (one control message); more: call again.
   Result<std::vector<Handle>> register_fds(std::span<const int> fds);
   Result<Handle> register_fd(int fd);
   // Drops handles (the daemon closes its copies once no op uses them).
