@@ -39,10 +39,7 @@ constexpr SettingInfo kSettings[] = {
     {"max-arena-bytes", "largest buffer arena a session may ask for (default 64 MiB)", true},
     {"max-in-flight", "per-session in-flight cap; 0: the completion ring's size (default 0)", true},
     {"max-handles", "most open handles per session, 16 to 65535 (default 65535)", true},
-    {"drain-budget",
-     "descriptors one session may submit per turn before others go and completions are published "
-     "(default 16)",
-     true},
+    {"drain-budget", "descriptors one session may submit per turn before others go (default 256)", true},
     {"handshake-timeout-ms", "how long a new connection may take to say hello (default 5000)", true},
     {"max-sessions-per-uid", "most concurrent sessions of one client uid (default 64)", true},
     {"max-handles-per-uid", "most open handles of one client uid, all its sessions together (default 16384)", true},

@@ -20,12 +20,10 @@ struct Limits {
   std::uint32_t max_sessions = 1024;
   std::uint32_t max_in_flight = 0;    // per session; 0 = the completion ring's size
   std::uint32_t max_handles = 65535;  // per session (at most 2^16 - 1)
-  // Descriptors one session may submit per turn. Also how soon the first
-  // completions of a big batch are published: after a turn's ops are issued
-  // and reaped, not after the whole batch, so the client refills (or reaps)
-  // while the shard runs the rest. 16 measured best for 32-deep file reads
-  // (docs/benchmarks.md, "Pipelining a batch").
-  std::uint32_t drain_budget = 16;
+  // Descriptors one session may submit per turn while other sessions wait
+  // (fairness). A session alone on its shard stops sooner (see
+  // Session::drain), so that its first completions are published early.
+  std::uint32_t drain_budget = 256;
   // A connection that has not completed its handshake by then is closed.
   std::chrono::milliseconds handshake_timeout{5000};
   // Shares of one client uid (uid_shares.hpp), so that one user at its
