@@ -14,23 +14,20 @@
 // against uring and against the best in-process mode (bench.hpp).
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <aiod/aiod.hpp>
 #include <cstdlib>
 #include <cstring>
-#include <linux/magic.h>
 #include <optional>
 #include <vector>
 
 #include "bench.hpp"
+#include "cached_file.hpp"
 #include "uring.hpp"
 
 namespace aiod::bench {
 namespace {
-
-constexpr std::size_t kBlock = 4096;
 
 struct Options {
   CommonOptions common;
@@ -42,63 +39,7 @@ struct Options {
   std::uint64_t warmup = 20'000;
 };
 
-enum class Pattern { sequential, random };
-
-struct File {
-  std::string path, fs;
-  int fd = -1;
-  std::uint64_t blocks = 0;
-  // Block i's offset: in order, or a fixed pseudo-random permutation-like walk.
-  [[nodiscard]] std::uint64_t offset(std::uint64_t i, Pattern p) const {
-    if (p == Pattern::sequential) return (i % blocks) * kBlock;
-    return ((i * 2654435761u + 12345) % blocks) * kBlock;
-  }
-};
-
-std::string fs_name(int fd) {
-  struct statfs sfs {};
-  if (::fstatfs(fd, &sfs) != 0) return "?";
-  switch (sfs.f_type) {
-    case EXT4_SUPER_MAGIC:
-      return "ext4";  // also ext2/ext3: one magic
-    case TMPFS_MAGIC:
-      return "tmpfs";
-    case XFS_SUPER_MAGIC:
-      return "xfs";
-    case BTRFS_SUPER_MAGIC:
-      return "btrfs";
-    case OVERLAYFS_SUPER_MAGIC:
-      return "overlayfs";
-    default:
-      return "fs " + std::to_string(sfs.f_type);
-  }
-}
-
-// The directory holding this program: in the build tree.
-std::string build_tree_dir() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return "/var/tmp";
-  const std::string path(buf, static_cast<std::size_t>(n));
-  return path.substr(0, path.rfind('/'));
-}
-
-// A file of `mib` MiB, written (so in the page cache) and fsynced.
-File make_file(const std::string& dir, unsigned mib) {
-  File f;
-  f.path = dir + "/aiod-bench-fs-" + std::to_string(::getpid());
-  f.fd = ::open(f.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (f.fd < 0) die("open %s: %s", f.path.c_str(), std::strerror(errno));
-  f.fs = fs_name(f.fd);
-  std::vector<char> chunk(1 << 20);
-  for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>('a' + i % 26);
-  for (unsigned i = 0; i < mib; ++i) {
-    if (::write(f.fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) die("filling the file");
-  }
-  ::fsync(f.fd);
-  f.blocks = std::uint64_t{mib} * (1 << 20) / kBlock;
-  return f;
-}
+using File = CachedFile;
 
 // Buffers for `depth` IOs, and the stack of free ones.
 struct Slots {
@@ -272,7 +213,7 @@ int main(int argc, char** argv) {
   if (o.dirs.empty()) o.dirs = {build_tree_dir(), "/dev/shm"};
 
   std::vector<File> files;
-  for (const std::string& dir : o.dirs) files.push_back(make_file(dir, o.file_mib));
+  for (const std::string& dir : o.dirs) files.push_back(make_cached_file(dir, "fs", o.file_mib));
   std::optional<Daemon> daemon;
   std::optional<aiod::Client> client;
   std::vector<aiod::Handle> handles(files.size());

@@ -26,12 +26,11 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "cached_file.hpp"
 #include "uring.hpp"
 
 namespace aiod::bench {
 namespace {
-
-constexpr std::size_t kBlock = 4096;
 
 struct Options {
   CommonOptions common;
@@ -41,14 +40,6 @@ struct Options {
   int client_cpu = -1;
   int daemon_cpu = -1;
 };
-
-std::string build_tree_dir() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return "/var/tmp";
-  const std::string path(buf, static_cast<std::size_t>(n));
-  return path.substr(0, path.rfind('/'));
-}
 
 void pin(pid_t tid, int cpu) {
   cpu_set_t set;
@@ -64,28 +55,28 @@ void pin_process(pid_t pid, int cpu) {
   }
 }
 
-std::uint64_t offset(std::uint64_t i, std::uint64_t blocks) { return ((i * 2654435761u + 12345) % blocks) * kBlock; }
-
 // Per-read round trips in ns.
-std::vector<double> pread_times(int fd, std::uint64_t blocks, std::uint64_t ops) {
+std::vector<double> pread_times(const CachedFile& f, std::uint64_t ops) {
   alignas(64) char buf[kBlock];
   std::vector<double> t(ops);
   for (std::uint64_t i = 0; i < ops; ++i) {
     const std::uint64_t t0 = now_ns();
-    if (::pread(fd, buf, kBlock, static_cast<off_t>(offset(i, blocks))) != static_cast<ssize_t>(kBlock)) die("pread");
+    if (::pread(f.fd, buf, kBlock, static_cast<off_t>(f.offset(i, Pattern::random))) != static_cast<ssize_t>(kBlock)) {
+      die("pread");
+    }
     t[i] = static_cast<double>(now_ns() - t0);
   }
   return t;
 }
 
-std::vector<double> uring_times(int fd, std::uint64_t blocks, std::uint64_t ops) {
+std::vector<double> uring_times(const CachedFile& f, std::uint64_t ops) {
   Ring ring(8);
   alignas(64) char buf[kBlock];
   std::vector<double> t(ops);
   io_uring_cqe* cqe = nullptr;
   for (std::uint64_t i = 0; i < ops; ++i) {
     const std::uint64_t t0 = now_ns();
-    io_uring_prep_read(ring.sqe(), fd, buf, kBlock, offset(i, blocks));
+    io_uring_prep_read(ring.sqe(), f.fd, buf, kBlock, f.offset(i, Pattern::random));
     if (io_uring_submit_and_wait(ring.get(), 1) < 0 || io_uring_peek_cqe(ring.get(), &cqe) != 0 ||
         cqe->res != static_cast<int>(kBlock)) {
       die("uring read");
@@ -133,14 +124,14 @@ struct ClientStamps {
   std::uint64_t before = 0, after = 0;
 };
 
-std::vector<ClientStamps> aiod_stamps(Client& client, Handle file, std::span<std::byte> buf, std::uint64_t blocks,
+std::vector<ClientStamps> aiod_stamps(Client& client, Handle file, std::span<std::byte> buf, const CachedFile& f,
                                       std::uint64_t ops) {
   std::vector<ClientStamps> s(ops);
   std::size_t nread = 0;
   for (std::uint64_t i = 0; i < ops; ++i) {
     s[i].before = now_ns();
     const auto ec = client.single(
-        Read{.file = file, .buffer = MutableBuffer(buf.data(), kBlock), .offset = offset(i, blocks), .out_read = &nread});
+        Read{.file = file, .buffer = MutableBuffer(buf.data(), kBlock), .offset = f.offset(i, Pattern::random), .out_read = &nread});
     s[i].after = now_ns();
     if (ec || nread != kBlock) die("aiod read: %s", ec ? ec.message().c_str() : "short");
   }
@@ -186,15 +177,8 @@ int main(int argc, char** argv) {
   }
   if (o.client_cpu >= 0) pin(0, o.client_cpu);
 
-  const std::string path = o.dir + "/aiod-bench-stages-" + std::to_string(::getpid());
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) die("open %s: %s", path.c_str(), std::strerror(errno));
-  std::vector<char> chunk(1 << 20, 'x');
-  for (unsigned i = 0; i < o.file_mib; ++i) {
-    if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) die("filling the file");
-  }
-  ::fsync(fd);
-  const std::uint64_t blocks = std::uint64_t{o.file_mib} * (1 << 20) / kBlock;
+  const CachedFile file_on_disk = make_cached_file(o.dir, "stages", o.file_mib);
+  const std::string& path = file_on_disk.path;
 
   char tmpl[] = "/tmp/aiod-stages-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) die("mkdtemp: %s", std::strerror(errno));
@@ -214,16 +198,16 @@ int main(int argc, char** argv) {
   if (!buf) die("arena_alloc: %s", buf.message().c_str());
 
   // Warm everything (page cache, rings, the client's adaptive spin), then measure.
-  (void)pread_times(fd, blocks, blocks);
-  (void)aiod_stamps(client, file, *buf, blocks, o.ops / 4);
-  const std::vector<double> pread_ns = pread_times(fd, blocks, o.ops);
-  const std::vector<double> uring_ns = uring_times(fd, blocks, o.ops);
-  const std::vector<ClientStamps> cs = aiod_stamps(client, file, *buf, blocks, o.ops);
+  (void)pread_times(file_on_disk, file_on_disk.blocks);
+  (void)aiod_stamps(client, file, *buf, file_on_disk, o.ops / 4);
+  const std::vector<double> pread_ns = pread_times(file_on_disk, o.ops);
+  const std::vector<double> uring_ns = uring_times(file_on_disk, o.ops);
+  const std::vector<ClientStamps> cs = aiod_stamps(client, file, *buf, file_on_disk, o.ops);
   (void)client.single(aiod::CloseFile{.file = file});
   client.arena_free(*buf);
   connected.reset();  // disconnect before the daemon stops
   daemon.stop();
-  ::close(fd);
+  ::close(file_on_disk.fd);
   ::unlink(path.c_str());
 
   std::vector<DaemonStamps> ds = read_daemon_stamps(stamp_base + ".0");
