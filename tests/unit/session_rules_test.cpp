@@ -359,5 +359,57 @@ TEST_F(SessionRules, AnOpTheBackendDoesNotModelFailsAlone) {
   expect_no_more_completions();
 }
 
+// A session alone on its shard takes 16 descriptors per turn, so that the
+// turn publishes their completions while the rest of the batch waits: the
+// client sees the first half of a 32-op batch before the shard consumes the
+// second (docs/protocol.md, fairness).
+TEST_F(SessionRules, ALoneSessionsBigBatchIsPublishedInSteps) {
+  for (std::uint64_t i = 0; i < 32; ++i) client_->push(sqe(AIOD_OP_NOP, i));
+  client_->publish();
+  std::vector<aiod_cqe> first;
+  for (int i = 0; i < 10 && first.empty(); ++i) {
+    (void)shard_.turn();
+    first = client_->wait(1024, 0ms);
+  }
+  ASSERT_EQ(first.size(), 16u);
+  for (std::size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i].user_data, i);
+  EXPECT_EQ(reap().size(), 16u);
+  expect_no_more_completions();
+}
+
+// With another session waiting behind it, a session takes up to
+// drain-budget descriptors in its turn: stopping at 16 would cost it a
+// whole round of the others' turns per step.
+TEST_F(SessionRules, WithOthersWaitingASessionTakesItsWholeBudget) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  std::optional<RawSession> other(std::in_place, UniqueFd(sv[0]), 64);
+  bool other_ended = false;
+  run_session(shard_, UniqueFd(sv[1]), other_ended);
+  ASSERT_TRUE(shard_.settle());
+  ASSERT_TRUE(other->finish_handshake()) << other->error();
+
+  for (std::uint64_t i = 0; i < 32; ++i) {
+    client_->push(sqe(AIOD_OP_NOP, i));
+    other->push(sqe(AIOD_OP_NOP, i));
+  }
+  client_->publish();
+  other->publish();
+  std::size_t mine = 0, theirs = 0;
+  for (int i = 0; i < 10 && mine + theirs == 0; ++i) {
+    (void)shard_.turn();
+    mine = client_->wait(1024, 0ms).size();
+    theirs = other->wait(1024, 0ms).size();
+  }
+  // The first to run had the other waiting behind it: all 32 in one turn.
+  // The second ran alone: 16.
+  EXPECT_EQ(std::max(mine, theirs), 32u);
+  EXPECT_EQ(std::min(mine, theirs), 16u);
+
+  other.reset();
+  ASSERT_TRUE(shard_.settle());
+  EXPECT_TRUE(other_ended);
+}
+
 }  // namespace
 }  // namespace aiod::daemon
