@@ -48,8 +48,8 @@ int Shard::start(std::string& error) {
     const std::string name = "aiod-shard-" + std::to_string(index_);
     ::pthread_setname_np(::pthread_self(), name.c_str());
     std::string err;
-    // Pinned before the backend exists, so that its kernel threads (io-wq)
-    // start from this CPU's mask too.
+    // Pinned before the backend exists: nothing of the shard runs elsewhere
+    // first. (io-wq workers follow the cpuset on recent kernels, not this.)
     if (!config_.shard_cpus.empty()) {
       const unsigned cpu = config_.shard_cpus[index_ % config_.shard_cpus.size()];
       if (const int e = pin_this_thread(cpu); e < 0) {
