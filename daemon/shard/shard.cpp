@@ -49,7 +49,7 @@ int Shard::start(std::string& error) {
     ::pthread_setname_np(::pthread_self(), name.c_str());
     std::string err;
     // Pinned before the backend exists: nothing of the shard runs elsewhere
-    // first. (io-wq workers follow the cpuset on recent kernels, not this.)
+    // first. (io-wq workers do not inherit it: they run on any CPU allowed.)
     if (!config_.shard_cpus.empty()) {
       const unsigned cpu = config_.shard_cpus[index_ % config_.shard_cpus.size()];
       if (const int e = pin_this_thread(cpu); e < 0) {
