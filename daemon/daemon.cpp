@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "backend/confined_path.hpp"
 #include "settings.hpp"
 #include "shard/shard.hpp"
 #include "os/version.hpp"
@@ -31,6 +32,7 @@ Daemon::Daemon(Config config, Notifier notifier)
 Daemon::~Daemon() { stop(); }
 
 int Daemon::start(std::string& error) {
+  if (const int err = posix::check_openat2(error); err < 0) return err;
   // Shards first: if no backend can run (io_uring demanded but unavailable)
   // we fail before touching the socket path.
   for (unsigned i = 0; i < config_.threads; ++i) {

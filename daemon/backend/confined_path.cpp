@@ -99,6 +99,19 @@ int resolve_socket(const void* addr, socklen_t len, int dirfd, std::uint64_t res
 
 }  // namespace
 
+int check_openat2(std::string& why) {
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_MAGICLINKS;
+  const UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how))));
+  if (fd) return 0;
+  const int err = errno;
+  why = std::string("openat2(2) fails here (") + std::strerror(err) +
+        "), and aiod resolves every client path with it. A seccomp filter blocks it: under systemd, "
+        "RestrictSUIDSGID=yes does (remove it from the unit); Linux before 5.6 lacks it";
+  return -err;
+}
+
 int confined_open(int dirfd, const char* path, open_how how) { return open_confined(dirfd, path, how); }
 
 int confined_unlink(int dirfd, const char* path, int flags, std::uint64_t resolve) {

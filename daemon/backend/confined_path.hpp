@@ -30,10 +30,18 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
 
 struct statx;
 
 namespace aiod::daemon::posix {
+
+// Whether this process may call openat2(2), on which every rule above rests:
+// 0, or -errno with `why` saying what blocks it. A seccomp filter can forbid
+// it (systemd's RestrictSUIDSGID= does, since it cannot inspect the mode
+// inside open_how); the daemon then refuses to start, for it could serve no
+// path operation.
+int check_openat2(std::string& why);
 
 // openat2(dirfd, path, how) under the rules above (RESOLVE_NO_MAGICLINKS is
 // added to how.resolve). Returns the new descriptor.

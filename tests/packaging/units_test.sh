@@ -61,14 +61,18 @@ require "$service" 'SystemCallFilter=@system-service'
 require "$service" 'RestrictAddressFamilies=AF_UNIX'
 require "$service" 'LimitMEMLOCK=[0-9]*[KMG]*'
 require "$src/systemd/user/aiod.socket" 'ListenSequentialPacket=%t/aiod.sock'
-# Each of these would change what a client's path means through aiod, or cut
-# clients off their devices or the network (docs/systemd.md, "Left out").
+# Each of these would change what a client's path means through aiod, cut
+# clients off their devices or the network, or (RestrictSUIDSGID=, which
+# blocks openat2) fail every path operation (docs/systemd.md, "Left out").
 for setting in ProtectSystem ProtectHome PrivateTmp PrivateDevices DevicePolicy DeviceAllow ProtectClock \
-  PrivateNetwork IPAddressDeny PrivateUsers User DynamicUser ReadOnlyPaths; do
+  PrivateNetwork IPAddressDeny PrivateUsers User DynamicUser ReadOnlyPaths RestrictSUIDSGID; do
   if grep -q "^$setting=" "$service"; then
     fail "aiod.service sets $setting=, which the design rules out (docs/systemd.md)"
   fi
 done
+if grep -q '^RestrictSUIDSGID=' "$src/systemd/user/aiod.service"; then
+  fail "the user unit sets RestrictSUIDSGID=, which blocks openat2 (docs/systemd.md)"
+fi
 
 note "systemd-sysusers creates the aiod user and group"
 command -v systemd-sysusers > /dev/null || skip "systemd-sysusers is missing (Debian package: systemd)"
