@@ -1,5 +1,6 @@
 // aiod — the per-host asynchronous IO daemon. See aiod(8) and docs/.
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 
 #include "runtime/config.hpp"
 #include "daemon.hpp"
+#include "system/journal_stream.hpp"
 #include "system/notify_relay.hpp"
 #include "settings.hpp"
 #include "system/socket_activation.hpp"
@@ -87,10 +89,16 @@ int main(int argc, char** argv) {
     // --socket does not apply to a socket systemd bound; messages name the real one.
     config.socket_path = activated.path.empty() ? "the socket-activated socket" : activated.path;
   }
-  auto logger = spdlog::stderr_color_mt("aiod");
-  spdlog::set_default_logger(logger);
+  // On the journal's stream, journald records the time, pid and priority
+  // itself: lines carry only "<N>" (system/journal_stream.hpp).
+  if (aiod::daemon::stderr_is_journal()) {
+    spdlog::set_default_logger(spdlog::stderr_logger_mt("aiod"));
+    spdlog::set_formatter(aiod::daemon::make_journal_formatter());
+  } else {
+    spdlog::set_default_logger(spdlog::stderr_color_mt("aiod"));
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e aiod[%P] %l: %v");
+  }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e aiod[%P] %l: %v");
   // Files are created with each client's umask, applied by the daemon; its own
   // must not mask them further.
   ::umask(0);
