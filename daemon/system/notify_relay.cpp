@@ -73,7 +73,7 @@ void split_for_notifications(Notifier& notifier, std::initializer_list<int> clos
   }
   if (child == 0) {
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) std::exit(1);  // the relay died before the line above
     ::close(sv[0]);
     notifier = Notifier::connected_to(UniqueFd(sv[1]));

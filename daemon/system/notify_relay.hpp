@@ -11,8 +11,12 @@
 // datagram to the notify socket (through a socket it connected itself, which
 // no address check can see) then comes from the child's pid, and the manager
 // drops it. The main process forwards SIGTERM, SIGINT and SIGHUP to the
-// child and exits with the child's status; the child ends if the main process
-// dies (PR_SET_PDEATHSIG).
+// child and exits with the child's status. The relay dies before the child
+// only when the manager kills it (the watchdog's SIGABRT, SIGKILL after a stop
+// timeout): then the child is killed too (PR_SET_PDEATHSIG, SIGKILL, which
+// ends it even if it is stopped or stuck), as the manager intended, even where
+// the manager cannot reach the unit's other processes itself (a cgroup it
+// cannot list). Its clients get errc::daemon_gone, as for any killed daemon.
 //
 // Thread-safety: call from main() while the process has one thread.
 #pragma once
