@@ -3,6 +3,7 @@
 # client starts aiod.service through it; `systemctl status` shows READY and
 # the STATUS= text; a member of the group aiod uses the daemon (aioctl and a
 # client example), and a user outside it gets the documented error.
+# shellcheck source=tests/system/lib.sh
 source "$(dirname "$0")/lib.sh"
 require_host
 boot

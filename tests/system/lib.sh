@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # $loop_log, $log_line, $elapsed_ms are for the scenarios
 # lib.sh: the system suite's harness (sourced by each scenario, not run).
 #
 # A scenario boots a Debian 12 root under systemd-nspawn with systemd as PID 1,
@@ -50,8 +50,9 @@ require_host() {
   command -v systemd-nspawn > /dev/null || skip "systemd-nspawn is missing (Debian package systemd-container)"
   [[ -n "${AIOD_SYSTEM_ROOT:-}" && -x "${AIOD_SYSTEM_ROOT}/lib/systemd/systemd" ]] ||
     skip "no container root (AIOD_SYSTEM_ROOT='${AIOD_SYSTEM_ROOT:-}'): system.root skipped or failed"
-  [[ -n "${AIOD_SYSTEM_DEBS:-}" ]] && compgen -G "$AIOD_SYSTEM_DEBS/*.deb" > /dev/null ||
+  if [[ -z "${AIOD_SYSTEM_DEBS:-}" ]] || ! compgen -G "$AIOD_SYSTEM_DEBS/*.deb" > /dev/null; then
     fail "no packages in AIOD_SYSTEM_DEBS='${AIOD_SYSTEM_DEBS:-}'"
+  fi
 }
 
 # inside COMMAND...: runs COMMAND in the container as root, in all its
@@ -60,11 +61,15 @@ inside() {
   nsenter --target "$leader" --all env -i PATH="$INSIDE_PATH" HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
 }
 
-# as_user USER COMMAND...: the same, as USER with USER's groups (runuser).
+# as_user USER COMMAND...: the same, as USER with USER's groups. setpriv
+# execs COMMAND itself, so no runuser stays in between to hold up the
+# container's shutdown (runuser outlives SIGTERM while its child ends).
 as_user() {
-  local user=$1
+  local user=$1 gid home
   shift
-  inside runuser -u "$user" -- "$@"
+  gid=$(inside id -g "$user") || fail "no user $user"
+  home=$(inside getent passwd "$user" | cut -d: -f6)
+  inside setpriv --reuid="$user" --regid="$gid" --init-groups env HOME="$home" USER="$user" "$@"
 }
 
 # diagnose: what a failing step prints about aiod inside the container.
@@ -144,10 +149,9 @@ boot() {
 # install_debs: `apt-get install` of every package in AIOD_SYSTEM_DEBS, as a
 # user installs them: dependencies resolve from the root's package lists.
 install_debs() {
-  local debs
-  debs=$(cd "$AIOD_SYSTEM_DEBS" && ls -- *.deb | sed "s|^|$DEBS_IN/|" | tr '\n' ' ')
-  # shellcheck disable=SC2086 # one word per package
-  inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $debs > "$work/apt.log" 2>&1 ||
+  local debs=("$AIOD_SYSTEM_DEBS"/*.deb)
+  debs=("${debs[@]##*/}")
+  inside env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${debs[@]/#/$DEBS_IN/}" > "$work/apt.log" 2>&1 ||
     fail "apt-get install of the packages failed: $(tail -n 20 "$work/apt.log")"
 }
 
@@ -176,4 +180,42 @@ expect_output() {
   shift
   out=$(inside "$@" 2>&1) || fail "'$*' failed: $out"
   grep -Eq -- "$regex" <<< "$out" || fail "'$*' printed no line matching /$regex/: $out"
+}
+
+# start_io_loop USER FILE SECONDS: runs io_loop (tests/system/io_loop.cpp) as
+# USER inside, as a transient service of the container's systemd (so its
+# shutdown stops it like any client service), its lines going to $loop_log,
+# a file the host reads through the container's root.
+start_io_loop() {
+  inside systemd-run --quiet --unit=io-loop --collect --property=User="$1" \
+    --property=StandardOutput=file:/run/io_loop.log --property=StandardError=inherit \
+    "$BIN_IN/io_loop" "$2" "$3" || fail "cannot start io_loop"
+  loop_log=/proc/$leader/root/run/io_loop.log
+}
+
+# wait_log FILE REGEX SECONDS [FROM]: waits until a line of FILE after line
+# FROM (default 0) matches REGEX (grep -E); leaves its number in $log_line.
+# FILE is written by a process in the background, so this polls, bounded.
+wait_log() {
+  local file=$1 regex=$2 deadline=$((SECONDS + $3)) from=${4:-0} hit
+  while :; do
+    hit=$(tail -n "+$((from + 1))" "$file" 2> /dev/null | grep -n -m1 -E -- "$regex" | cut -d: -f1) || true
+    if [[ -n "$hit" ]]; then
+      log_line=$((from + hit))
+      return 0
+    fi
+    ((SECONDS < deadline)) || fail "no line matching /$regex/ after line $from of $(basename "$file") within $3 s: $(tail -n 5 "$file" | tr '\n' '|')"
+    sleep 0.1
+  done
+}
+
+# timed SECONDS COMMAND...: runs COMMAND inside, failing if it fails or takes
+# longer than SECONDS (a hang). Leaves its wall time in $elapsed_ms.
+timed() {
+  local limit=$1 start
+  shift
+  start=$(date +%s%N)
+  timeout "$limit" nsenter --target "$leader" --all env -i PATH="$INSIDE_PATH" HOME=/root LANG=C.UTF-8 "$@" ||
+    fail "'$*' failed or took longer than $limit s"
+  elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 }

@@ -40,7 +40,7 @@ compgen -G "$debs/*.deb" > /dev/null || fail "no .deb in $debs"
 ours=$(for deb in "$debs"/*.deb; do dpkg-deb --field "$deb" Package; done)
 deps=$(for deb in "$debs"/*.deb; do dpkg-deb --field "$deb" Depends; done |
   tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:.*//; s/[[:space:]]//g' | grep -v '^$' |
-  grep -vxF -f <(printf '%s\n' $ours) | sort -u | tr '\n' ' ')
+  grep -vxF -f <(printf '%s\n' "$ours") | sort -u | tr '\n' ' ')
 
 key=$(
   {
