@@ -74,6 +74,16 @@ if grep -q '^RestrictSUIDSGID=' "$src/systemd/user/aiod.service"; then
   fail "the user unit sets RestrictSUIDSGID=, which blocks openat2 (docs/systemd.md)"
 fi
 
+note "the units run only aiod and the shell"
+# Anything else may be missing where aiod is installed: /bin/kill (procps)
+# is not on minimal systems, and a failing ExecReload= fails the reload.
+for unit in "$service" "$src/systemd/user/aiod.service"; do
+  while read -r program; do
+    [[ "$program" == /usr/sbin/aiod || "$program" == /bin/sh ]] ||
+      fail "$(basename "$unit") runs $program, which minimal Debian systems may lack"
+  done < <(sed -n 's/^Exec[A-Za-z]*=[-@:+!]*\([^ ]*\).*/\1/p' "$unit")
+done
+
 note "systemd-sysusers creates the aiod user and group"
 command -v systemd-sysusers > /dev/null || skip "systemd-sysusers is missing (Debian package: systemd)"
 mkdir -p "$work/sysroot/etc"
