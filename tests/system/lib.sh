@@ -78,7 +78,7 @@ diagnose() {
   echo "==== systemctl status aiod.service aiod.socket" >&2
   inside systemctl status --no-pager --lines=0 aiod.service aiod.socket >&2 || true
   echo "==== journal of aiod.service and aiod.socket" >&2
-  inside journalctl --no-pager -o short-monotonic -u aiod.service -u aiod.socket >&2 || true
+  inside journalctl --no-pager -o short-precise -u aiod.service -u aiod.socket >&2 || true
 }
 
 # power_off: asks the container's systemd to power off, waits at most 30 s, then kills the
