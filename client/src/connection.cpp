@@ -66,8 +66,13 @@ std::error_code Connection::handshake(const ClientOptions& options, std::string&
   if (!sock_) return {errno, std::system_category()};
   if (::connect(sock_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
     const int err = errno;
-    detail = path + ": " + std::strerror(err);
-    if (err == ENOENT || err == ECONNREFUSED) return errc::daemon_not_running;
+    // The message is the code's text, then the detail: name the errno here
+    // only where the code does not (daemon_not_running).
+    if (err == ENOENT || err == ECONNREFUSED) {
+      detail = path + ": " + std::strerror(err);
+      return errc::daemon_not_running;
+    }
+    detail = path;
     return {err, std::system_category()};
   }
 
