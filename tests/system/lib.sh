@@ -53,6 +53,10 @@ require_host() {
   if [[ -z "${AIOD_SYSTEM_DEBS:-}" ]] || ! compgen -G "$AIOD_SYSTEM_DEBS/*.deb" > /dev/null; then
     fail "no packages in AIOD_SYSTEM_DEBS='${AIOD_SYSTEM_DEBS:-}'"
   fi
+  # systemd-nspawn binds only absolute paths.
+  AIOD_SYSTEM_ROOT=$(realpath "$AIOD_SYSTEM_ROOT")
+  AIOD_SYSTEM_DEBS=$(realpath "$AIOD_SYSTEM_DEBS")
+  [[ -z "${AIOD_SYSTEM_BIN:-}" ]] || AIOD_SYSTEM_BIN=$(realpath "$AIOD_SYSTEM_BIN")
 }
 
 # inside COMMAND...: runs COMMAND in the container as root, in all its
