@@ -48,6 +48,9 @@ note() { echo "-- $*" >&2; }
 require_host() {
   (($(id -u) == 0)) || skip "the system suite needs root (systemd-nspawn)"
   command -v systemd-nspawn > /dev/null || skip "systemd-nspawn is missing (Debian package systemd-container)"
+  # A container needs new mount and PID namespaces; some sandboxes (an
+  # unprivileged container, a seccomp profile) refuse them even to root.
+  unshare --mount --pid --fork true 2> /dev/null || skip "this host cannot create mount and PID namespaces"
   [[ -n "${AIOD_SYSTEM_ROOT:-}" && -x "${AIOD_SYSTEM_ROOT}/lib/systemd/systemd" ]] ||
     skip "no container root (AIOD_SYSTEM_ROOT='${AIOD_SYSTEM_ROOT:-}'): system.root skipped or failed"
   if [[ -z "${AIOD_SYSTEM_DEBS:-}" ]] || ! compgen -G "$AIOD_SYSTEM_DEBS/*.deb" > /dev/null; then
@@ -116,6 +119,9 @@ on_exit() {
   exit "$status"
 }
 trap on_exit EXIT
+# A signal (ctest's timeout, ^C) ends the scenario through on_exit too.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # boot: starts the container and waits (at most 60 s) until its systemd has
 # finished booting. Sets $leader, its PID 1 as the host sees it.
