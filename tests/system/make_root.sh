@@ -21,7 +21,9 @@ debs=${1:?usage: make_root.sh DEBS_DIR LINK}
 link=${2:?usage: make_root.sh DEBS_DIR LINK}
 cache=${AIOD_SYSTEM_CACHE:-/var/cache/aiod-system-tests}
 suite=bookworm
-base=(systemd systemd-sysv dbus)
+# libpam-systemd: a user manager (user@.service) gets its XDG_RUNTIME_DIR
+# from pam_systemd; Debian 12 installs it by default (priority standard).
+base=(systemd systemd-sysv dbus libpam-systemd)
 
 skip() {
   echo "SKIP: $*" >&2

@@ -22,17 +22,6 @@ as_carol() {
   inside runuser -u carol -- env XDG_RUNTIME_DIR="$runtime" "$@"
 }
 
-# pam_systemd sets XDG_RUNTIME_DIR for the user manager (user@.service);
-# without it `systemd --user` refuses to start. Debian 12 systems have it
-# (libpam-systemd, priority standard); a minimal root may not, and then a
-# drop-in sets the variable as pam_systemd would.
-if ! inside sh -c 'ls /lib/*/security/pam_systemd.so /usr/lib/*/security/pam_systemd.so' > /dev/null 2>&1; then
-  note "no pam_systemd in the container: user@.service gets XDG_RUNTIME_DIR from a drop-in"
-  inside mkdir -p /run/systemd/system/user@.service.d
-  inside sh -c 'printf "[Service]\nEnvironment=XDG_RUNTIME_DIR=/run/user/%%i\n" > /run/systemd/system/user@.service.d/xdg-runtime-dir.conf'
-  inside systemctl daemon-reload
-fi
-
 note "loginctl enable-linger carol starts her user manager"
 inside loginctl enable-linger carol
 deadline=$((SECONDS + 30))
