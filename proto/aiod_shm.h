@@ -110,6 +110,9 @@ enum aiod_opcode {
   AIOD_OP_FTRUNCATE = 38,
   AIOD_OP_SYNC_FILE_RANGE = 39,
   AIOD_OP_SETSOCKOPT = 40,
+  AIOD_OP_GETSOCKOPT = 41,
+  AIOD_OP_GETSOCKNAME = 42,
+  AIOD_OP_GETPEERNAME = 43,
   AIOD_OP_LAST /* not an opcode: one past the highest */
 };
 

@@ -135,7 +135,10 @@ inline constexpr std::array<OpInfo, AIOD_OP_LAST> kOps{{
   {AIOD_OP_FADVISE,             "fadvise",             C::handle,     C::number,      _,            C::number,   C::flags, _,         _,         _,         B::none, G::data,    "5.6"},
   {AIOD_OP_FTRUNCATE,           "ftruncate",           C::handle,     C::number,      _,            _,           _,        _,         _,         _,         B::none, G::data,    "6.9"},
   {AIOD_OP_SYNC_FILE_RANGE,     "sync_file_range",     C::handle,     C::number,      _,            C::number,   C::flags, _,         _,         _,         B::none, G::data,    "5.2"},
-  {AIOD_OP_SETSOCKOPT,          "setsockopt",          C::handle,     C::number,      C::buffer,    C::length,   C::number, _,        _,         _,         B::none, G::socket,  ""},
+  {AIOD_OP_SETSOCKOPT,          "setsockopt",          C::handle,     C::number,      C::buffer,    C::length,   C::number, _,        _,         _,         B::none, G::socket,  "6.7"},
+  {AIOD_OP_GETSOCKOPT,          "getsockopt",          C::handle,     C::number,      C::buffer,    C::length,   C::number, _,        _,         _,         B::none, G::socket,  "6.7"},
+  {AIOD_OP_GETSOCKNAME,         "getsockname",         C::handle,     _,              C::buffer,    C::length,   _,        _,         _,         _,         B::none, G::socket,  ""},
+  {AIOD_OP_GETPEERNAME,         "getpeername",         C::handle,     _,              C::buffer,    C::length,   _,        _,         _,         _,         B::none, G::socket,  ""},
 }};
 // clang-format on
 

@@ -1,5 +1,6 @@
 // apply_result.cpp — a completion's result, delivered where the op asked:
 // out-pointers, bytes copied back out of the arena, messages, addresses.
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,6 +51,9 @@ int Connection::apply_result(PendingOp& op, int res) {
       break;
     case Post::events:
       *static_cast<std::uint32_t*>(op.out) = static_cast<std::uint32_t>(res);
+      break;
+    case Post::socklen:
+      *static_cast<socklen_t*>(op.out) = static_cast<socklen_t>(res);
       break;
     case Post::accept: {
       if (op.out != nullptr) *static_cast<Handle*>(op.out) = Handle{static_cast<std::uint32_t>(res)};

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -397,6 +398,29 @@ struct Encoder {
     sqe.off = static_cast<std::uint32_t>(op.level);
     sqe.op_flags = static_cast<std::uint32_t>(op.name);
     return buffer_in(op.value);
+  }
+  std::error_code operator()(const GetSockOpt& op) {
+    if (op.level < 0 || op.name < 0) return invalid();
+    sqe.opcode = AIOD_OP_GETSOCKOPT;
+    sqe.handle = op.socket.value;
+    sqe.off = static_cast<std::uint32_t>(op.level);
+    sqe.op_flags = static_cast<std::uint32_t>(op.name);
+    sink(Post::size, op.out_len);
+    return buffer_out(op.value);  // the first `res` bytes come back
+  }
+  std::error_code operator()(const GetSockName& op) { return local_address(AIOD_OP_GETSOCKNAME, op); }
+  std::error_code operator()(const GetPeerName& op) { return local_address(AIOD_OP_GETPEERNAME, op); }
+  // Room for the address in the arena; its first bytes come back to out_addr
+  // and its full length to *inout_addrlen.
+  template <class GetName>
+  std::error_code local_address(std::uint8_t opcode, const GetName& op) {
+    if (op.out_addr == nullptr || op.inout_addrlen == nullptr || *op.inout_addrlen == 0) return invalid();
+    sqe.opcode = opcode;
+    sqe.handle = op.socket.value;
+    p.post = Post::socklen;
+    p.out = op.inout_addrlen;
+    const std::size_t room = std::min<std::size_t>(*op.inout_addrlen, sizeof(sockaddr_storage));
+    return buffer_out(MutableBuffer(op.out_addr, room));
   }
   std::error_code operator()(const SyncFileRange& op) {
     sqe.opcode = AIOD_OP_SYNC_FILE_RANGE;

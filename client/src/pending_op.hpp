@@ -5,6 +5,8 @@
 // Owned by a Connection's table of ops in flight; not thread-safe.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -47,6 +49,7 @@ enum class Post : std::uint8_t {
   size,        // *out = (std::size_t)res
   handle,      // *out = Handle{res}
   events,      // *out = (std::uint32_t)res
+  socklen,     // *out = (socklen_t)res
   accept,      // handle; peer address (aiod_sockaddr_out at aux[0]) to out2, its length to out3
   recv_msg,    // the msghdr at out, from the aiod_msghdr at aux[0]
   child_exit,  // reap the child through the pidfd in owned_fd

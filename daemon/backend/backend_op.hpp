@@ -60,6 +60,9 @@ enum class BackendOpcode : std::uint8_t {
   ftruncate,
   sync_file_range,
   setsockopt,
+  getsockopt,
+  getsockname,
+  getpeername,
   count,  // not an opcode
 };
 
@@ -69,7 +72,7 @@ inline constexpr std::string_view kBackendOpNames[] = {
     "sendmsg",    "accept", "poll_add", "readv",        "writev",    "connect",  "bind",      "listen",
     "recv",       "send",   "shutdown", "link_timeout", "cancel",    "renameat", "unlinkat",  "mkdirat",
     "symlinkat",  "socket", "splice",   "statx",        "fallocate", "fadvise",  "ftruncate", "sync_file_range",
-    "setsockopt",
+    "setsockopt", "getsockopt", "getsockname", "getpeername",
 };
 static_assert(std::size(kBackendOpNames) == static_cast<std::size_t>(BackendOpcode::count));
 [[nodiscard]] constexpr std::string_view backend_op_name(BackendOpcode op) {
@@ -287,19 +290,45 @@ struct SyncFileRange {
   std::uint32_t len = 0;
   std::uint32_t flags = 0;
 };
+// The value is read from the session's arena (validated: see prepare/).
 struct Setsockopt {
   static constexpr BackendOpcode kOpcode = BackendOpcode::setsockopt;
   int fd = -1;
-  int level = 0;
+  int level = SOL_SOCKET;
   int name = 0;
   const void* value = nullptr;
+  socklen_t len = 0;
+};
+// Completes with the value's length (<= len); the kernel writes the value in
+// place, at most `len` bytes.
+struct Getsockopt {
+  static constexpr BackendOpcode kOpcode = BackendOpcode::getsockopt;
+  int fd = -1;
+  int level = SOL_SOCKET;
+  int name = 0;
+  void* value = nullptr;
+  socklen_t len = 0;
+};
+// Completes with the address's full length, which may exceed `len`: the
+// kernel writes at most `len` bytes of it at `addr`.
+struct Getsockname {
+  static constexpr BackendOpcode kOpcode = BackendOpcode::getsockname;
+  int fd = -1;
+  sockaddr* addr = nullptr;
+  socklen_t len = 0;
+};
+struct Getpeername {
+  static constexpr BackendOpcode kOpcode = BackendOpcode::getpeername;
+  int fd = -1;
+  sockaddr* addr = nullptr;
   socklen_t len = 0;
 };
 
 using Args =
     std::variant<Nop, Read, Write, Fsync, Timeout, Openat2, Close, Recvmsg, Sendmsg, Accept, PollAdd, Readv, Writev,
                  Connect, Bind, Listen, Recv, Send, Shutdown, LinkTimeout, Cancel, Renameat, Unlinkat, Mkdirat,
-                 Symlinkat, Socket, Splice, Statx, Fallocate, Fadvise, Ftruncate, SyncFileRange, Setsockopt>;
+                 Symlinkat, Socket, Splice, Statx, Fallocate, Fadvise, Ftruncate, SyncFileRange, Setsockopt,
+                 Getsockopt, Getsockname, Getpeername>;
 
 template <std::size_t... I>
 constexpr bool indices_match_opcodes(std::index_sequence<I...>) {

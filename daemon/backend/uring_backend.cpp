@@ -9,7 +9,8 @@
 // (`emulated_`, the same code as --backend posix, on worker threads of this
 // shard): every op that resolves a path a client names (io_uring would walk
 // it from the daemon's own context; see confined_path.hpp), a socket created
-// in a client's network namespace, and any op this kernel's io_uring lacks.
+// in a client's network namespace, getsockname and getpeername (which it
+// runs at once, on this thread), and any op this kernel's io_uring lacks.
 // A link timeout goes wherever the op it guards went; a cancel goes to the
 // backend holding its target. The ring sleeps with a poll on the posix
 // backend's wake eventfd armed, so a finished emulated op wakes it.
@@ -18,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +31,7 @@
 #include <utility>
 #include <variant>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "backend/backend.hpp"
@@ -36,6 +39,7 @@
 #include "backend/posix/posix_backend.hpp"
 #include "backend/uring_kernel.hpp"
 #include "os/timespec.hpp"
+#include "unique_fd.hpp"
 
 namespace aiod::daemon {
 namespace {
@@ -52,6 +56,25 @@ IgnoredCompletion g_ignored;
 constexpr auto kOpFtruncate = static_cast<io_uring_op>(55);  // Linux 6.9
 constexpr auto kOpBind = static_cast<io_uring_op>(56);       // Linux 6.11
 constexpr auto kOpListen = static_cast<io_uring_op>(57);     // Linux 6.11
+
+// io_uring's socket commands (Linux 6.7, kSocketCommandsSince): an
+// IORING_OP_URING_CMD whose cmd_op is SOCKET_URING_OP_GETSOCKOPT or _SETSOCKOPT,
+// with the level and the option's name where `addr` is, the value's length
+// where `file_index` is and its address where `addr3` is (the kernel's
+// names, which liburing 2.3 lacks). The kernel returns getsockopt's length.
+constexpr std::uint32_t kSocketGetsockopt = 2;
+constexpr std::uint32_t kSocketSetsockopt = 3;
+static_assert(offsetof(io_uring_sqe, addr) == 16 && offsetof(io_uring_sqe, file_index) == 44 &&
+              offsetof(io_uring_sqe, addr3) == 48);
+void prep_socket_command(io_uring_sqe* sqe, std::uint32_t command, int fd, int level, int name, const void* value,
+                         socklen_t len) {
+  io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, nullptr, 0, 0);
+  sqe->cmd_op = command;
+  const std::uint32_t level_and_name[2] = {static_cast<std::uint32_t>(level), static_cast<std::uint32_t>(name)};
+  std::memcpy(&sqe->addr, level_and_name, sizeof(level_and_name));
+  sqe->file_index = len;
+  sqe->addr3 = reinterpret_cast<std::uintptr_t>(value);
+}
 
 // An io_uring opcode no kernel has: an op whose prep() fills it runs in the
 // posix part (see the top of this file).
@@ -131,9 +154,20 @@ void prep(io_uring_sqe* sqe, const op::Fadvise& o) {
 void prep(io_uring_sqe* sqe, const op::Ftruncate& o) {  // no liburing 2.3 helper
   io_uring_prep_rw(kOpFtruncate, sqe, o.fd, nullptr, 0, o.length);
 }
-// io_uring's setsockopt is a socket command (Linux 6.7) that the probe cannot
-// tell from older kernels' URING_CMD: the posix part runs it.
-void prep(io_uring_sqe* sqe, const op::Setsockopt&) { posix_only(sqe); }
+// Socket commands: on the ring where init() found them, and only on a
+// descriptor that is a socket (prepare() checks: other files' URING_CMD means
+// something else to their drivers).
+void prep(io_uring_sqe* sqe, const op::Setsockopt& o) {
+  prep_socket_command(sqe, kSocketSetsockopt, o.fd, o.level, o.name, o.value, o.len);
+}
+void prep(io_uring_sqe* sqe, const op::Getsockopt& o) {
+  if (o.level != SOL_SOCKET) return posix_only(sqe);  // the kernel's command reads SOL_SOCKET only
+  prep_socket_command(sqe, kSocketGetsockopt, o.fd, o.level, o.name, o.value, o.len);
+}
+// No io_uring operation: the posix part runs them at once on this thread
+// (posix::try_now); they never block.
+void prep(io_uring_sqe* sqe, const op::Getsockname&) { posix_only(sqe); }
+void prep(io_uring_sqe* sqe, const op::Getpeername&) { posix_only(sqe); }
 void prep(io_uring_sqe* sqe, const op::SyncFileRange& o) {
   io_uring_prep_sync_file_range(sqe, o.fd, o.len, o.offset, static_cast<int>(o.flags));
 }
@@ -239,6 +273,7 @@ class UringBackend final : public Backend {
       io_uring_free_probe(probe);
     }
     supported_[kPosixOnly] = false;
+    socket_commands_ = probe_socket_commands();
     emulated_ = std::make_unique<posix::PosixBackend>(entries);
     emulated_->set_worker_share(worker_share);
     if (const int err = emulated_->init(error); err < 0) return err;
@@ -273,6 +308,8 @@ class UringBackend final : public Backend {
       emulate = link_to_emulated_;
     } else if (op.is<op::Cancel>()) {
       emulate = emulated_->holds(op.as<op::Cancel>().target);
+    } else if (filled.opcode == IORING_OP_URING_CMD) {
+      emulate = !socket_commands_ || !is_socket(filled.fd);
     } else {
       emulate = !supported_[filled.opcode];
     }
@@ -439,6 +476,38 @@ class UringBackend final : public Backend {
     return emulated_->prepare(copy, done);
   }
 
+  // Whether this ring runs socket commands on every kind of socket. The
+  // first releases with them (6.7 and a few after) refused sockets whose
+  // protocol has no ioctl, AF_UNIX among them, with -EOPNOTSUPP; so an
+  // AF_UNIX socket of the daemon's own is asked for its SO_TYPE, once,
+  // before the ring holds anything else.
+  bool probe_socket_commands() {
+    if (!supported_[IORING_OP_URING_CMD]) return false;
+    if (emulate_ && *emulate_ < kSocketCommandsSince) return false;
+    const UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sock || sqe == nullptr) return false;
+    int type = 0;
+    prep_socket_command(sqe, kSocketGetsockopt, sock.get(), SOL_SOCKET, SO_TYPE, &type, sizeof(type));
+    io_uring_sqe_set_data(sqe, &g_ignored);
+    ++syscalls_;
+    if (io_uring_submit_and_wait(&ring_, 1) < 0) return false;
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_peek_cqe(&ring_, &cqe) != 0 || cqe == nullptr) return false;
+    const int res = cqe->res;
+    io_uring_cqe_seen(&ring_, cqe);
+    return res == static_cast<int>(sizeof(type)) && type == SOCK_STREAM;
+  }
+
+  // Whether `fd` is a socket: a getsockopt that never blocks and, on any
+  // other file, fails before touching it.
+  bool is_socket(int fd) {
+    int type = 0;
+    socklen_t len = sizeof(type);
+    ++syscalls_;
+    return ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+  }
+
   bool arm_emulated_wake() {
     if (wake_armed_) return true;
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
@@ -462,6 +531,7 @@ class UringBackend final : public Backend {
     io_uring_sqe filled{};
     std::visit([&filled](const auto& args) { prep(&filled, args); }, default_payload(kind));
     if (filled.opcode == kPosixOnly) return OpRoute::posix;
+    if (filled.opcode == IORING_OP_URING_CMD) return socket_commands_ ? OpRoute::ring : OpRoute::emulated;
     return supported_[filled.opcode] ? OpRoute::ring : OpRoute::emulated;
   }
 
@@ -473,6 +543,7 @@ class UringBackend final : public Backend {
   unsigned setup_flags_ = 0;
   unsigned features_ = 0;
   std::bitset<256> supported_;  // by io_uring opcode, from the probe
+  bool socket_commands_ = false;  // probe_socket_commands()
   std::uint64_t syscalls_ = 0;
   std::unique_ptr<posix::PosixBackend> emulated_;
   std::map<std::uint16_t, std::uint16_t> emulated_personality_;  // ring id -> emulated_'s id

@@ -20,6 +20,11 @@ namespace aiod::daemon {
 // it, `--backend auto` runs posix.
 inline constexpr KernelVersion kUringFloor{5, 10};
 
+// The release whose io_uring runs getsockopt and setsockopt as socket
+// commands (IORING_OP_URING_CMD with SOCKET_URING_OP_*): URING_CMD itself is
+// older (5.19), so the probe cannot tell; the backend asks a socket at start.
+inline constexpr KernelVersion kSocketCommandsSince{6, 7};
+
 // The release whose io_uring has this opcode (IORING_OP_*); nullopt for an
 // opcode newer than this table.
 [[nodiscard]] std::optional<KernelVersion> uring_opcode_since(std::uint8_t opcode);

@@ -2,9 +2,13 @@
 // are copied out of the arena (the kernel reads them later); SCM_RIGHTS in
 // SEND_MSG carries handles, which become the daemon's descriptors here.
 #include <linux/if_packet.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -32,21 +36,187 @@ int copy_address(const PrepareContext& ctx, std::uint64_t off, std::uint64_t len
   return fix_unix_address(ctx, rec, rec.addr, rec.addr_len);
 }
 
-// Whether a setsockopt value holds what the kernel would look up in the
-// calling process, which is the daemon: a descriptor number (an eBPF
-// program), or a pointer (classic BPF's sock_fprog, an AF_XDP umem).
-bool value_is_read_in_the_daemon(int level, int name) {
-  switch (level) {
-    case SOL_SOCKET:
-      return name == SO_ATTACH_BPF || name == SO_ATTACH_REUSEPORT_EBPF || name == SO_ATTACH_FILTER ||
-             name == SO_ATTACH_REUSEPORT_CBPF;
-    case SOL_PACKET:
-      return name == PACKET_FANOUT_DATA;
-    case SOL_XDP:
-      return true;
-    default:
-      return false;
+// --- socket options (SETSOCKOPT, GETSOCKOPT) ---------------------------------
+//
+// Only options known to be safe pass: the kernel runs setsockopt and
+// getsockopt in the calling process, which is the daemon, and some options
+// act on that process rather than on the socket. Each list below is
+// docs/operations.md's ("Which options pass").
+
+// Newer than some C libraries' headers (Linux 6.5, 6.3).
+constexpr int kSoPassPidfd = 76;
+constexpr int kSoPeerPidfd = 77;
+constexpr int kIpLocalPortRange = 51;
+
+// The most bytes a value may have: more than any option that passes needs
+// (TCP_INFO is about 250, SO_PEERGROUPS 4 per group).
+constexpr std::uint32_t kMaxOptionLength = 4096;
+
+enum Direction : std::uint8_t { kSet = 1, kGet = 2, kBoth = kSet | kGet };
+struct Option {
+  int level;
+  int name;
+  Direction dir;
+};
+
+// Refused with -EPERM, whatever the client's rights: the kernel would read
+// the value, or write its answer, in the daemon's context.
+constexpr Option kRefused[] = {
+    // A descriptor number (eBPF) or a pointer (classic BPF's sock_fprog)
+    // followed in the daemon, and a program run on every packet: the
+    // daemon's memory could be loaded as a filter and read back.
+    {SOL_SOCKET, SO_ATTACH_FILTER, kBoth},  // also SO_GET_FILTER, whose length counts filter blocks, not bytes
+    {SOL_SOCKET, SO_ATTACH_BPF, kSet},
+    {SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, kSet},
+    {SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, kSet},
+    {SOL_SOCKET, SO_DETACH_FILTER, kSet},  // SO_DETACH_BPF
+    {SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, kSet},
+    {SOL_PACKET, PACKET_FANOUT_DATA, kBoth},
+    // Ancillary data the kernel fills in as the receiving process, the
+    // daemon, sees it: SCM_CREDENTIALS' pid in the daemon's pid namespace and
+    // ids in its user namespace; SCM_PIDFD a descriptor installed in the
+    // daemon.
+    {SOL_SOCKET, SO_PASSCRED, kSet},
+    {SOL_SOCKET, kSoPassPidfd, kSet},
+    // A pidfd installed in the daemon's descriptor table.
+    {SOL_SOCKET, kSoPeerPidfd, kGet},
+    // Maps received pages into the daemon's address space.
+    {IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, kGet},
+};
+
+// What passes (the kernel then checks the client's own rights: SO_MARK,
+// SO_PRIORITY above 6, SO_*BUFFORCE, SO_BINDTODEVICE, IP_TRANSPARENT and
+// the like need capabilities the client's identity does not carry).
+constexpr Option kAllowed[] = {
+    // SOL_SOCKET
+    {SOL_SOCKET, SO_REUSEADDR, kBoth},
+    {SOL_SOCKET, SO_REUSEPORT, kBoth},
+    {SOL_SOCKET, SO_KEEPALIVE, kBoth},
+    {SOL_SOCKET, SO_LINGER, kBoth},
+    {SOL_SOCKET, SO_SNDBUF, kBoth},
+    {SOL_SOCKET, SO_RCVBUF, kBoth},
+    {SOL_SOCKET, SO_SNDBUFFORCE, kSet},
+    {SOL_SOCKET, SO_RCVBUFFORCE, kSet},
+    {SOL_SOCKET, SO_BROADCAST, kBoth},
+    {SOL_SOCKET, SO_DONTROUTE, kBoth},
+    {SOL_SOCKET, SO_OOBINLINE, kBoth},
+    {SOL_SOCKET, SO_PRIORITY, kBoth},
+    {SOL_SOCKET, SO_MARK, kBoth},
+    {SOL_SOCKET, SO_BINDTODEVICE, kBoth},
+    {SOL_SOCKET, SO_BINDTOIFINDEX, kBoth},
+    {SOL_SOCKET, SO_RCVLOWAT, kBoth},
+    {SOL_SOCKET, SO_SNDLOWAT, kBoth},
+    {SOL_SOCKET, SO_RCVTIMEO_OLD, kBoth},
+    {SOL_SOCKET, SO_SNDTIMEO_OLD, kBoth},
+    {SOL_SOCKET, SO_RCVTIMEO_NEW, kBoth},
+    {SOL_SOCKET, SO_SNDTIMEO_NEW, kBoth},
+    {SOL_SOCKET, SO_TIMESTAMP_OLD, kBoth},
+    {SOL_SOCKET, SO_TIMESTAMPNS_OLD, kBoth},
+    {SOL_SOCKET, SO_TIMESTAMPING_OLD, kBoth},
+    {SOL_SOCKET, SO_TIMESTAMP_NEW, kBoth},
+    {SOL_SOCKET, SO_TIMESTAMPNS_NEW, kBoth},
+    {SOL_SOCKET, SO_TIMESTAMPING_NEW, kBoth},
+    {SOL_SOCKET, SO_BUSY_POLL, kBoth},
+    {SOL_SOCKET, SO_PREFER_BUSY_POLL, kBoth},
+    {SOL_SOCKET, SO_BUSY_POLL_BUDGET, kBoth},
+    {SOL_SOCKET, SO_INCOMING_CPU, kBoth},
+    {SOL_SOCKET, SO_MAX_PACING_RATE, kBoth},
+    {SOL_SOCKET, SO_PEEK_OFF, kBoth},
+    {SOL_SOCKET, SO_RXQ_OVFL, kBoth},
+    {SOL_SOCKET, SO_NO_CHECK, kBoth},
+    {SOL_SOCKET, SO_SELECT_ERR_QUEUE, kBoth},
+    {SOL_SOCKET, SO_TYPE, kGet},
+    {SOL_SOCKET, SO_DOMAIN, kGet},
+    {SOL_SOCKET, SO_PROTOCOL, kGet},
+    {SOL_SOCKET, SO_ERROR, kGet},
+    {SOL_SOCKET, SO_ACCEPTCONN, kGet},
+    {SOL_SOCKET, SO_PEERCRED, kGet},
+    {SOL_SOCKET, SO_PEERGROUPS, kGet},
+    {SOL_SOCKET, SO_PEERNAME, kGet},
+    {SOL_SOCKET, SO_COOKIE, kGet},
+    {SOL_SOCKET, SO_NETNS_COOKIE, kGet},
+    {SOL_SOCKET, SO_MEMINFO, kGet},
+    {SOL_SOCKET, SO_INCOMING_NAPI_ID, kGet},
+    // IPPROTO_TCP
+    {IPPROTO_TCP, TCP_NODELAY, kBoth},
+    {IPPROTO_TCP, TCP_MAXSEG, kBoth},
+    {IPPROTO_TCP, TCP_CORK, kBoth},
+    {IPPROTO_TCP, TCP_KEEPIDLE, kBoth},
+    {IPPROTO_TCP, TCP_KEEPINTVL, kBoth},
+    {IPPROTO_TCP, TCP_KEEPCNT, kBoth},
+    {IPPROTO_TCP, TCP_SYNCNT, kBoth},
+    {IPPROTO_TCP, TCP_LINGER2, kBoth},
+    {IPPROTO_TCP, TCP_DEFER_ACCEPT, kBoth},
+    {IPPROTO_TCP, TCP_WINDOW_CLAMP, kBoth},
+    {IPPROTO_TCP, TCP_QUICKACK, kBoth},
+    {IPPROTO_TCP, TCP_CONGESTION, kBoth},
+    {IPPROTO_TCP, TCP_USER_TIMEOUT, kBoth},
+    {IPPROTO_TCP, TCP_NOTSENT_LOWAT, kBoth},
+    {IPPROTO_TCP, TCP_FASTOPEN, kBoth},
+    {IPPROTO_TCP, TCP_FASTOPEN_CONNECT, kBoth},
+    {IPPROTO_TCP, TCP_INFO, kGet},
+    // IPPROTO_IP
+    {IPPROTO_IP, IP_TOS, kBoth},
+    {IPPROTO_IP, IP_TTL, kBoth},
+    {IPPROTO_IP, IP_MTU_DISCOVER, kBoth},
+    {IPPROTO_IP, IP_MTU, kGet},
+    {IPPROTO_IP, IP_RECVERR, kBoth},
+    {IPPROTO_IP, IP_PKTINFO, kBoth},
+    {IPPROTO_IP, IP_RECVTOS, kBoth},
+    {IPPROTO_IP, IP_RECVTTL, kBoth},
+    {IPPROTO_IP, IP_RECVORIGDSTADDR, kBoth},
+    {IPPROTO_IP, IP_FREEBIND, kBoth},
+    {IPPROTO_IP, IP_TRANSPARENT, kBoth},
+    {IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, kBoth},
+    {IPPROTO_IP, kIpLocalPortRange, kBoth},
+    {IPPROTO_IP, IP_MULTICAST_TTL, kBoth},
+    {IPPROTO_IP, IP_MULTICAST_LOOP, kBoth},
+    {IPPROTO_IP, IP_MULTICAST_IF, kBoth},
+    {IPPROTO_IP, IP_MULTICAST_ALL, kBoth},
+    {IPPROTO_IP, IP_ADD_MEMBERSHIP, kSet},
+    {IPPROTO_IP, IP_DROP_MEMBERSHIP, kSet},
+    {IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, kSet},
+    {IPPROTO_IP, IP_DROP_SOURCE_MEMBERSHIP, kSet},
+    {IPPROTO_IP, IP_BLOCK_SOURCE, kSet},
+    {IPPROTO_IP, IP_UNBLOCK_SOURCE, kSet},
+    // IPPROTO_IPV6
+    {IPPROTO_IPV6, IPV6_V6ONLY, kBoth},
+    {IPPROTO_IPV6, IPV6_UNICAST_HOPS, kBoth},
+    {IPPROTO_IPV6, IPV6_TCLASS, kBoth},
+    {IPPROTO_IPV6, IPV6_MTU_DISCOVER, kBoth},
+    {IPPROTO_IPV6, IPV6_MTU, kBoth},
+    {IPPROTO_IPV6, IPV6_RECVERR, kBoth},
+    {IPPROTO_IPV6, IPV6_RECVPKTINFO, kBoth},
+    {IPPROTO_IPV6, IPV6_RECVTCLASS, kBoth},
+    {IPPROTO_IPV6, IPV6_RECVHOPLIMIT, kBoth},
+    {IPPROTO_IPV6, IPV6_RECVORIGDSTADDR, kBoth},
+    {IPPROTO_IPV6, IPV6_FREEBIND, kBoth},
+    {IPPROTO_IPV6, IPV6_TRANSPARENT, kBoth},
+    {IPPROTO_IPV6, IPV6_DONTFRAG, kBoth},
+    {IPPROTO_IPV6, IPV6_MULTICAST_HOPS, kBoth},
+    {IPPROTO_IPV6, IPV6_MULTICAST_LOOP, kBoth},
+    {IPPROTO_IPV6, IPV6_MULTICAST_IF, kBoth},
+    {IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, kSet},
+    {IPPROTO_IPV6, IPV6_DROP_MEMBERSHIP, kSet},
+    // IPPROTO_UDP
+    {IPPROTO_UDP, UDP_CORK, kBoth},
+    {IPPROTO_UDP, UDP_SEGMENT, kBoth},
+    {IPPROTO_UDP, UDP_GRO, kBoth},
+};
+
+bool listed(const auto& list, int level, int name, Direction dir) {
+  for (const Option& o : list) {
+    if (o.level == level && o.name == name && (o.dir & dir) != 0) return true;
   }
+  return false;
+}
+
+// 0 if the option may be set (kSet) or read (kGet) for a client; -EPERM for
+// the options refused on purpose (every SOL_XDP option too: their values are
+// addresses in the calling process); -EOPNOTSUPP for any other.
+int option_policy(int level, int name, Direction dir) {
+  if (level == SOL_XDP || listed(kRefused, level, name, dir)) return -EPERM;
+  return listed(kAllowed, level, name, dir) ? 0 : -EOPNOTSUPP;
 }
 
 // The socket's descriptor; any failure is -EBADF.
@@ -218,16 +388,42 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
       }
       return 0;
     }
-    case AIOD_OP_SETSOCKOPT: {
+    case AIOD_OP_SETSOCKOPT:
+    case AIOD_OP_GETSOCKOPT: {
+      const bool set = s.opcode == AIOD_OP_SETSOCKOPT;
       if (s.off > INT_MAX || s.op_flags > INT_MAX) return -EINVAL;
       const auto level = static_cast<int>(s.off);
       const auto name = static_cast<int>(s.op_flags);
-      if (value_is_read_in_the_daemon(level, name)) return -EPERM;
-      const std::byte* value = arena_ptr(ctx, s.addr, s.len);
+      // A value may be empty (SO_BINDTODEVICE's unbinding); room to read
+      // into may not.
+      if (s.len > kMaxOptionLength || (!set && s.len == 0)) return -EINVAL;
+      if (const int err = option_policy(level, name, set ? kSet : kGet); err < 0) return err;
+      std::byte* value = arena_ptr(ctx, s.addr, s.len);
       if (value == nullptr) return -EFAULT;
       const int fd = socket_fd(s, ctx, rec);
       if (fd < 0) return fd;
-      rec.op.args = op::Setsockopt{.fd = fd, .level = level, .name = name, .value = value, .len = s.len};
+      if (set) {
+        rec.op.args = op::Setsockopt{.fd = fd, .level = level, .name = name, .value = value, .len = s.len};
+      } else {
+        rec.op.args = op::Getsockopt{.fd = fd, .level = level, .name = name, .value = value, .len = s.len};
+      }
+      return 0;
+    }
+    case AIOD_OP_GETSOCKNAME:
+    case AIOD_OP_GETPEERNAME: {
+      // The kernel writes at most sizeof(sockaddr_storage) bytes of address.
+      if (s.len == 0) return -EINVAL;
+      const auto room = static_cast<socklen_t>(std::min<std::uint32_t>(s.len, sizeof(sockaddr_storage)));
+      std::byte* addr = arena_ptr(ctx, s.addr, s.len);
+      if (addr == nullptr) return -EFAULT;
+      const int fd = socket_fd(s, ctx, rec);
+      if (fd < 0) return fd;
+      auto* out = reinterpret_cast<sockaddr*>(addr);
+      if (s.opcode == AIOD_OP_GETSOCKNAME) {
+        rec.op.args = op::Getsockname{.fd = fd, .addr = out, .len = room};
+      } else {
+        rec.op.args = op::Getpeername{.fd = fd, .addr = out, .len = room};
+      }
       return 0;
     }
     case AIOD_OP_RECV_MSG:

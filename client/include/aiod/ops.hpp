@@ -398,6 +398,34 @@ struct SetSockOpt {
   AIOD_OP_COMMON_FIELDS;
 };
 
+// getsockopt(2): `value` is the room for the option (an int for most
+// options); *out_len is the length the kernel wrote.
+struct GetSockOpt {
+  Handle socket{};
+  int level = SOL_SOCKET;
+  int name = 0;
+  MutableBuffer value{};
+  std::size_t* out_len = nullptr;
+  AIOD_OP_COMMON_FIELDS;
+};
+
+// getsockname(2): *inout_addrlen is the room at out_addr on entry and the
+// address's full length on exit (longer than the room: truncated).
+struct GetSockName {
+  Handle socket{};
+  sockaddr* out_addr = nullptr;
+  socklen_t* inout_addrlen = nullptr;
+  AIOD_OP_COMMON_FIELDS;
+};
+
+// getpeername(2), as GetSockName.
+struct GetPeerName {
+  Handle socket{};
+  sockaddr* out_addr = nullptr;
+  socklen_t* inout_addrlen = nullptr;
+  AIOD_OP_COMMON_FIELDS;
+};
+
 #undef AIOD_OP_COMMON_FIELDS
 
 // Any operation.
@@ -405,6 +433,7 @@ using Op =
     std::variant<Nop, Read, Write, Fsync, Timeout, OpenAt, CloseFile, CloseDir, Poll, ReadTty, Readv, Writev, Accept,
                  Connect, Bind, Listen, Recv, Send, RecvMsg, SendMsg, Shutdown, LinkTimeout, Cancel, RenameAt, UnlinkAt,
                  MkdirAt, SymlinkAt, ChildExit, Socket, CloseSocket, NotifyEventSource, WaitEventSource,
-                 CloseEventSource, Splice, OpenAt2, Statx, Fallocate, Fadvise, Ftruncate, SyncFileRange, SetSockOpt>;
+                 CloseEventSource, Splice, OpenAt2, Statx, Fallocate, Fadvise, Ftruncate, SyncFileRange, SetSockOpt,
+                 GetSockOpt, GetSockName, GetPeerName>;
 
 }  // namespace aiod

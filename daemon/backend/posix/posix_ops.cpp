@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <mutex>
@@ -185,6 +186,22 @@ long attempt(const op::SyncFileRange& o, std::uint64_t) {
   return ::sync_file_range(o.fd, static_cast<off64_t>(o.offset), o.len, o.flags);
 }
 long attempt(const op::Setsockopt& o, std::uint64_t) { return ::setsockopt(o.fd, o.level, o.name, o.value, o.len); }
+// The value's length, as io_uring's socket command returns it (never more
+// than the room given).
+long attempt(const op::Getsockopt& o, std::uint64_t) {
+  socklen_t len = o.len;
+  if (::getsockopt(o.fd, o.level, o.name, o.value, &len) < 0) return -1;
+  return std::min(len, o.len);
+}
+// The address's full length; at most o.len bytes of it are written.
+long attempt(const op::Getsockname& o, std::uint64_t) {
+  socklen_t len = o.len;
+  return ::getsockname(o.fd, o.addr, &len) < 0 ? -1 : static_cast<long>(len);
+}
+long attempt(const op::Getpeername& o, std::uint64_t) {
+  socklen_t len = o.len;
+  return ::getpeername(o.fd, o.addr, &len) < 0 ? -1 : static_cast<long>(len);
+}
 // Never given to a worker: the backend runs these itself.
 long attempt(const op::Nop&, std::uint64_t) { return -1; }
 long attempt(const op::Timeout&, std::uint64_t) { return -1; }
@@ -325,6 +342,13 @@ std::optional<int> try_now(const BackendOp& op, std::uint64_t& syscalls) {
       if (is_unix_path(o.msg->msg_name, o.msg->msg_namelen)) return std::nullopt;  // a path to resolve: a worker's job
       r = ::sendmsg(o.fd, o.msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
       break;
+    }
+    case BackendOpcode::getsockname:
+    case BackendOpcode::getpeername: {
+      // Never block: always done here, never by a worker.
+      ++syscalls;
+      const long res = attempt(op);
+      return res >= 0 ? static_cast<int>(res) : -errno;
     }
     case BackendOpcode::poll_add: {
       const auto& o = op.as<op::PollAdd>();
