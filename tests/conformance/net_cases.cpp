@@ -1,7 +1,8 @@
 // net_cases.cpp — socket ops: socket, bind, listen, accept, connect, recv, send, recv_msg, send_msg, shutdown,
-// setsockopt, close_socket.
+// setsockopt, getsockopt, getsockname, getpeername, close_socket.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -10,8 +11,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "harness.hpp"
 
@@ -471,6 +474,91 @@ Case setsockopt_case(std::string name, int want, int type, int level, int option
 
 std::string int_bytes(int v) { return std::string(reinterpret_cast<const char*>(&v), sizeof v); }
 
+// getsockopt on a fresh socket of `type` (a file for ENOTSOCK) with `room`
+// bytes of room: the length and the bytes that came back.
+Case getsockopt_case(std::string name, int want, int type, int level, int option, std::size_t room) {
+  auto setup = [type](Ctx& x) {
+    x.add(type == 0 ? open_file(x, "f", O_RDWR | O_CREAT, 0644) : new_socket(AF_INET, type));
+  };
+  auto shown = [](const std::string& value, std::size_t len) {
+    std::string v = "len=" + std::to_string(len) + " bytes=";
+    for (std::size_t i = 0; i < std::min(len, value.size()); ++i) v += std::to_string(static_cast<unsigned char>(value[i])) + ",";
+    return v;
+  };
+  return Case{.op = "getsockopt",
+              .name = std::move(name),
+              .want_err = want,
+              .setup = setup,
+              .ref =
+                  [=](Ctx& x) {
+                    std::string value(room, '\0');
+                    socklen_t len = static_cast<socklen_t>(room);
+                    const int rc = ::getsockopt(x.fd(0), level, option, value.data(), &len);
+                    return rc < 0 ? sys(rc) : Out{0, shown(value, len)};
+                  },
+              .aiod =
+                  [=](Ctx& x) {
+                    std::string value(room, '\0');
+                    std::size_t len = 0;
+                    const std::error_code ec = x.client->single(GetSockOpt{
+                        .socket = x.h(0), .level = level, .name = option, .value = value, .out_len = &len});
+                    return aio(ec, shown(value, len));
+                  }};
+}
+
+// Bound to one free port, the same for every run of the case (each run
+// closes its socket before the next binds).
+void bound_socket(Ctx& x) {
+  static const std::uint16_t port = [] {
+    const int fd = new_socket(AF_INET, SOCK_STREAM);
+    sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ADD_FAILURE() << "no free port";
+    }
+    ::close(fd);
+    return ntohs(a.sin_port);
+  }();
+  const int fd = new_socket(AF_INET, SOCK_STREAM);
+  const sockaddr_in a = loopback(port);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << "bind";
+  x.add(fd);
+}
+
+// getsockname or getpeername of the set-up socket: the length and the bytes.
+Case name_case(std::string op, std::string name, int want, std::function<void(Ctx&)> setup) {
+  const bool peer = op == "getpeername";
+  auto shown = [](const sockaddr_storage& a, socklen_t len) {
+    std::string v = "len=" + std::to_string(len) + " bytes=";
+    const auto* b = reinterpret_cast<const unsigned char*>(&a);
+    for (socklen_t i = 0; i < std::min<socklen_t>(len, sizeof a); ++i) v += std::to_string(b[i]) + ",";
+    return v;
+  };
+  return Case{.op = op,
+              .name = std::move(name),
+              .want_err = want,
+              .setup = std::move(setup),
+              .ref =
+                  [=](Ctx& x) {
+                    sockaddr_storage a{};
+                    socklen_t len = sizeof a;
+                    auto* sa = reinterpret_cast<sockaddr*>(&a);
+                    const int rc = peer ? ::getpeername(x.fd(0), sa, &len) : ::getsockname(x.fd(0), sa, &len);
+                    return rc < 0 ? sys(rc) : Out{0, shown(a, len)};
+                  },
+              .aiod =
+                  [=](Ctx& x) {
+                    sockaddr_storage a{};
+                    socklen_t len = sizeof a;
+                    auto* sa = reinterpret_cast<sockaddr*>(&a);
+                    const std::error_code ec =
+                        peer ? x.client->single(GetPeerName{.socket = x.h(0), .out_addr = sa, .inout_addrlen = &len})
+                             : x.client->single(GetSockName{.socket = x.h(0), .out_addr = sa, .inout_addrlen = &len});
+                    return aio(ec, shown(a, len));
+                  }};
+}
+
 Case shutdown_case(std::string name, int want, std::function<void(Ctx&)> setup, int how, bool peer_probe) {
   return Case{.op = "shutdown",
               .name = std::move(name),
@@ -704,12 +792,46 @@ std::vector<Case> net_cases() {
   cs.push_back(setsockopt_case("reuseaddr_is_set", 0, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, int_bytes(1)));
   cs.push_back(setsockopt_case("keepalive_is_set", 0, SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, int_bytes(1)));
   cs.push_back(setsockopt_case("tcp_nodelay_is_set", 0, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, int_bytes(1)));
-  cs.push_back(
-      setsockopt_case("unknown_option_is_enoprotoopt", ENOPROTOOPT, SOCK_STREAM, SOL_SOCKET, 9999, int_bytes(1)));
+  {
+    Case c = setsockopt_case("unknown_option_is_enoprotoopt", ENOPROTOOPT, SOCK_STREAM, SOL_SOCKET, 9999, int_bytes(1));
+    c.difference = "an option outside aiod's list is EOPNOTSUPP, before it reaches the kernel";
+    c.expect = [](Out& o, std::string&) { o = {EOPNOTSUPP, ""}; };
+    cs.push_back(std::move(c));
+  }
+  {
+    // Outlives the case: the reference's kernel follows the pointer.
+    static sock_filter accept_all{.code = BPF_RET | BPF_K, .jt = 0, .jf = 0, .k = 0xffffffff};
+    const sock_fprog prog{.len = 1, .filter = &accept_all};
+    Case c = setsockopt_case("attach_filter_is_set", 0, SOCK_DGRAM, SOL_SOCKET, SO_ATTACH_FILTER,
+                             std::string(reinterpret_cast<const char*>(&prog), sizeof prog));
+    c.difference = "SO_ATTACH_FILTER is EPERM: the kernel would follow its pointer in the daemon";
+    c.expect = [](Out& o, std::string&) { o = {EPERM, ""}; };
+    c.probe = [](Ctx& x) { return snapshot(x.dir); };
+    cs.push_back(std::move(c));
+  }
   cs.push_back(setsockopt_case("short_value_is_einval", EINVAL, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR, "x"));
   cs.push_back(setsockopt_case("a_file_is_enotsock", ENOTSOCK, 0, SOL_SOCKET, SO_REUSEADDR, int_bytes(1)));
   // SO_MARK needs CAP_NET_ADMIN: the daemon's own capabilities must not lend it.
   cs.push_back(setsockopt_case("mark_as_nobody_is_eperm", EPERM, SOCK_DGRAM, SOL_SOCKET, SO_MARK, int_bytes(7), true));
+  // --- getsockopt
+  cs.push_back(getsockopt_case("type_of_a_stream", 0, SOCK_STREAM, SOL_SOCKET, SO_TYPE, sizeof(int)));
+  cs.push_back(getsockopt_case("rcvbuf", 0, SOCK_DGRAM, SOL_SOCKET, SO_RCVBUF, sizeof(int)));
+  cs.push_back(getsockopt_case("tcp_nodelay", 0, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, sizeof(int)));
+  cs.push_back(getsockopt_case("short_room_gets_part", 0, SOCK_STREAM, SOL_SOCKET, SO_TYPE, 2));
+  cs.push_back(getsockopt_case("unconnected_peercred", 0, SOCK_STREAM, SOL_SOCKET, SO_PEERCRED, sizeof(ucred)));
+  cs.push_back(getsockopt_case("a_file_is_enotsock", ENOTSOCK, 0, SOL_SOCKET, SO_TYPE, sizeof(int)));
+  cs.push_back(getsockopt_case("tcp_option_on_udp_is_eopnotsupp", EOPNOTSUPP, SOCK_DGRAM, IPPROTO_TCP, TCP_NODELAY,
+                               sizeof(int)));
+  // --- getsockname, getpeername
+  cs.push_back(name_case("getsockname", "bound", 0, bound_socket));
+  cs.push_back(name_case("getsockname", "unbound", 0, [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_STREAM)); }));
+  cs.push_back(name_case("getsockname", "a_file_is_enotsock", ENOTSOCK,
+                         [](Ctx& x) { x.add(open_file(x, "f", O_RDWR | O_CREAT, 0644)); }));
+  cs.push_back(name_case("getpeername", "unix_pair", 0, pair_with("", false)));
+  cs.push_back(name_case("getpeername", "unconnected_is_enotconn", ENOTCONN,
+                         [](Ctx& x) { x.add(new_socket(AF_INET, SOCK_STREAM)); }));
+  cs.push_back(name_case("getpeername", "a_file_is_enotsock", ENOTSOCK,
+                         [](Ctx& x) { x.add(open_file(x, "f", O_RDWR | O_CREAT, 0644)); }));
   // --- close_socket
   cs.push_back(Case{.op = "close_socket",
                     .name = "peer_sees_eof",
