@@ -105,6 +105,7 @@ void frame_finished(Frame* f) noexcept {
   s.completed.push_back(f->link);
   --s.running_count;
   if (Frame* joiner = std::exchange(f->joiner, nullptr)) s.make_ready(*joiner);
+  if (f->detached) s.report_detached(*f);
 }
 
 bool frame_completed(const Frame* f) noexcept { return f != nullptr && f->status == Status::completed; }
@@ -125,6 +126,8 @@ void frame_destroy(Frame* f) noexcept {
 
 void frame_detach(Frame* f) noexcept {
   if (f->status == Status::completed || f->status == Status::abandoned) {
+    // Its result will never be looked at: a failure is reported now.
+    if (f->status == Status::completed && f->sched != nullptr) f->sched->report_detached(*f);
     frame_destroy(f);
   } else {
     f->detached = true;

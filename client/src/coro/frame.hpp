@@ -10,6 +10,8 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <source_location>
+#include <string>
 #include <system_error>
 #include <type_traits>
 #include <vector>
@@ -51,6 +53,15 @@ struct Frame {
   CancelHook on_cancel = nullptr;
   Frame* ready_next = nullptr;   // ready queue
   Frame* remote_next = nullptr;  // SchedulerImpl::remote_head stack
+  // For the detached-failure handler.
+  FailureProbe probe = nullptr;
+  std::string* name = nullptr;  // SpawnOptions::name, owned; null when none
+  std::source_location spawned_at{};
+
+  Frame() = default;
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
+  ~Frame() { delete name; }
 
   static Frame& of(ListNode& n) noexcept { return *reinterpret_cast<Frame*>(&n); }
 };
@@ -71,6 +82,13 @@ struct SchedulerImpl {
   void complete(Frame& f, CompleteMode mode);
   [[nodiscard]] bool can_progress() const noexcept;
   void teardown() noexcept;
+  // A detached task has returned: tells the handler if it failed.
+  void report_detached(Frame& f) noexcept;
+  // Moves awaits from the backlog into the rings while they fit. Returns
+  // whether any moved (or failed, and so made its task ready).
+  bool drain_backlog();
+  // Whether an error of Connection::queue() means "no room yet".
+  [[nodiscard]] bool no_room(std::error_code ec) const noexcept;
   // Any thread.
   void post(Frame& f) noexcept;
 
@@ -89,6 +107,12 @@ struct SchedulerImpl {
   std::size_t pinned_waits = 0;      // of those, by park_pinned()
   int depth = 0;                     // > 0 while one of our tasks runs
   std::vector<Frame*> cancel_retry;  // cancel ops that found no room yet
+  // Awaits waiting for room in the rings (IoWait::backlog_link), oldest first.
+  List backlog;
+  std::size_t backlog_ops = 0;
+  std::size_t max_backlog_ops = 0;
+  std::size_t max_await_ops = 0;  // the most ops one await can ever have in the rings
+  DetachedFailureHandler on_detached_failure;  // empty: the default
   SchedulerStats stats;
 
   // --- touched by other threads ------------------------------------------------------
@@ -106,6 +130,7 @@ struct SchedulerImpl {
   void run_ready();
   void collect() noexcept;
   void retry_cancels();
+  void submit_queued();
   std::error_code wait_for_work();
   void wake() const noexcept;
   bool use_own_wake_fd() noexcept;
@@ -113,6 +138,12 @@ struct SchedulerImpl {
 };
 
 // IO (io.cpp).
+// Connection::queue() for the ops of `w`, with the runtime's userdata, out_id
+// and out_error in place; on success the ops are outstanding.
+std::error_code queue_await(SchedulerImpl& s, IoWait& w);
+// Ends an await that never reached the rings: each op's out_error and the
+// await's result become `ec`, and the task is made ready.
+void fail_await(SchedulerImpl& s, IoWait& w, std::error_code ec);
 bool queue_cancels(Frame& f, IoWait& w);
 void io_cancel_hook(Frame& f, void* ctx);
 // The userdata of an op (tagged for a cancel op) and back.

@@ -1,5 +1,5 @@
-// io.cpp — a task's ops on the scheduler's batch, their completions, and
-// cancelling them.
+// io.cpp — a task's ops on the scheduler's batch, the backlog of awaits that
+// wait for room in the rings, completions, and cancelling them.
 //
 // Each op's userdata is the address of its IoOpContext (in the awaiter, so in
 // the suspended coroutine's frame); a cancel op's userdata is the same address
@@ -28,27 +28,7 @@ struct Saved {
 
 }  // namespace
 
-bool io_suspend(IoWait& w, Frame* f, std::coroutine_handle<> h) {
-  w.frame = f;
-  w.outstanding = 0;
-  w.errors = 0;
-  w.canceled = false;
-  w.error = {};
-  if (f == nullptr) {
-    w.error = std::make_error_code(std::errc::operation_not_permitted);  // not in a spawned task
-    return false;
-  }
-  if (f->canceled) {
-    w.error = std::make_error_code(std::errc::operation_canceled);
-    return false;
-  }
-  SchedulerImpl& s = *f->sched;
-  if (s.conn == nullptr) {
-    w.error = make_error_code(errc::daemon_not_running);
-    return false;
-  }
-  if (w.ops.empty()) return false;
-
+std::error_code queue_await(SchedulerImpl& s, IoWait& w) {
   // Few ops per await: keep the saved fields on the stack when they fit.
   Saved small[8];
   std::vector<Saved> large;
@@ -84,17 +64,97 @@ bool io_suspend(IoWait& w, Frame* f, std::coroutine_handle<> h) {
         w.ops[i]);
     if (!ec && ctx.user_out_id != nullptr) *ctx.user_out_id = ctx.id;
   }
-  if (ec) {
-    w.error = ec;
-    return false;
-  }
+  if (ec) return ec;
   w.outstanding = w.ops.size();
   s.stats.ops_queued += w.ops.size();
+  return {};
+}
+
+void fail_await(SchedulerImpl& s, IoWait& w, std::error_code ec) {
+  for (std::size_t i = 0; i < w.ops.size(); ++i) {
+    IoOpContext& ctx = w.contexts[i];
+    ctx = IoOpContext{};
+    ctx.whole = &w;
+    std::visit([&](auto& op) { ctx.result = op.out_error != nullptr ? op.out_error : &ctx.error; }, w.ops[i]);
+    *ctx.result = ec;
+  }
+  w.error = ec;
+  s.make_ready(*w.frame);
+}
+
+bool io_suspend(IoWait& w, Frame* f, std::coroutine_handle<> h) {
+  w.frame = f;
+  w.outstanding = 0;
+  w.errors = 0;
+  w.canceled = false;
+  w.error = {};
+  if (f == nullptr) {
+    w.error = std::make_error_code(std::errc::operation_not_permitted);  // not in a spawned task
+    return false;
+  }
+  if (f->canceled) {
+    w.error = std::make_error_code(std::errc::operation_canceled);
+    return false;
+  }
+  SchedulerImpl& s = *f->sched;
+  if (s.conn == nullptr) {
+    w.error = make_error_code(errc::daemon_not_running);
+    return false;
+  }
+  if (w.ops.empty()) return false;
+  // More ops than the ring (or max_outstanding_ops) holds: no wait makes room.
+  if (w.ops.size() > s.max_await_ops) {
+    w.error = make_error_code(errc::queue_full);
+    return false;
+  }
+  // Awaits go out in the order they were made: behind the backlog if there is one.
+  if (s.backlog.empty()) {
+    const std::error_code ec = queue_await(s, w);
+    if (ec && !s.no_room(ec)) {
+      w.error = ec;
+      return false;
+    }
+    if (!ec) {
+      f->status = Status::io;
+      f->resume_at = h;
+      f->wait_ctx = &w;
+      f->on_cancel = &io_cancel_hook;
+      return true;
+    }
+  }
+  if (s.backlog_ops + w.ops.size() > s.max_backlog_ops) {
+    w.error = make_error_code(errc::queue_full);
+    return false;
+  }
+  s.backlog.push_back(w.backlog_link);
+  s.backlog_ops += w.ops.size();
+  s.stats.ops_backlogged += w.ops.size();
   f->status = Status::io;
   f->resume_at = h;
   f->wait_ctx = &w;
   f->on_cancel = &io_cancel_hook;
   return true;
+}
+
+bool SchedulerImpl::no_room(std::error_code ec) const noexcept {
+  // The arena frees up as this scheduler's ops complete; with none in
+  // flight, waiting would not help.
+  return ec == make_error_code(errc::queue_full) ||
+         (ec == make_error_code(errc::arena_exhausted) && batch.outstanding > 0);
+}
+
+bool SchedulerImpl::drain_backlog() {
+  bool moved = false;
+  while (ListNode* n = backlog.front()) {
+    IoWait& w = IoWait::of(*n);
+    const std::error_code ec = queue_await(*this, w);
+    if (ec && no_room(ec)) break;
+    n->unlink();
+    backlog_ops -= w.ops.size();
+    moved = true;
+    if (ec) fail_await(*this, w, ec);  // e.g. daemon_gone, or arena_exhausted with nothing in flight
+  }
+  return moved;
 }
 
 void SchedulerImpl::on_io_complete(std::uint64_t userdata, bool failed) noexcept {
@@ -129,6 +189,14 @@ bool queue_cancels(Frame& f, IoWait& w) {
 
 void io_cancel_hook(Frame& f, void* ctx) {
   IoWait& w = *static_cast<IoWait*>(ctx);
+  if (w.backlog_link.linked()) {
+    // Still in the backlog: nothing reached the daemon, nothing to wait for.
+    w.backlog_link.unlink();
+    f.sched->backlog_ops -= w.ops.size();
+    w.canceled = true;
+    fail_await(*f.sched, w, std::make_error_code(std::errc::operation_canceled));
+    return;
+  }
   w.canceled = true;
   w.error = std::make_error_code(std::errc::operation_canceled);
   f.status = Status::io_cancel;

@@ -10,8 +10,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <exception>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -23,6 +27,8 @@ SchedulerImpl::SchedulerImpl(Client* c, const SchedulerOptions& options) : clien
   if (client != nullptr) {
     conn = &client->connection();
     batch.capacity = options.max_outstanding_ops == 0 ? ~std::size_t{0} : options.max_outstanding_ops;
+    max_backlog_ops = options.max_backlog_ops;
+    max_await_ops = std::min<std::size_t>(batch.capacity, client->info().sq_entries);
     batch.callback = [this](OpId, std::uint64_t userdata, bool failed) { on_io_complete(userdata, failed); };
   } else if (!use_own_wake_fd()) {
     throw std::system_error(errno, std::system_category(), "aiod::coro::Scheduler: eventfd");
@@ -117,7 +123,7 @@ bool SchedulerImpl::use_own_wake_fd() noexcept {
 
 bool SchedulerImpl::can_progress() const noexcept {
   return ready_head != nullptr || remote_head.load(std::memory_order_relaxed) != nullptr || batch.outstanding > 0 ||
-         remote_waits > 0;
+         remote_waits > 0 || !backlog.empty();
 }
 
 void SchedulerImpl::collect() noexcept {
@@ -134,7 +140,12 @@ std::error_code SchedulerImpl::wait_for_work() {
   ++stats.sleeps;
   // seq_cst: see post().
   sleeping.store(true, std::memory_order_seq_cst);
-  const auto work = [this] { return ready_head != nullptr || remote_head.load(std::memory_order_seq_cst) != nullptr; };
+  // Each wake-up (the client's wait calls this after reaping) also moves what
+  // fits from the backlog into the ring: the tick then publishes it.
+  const auto work = [this] {
+    return ready_head != nullptr || remote_head.load(std::memory_order_seq_cst) != nullptr ||
+           (!backlog.empty() && drain_backlog());
+  };
   std::error_code ec;
   if (!own_wake.load(std::memory_order_relaxed)) {
     ec = conn->wait(work);
@@ -157,19 +168,34 @@ std::error_code SchedulerImpl::wait_for_work() {
   return ec;
 }
 
+void SchedulerImpl::submit_queued() {
+  if (conn != nullptr && conn->queued_unsubmitted() > 0) {
+    ++stats.batches;
+    conn->submit();
+  }
+}
+
 Result<std::size_t> SchedulerImpl::tick(CompletionMode mode) {
   if (depth > 0) throw std::logic_error("aiod::coro::Scheduler::tick() called from one of its tasks");
   ++stats.ticks;
   sleeping.store(false, std::memory_order_relaxed);
   collect();
-  if (conn != nullptr && conn->queued_unsubmitted() > 0) {
-    ++stats.batches;
-    conn->submit();
-  }
+  if (!backlog.empty()) (void)drain_backlog();
+  submit_queued();
   drain_remote();
   std::error_code ec;
-  if (mode == CompletionMode::blocking && ready_head == nullptr && (batch.outstanding > 0 || remote_waits > 0)) {
-    ec = wait_for_work();
+  if (mode == CompletionMode::blocking && ready_head == nullptr &&
+      (batch.outstanding > 0 || remote_waits > 0 || !backlog.empty())) {
+    for (;;) {
+      ec = wait_for_work();
+      // Woken only because backlogged ops moved into the ring: publish them
+      // and wait on.
+      if (ec || ready_head != nullptr || remote_head.load(std::memory_order_relaxed) != nullptr ||
+          (batch.outstanding == 0 && backlog.empty())) {
+        break;
+      }
+      submit_queued();
+    }
   } else if (conn != nullptr) {
     if (conn->dead() && batch.outstanding > 0) {
       ec = conn->wait([] { return false; });  // completes every op with daemon_gone
@@ -180,6 +206,7 @@ Result<std::size_t> SchedulerImpl::tick(CompletionMode mode) {
   drain_remote();
   run_ready();
   retry_cancels();
+  if (!backlog.empty()) (void)drain_backlog();
   collect();
   batch.completed = 0;
   batch.errors = 0;
@@ -199,7 +226,10 @@ std::error_code SchedulerImpl::run(CompleteMode mode) {
         f.detached = detached;
         return e.code();
       }
-      if (detached) frame_destroy(&f);
+      if (detached) {
+        report_detached(f);
+        frame_destroy(&f);
+      }
     }
     collect();
     return {};
@@ -231,10 +261,8 @@ void SchedulerImpl::complete(Frame& f, CompleteMode mode) {
 }
 
 bool SchedulerImpl::arm_poll_fd() {
-  if (conn != nullptr && conn->queued_unsubmitted() > 0) {
-    ++stats.batches;
-    conn->submit();
-  }
+  if (!backlog.empty()) (void)drain_backlog();
+  submit_queued();
   // seq_cst: see post().
   sleeping.store(true, std::memory_order_seq_cst);
   if (ready_head != nullptr || remote_head.load(std::memory_order_seq_cst) != nullptr) return true;
@@ -248,6 +276,68 @@ bool SchedulerImpl::arm_poll_fd() {
   return remote_head.load(std::memory_order_seq_cst) != nullptr;
 }
 
+namespace {
+
+bool is_cancellation(const TaskFailure& failure) {
+  const std::error_code canceled = std::make_error_code(std::errc::operation_canceled);
+  if (!failure.exception) return failure.error == canceled;
+  try {
+    std::rethrow_exception(failure.exception);
+  } catch (const std::system_error& e) {
+    return e.code() == canceled;
+  } catch (...) {  // NOLINT(bugprone-empty-catch): any other exception is a failure
+  }
+  return false;
+}
+
+// The default handler: one line on stderr.
+void print_failure(const DetachedFailure& f) {
+  std::string what;
+  if (f.exception) {
+    try {
+      std::rethrow_exception(f.exception);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "an exception not derived from std::exception";
+    }
+  } else {
+    what = f.error.message() + " (" + f.error.category().name() + ":" + std::to_string(f.error.value()) + ")";
+  }
+  std::string line = "aiod::coro: detached task ";
+  if (!f.name.empty()) line.append("\"").append(f.name).append("\" ");
+  line.append("spawned at ")
+      .append(f.spawned_at.file_name())
+      .append(":")
+      .append(std::to_string(f.spawned_at.line()))
+      .append(" failed: ")
+      .append(what);
+  // Newlines inside the message would break the one-line promise.
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  line.push_back('\n');
+  (void)std::fputs(line.c_str(), stderr);
+}
+
+}  // namespace
+
+void SchedulerImpl::report_detached(Frame& f) noexcept {
+  if (f.probe == nullptr || !f.root) return;
+  try {
+    const TaskFailure failure = f.probe(f.root);
+    if (!failure.exception && !failure.error) return;
+    if (f.canceled && is_cancellation(failure)) return;
+    ++stats.detached_failures;
+    const DetachedFailure report{f.name != nullptr ? std::string_view(*f.name) : std::string_view(), f.spawned_at,
+                                 failure.exception, failure.error};
+    if (on_detached_failure) {
+      on_detached_failure(report);
+    } else {
+      print_failure(report);
+    }
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a handler's exception has nowhere to go
+  }
+}
+
 void SchedulerImpl::teardown() noexcept {
   // Tasks that could not be completed. Their ops, and the ThreadPool jobs they
   // wait for, must finish before their awaiters (in the coroutine frames) go.
@@ -255,6 +345,7 @@ void SchedulerImpl::teardown() noexcept {
     Frame& f = Frame::of(*n);
     if (f.status == Status::io) io_cancel_hook(f, f.wait_ctx);
   }
+  // The cancel hooks took every await out of the backlog.
   while (conn != nullptr && batch.outstanding > 0) {
     retry_cancels();
     if (conn->queued_unsubmitted() > 0) conn->submit();
@@ -309,18 +400,25 @@ Scheduler::~Scheduler() {
   impl_->teardown();
 }
 
-detail::Frame* Scheduler::spawn_frame(std::coroutine_handle<> root, detail::PromiseBase& promise, bool detached) {
+detail::Frame* Scheduler::spawn_frame(std::coroutine_handle<> root, detail::PromiseBase& promise,
+                                      const SpawnOptions& options, detail::FailureProbe probe,
+                                      const std::source_location& where) {
   auto* f = new detail::Frame;
   f->sched = impl_.get();
   f->root = root;
   f->resume_at = root;
-  f->detached = detached;
+  f->detached = options.detached;
+  f->probe = probe;
+  f->spawned_at = where;
+  if (!options.name.empty()) f->name = new std::string(options.name);
   promise.frame = f;
   impl_->running.push_back(f->link);
   ++impl_->running_count;
   impl_->resume(*f);
   return f;
 }
+
+void Scheduler::on_detached_failure(DetachedFailureHandler handler) { impl_->on_detached_failure = std::move(handler); }
 
 Result<std::size_t> Scheduler::tick(CompletionMode mode) { return impl_->tick(mode); }
 

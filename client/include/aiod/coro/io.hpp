@@ -21,7 +21,11 @@
 // category) if the task is or gets cancelled — its ops still in flight are
 // cancelled first and the await returns only once every op has completed —
 // errc::daemon_not_running in a scheduler without a client, or the error that
-// kept the ops from being queued (errc::queue_full, errc::invalid_batch...).
+// kept the ops from being queued (errc::invalid_batch, errc::queue_full when
+// the scheduler's backlog is full or the await has more ops than the ring
+// holds...). Ops that find no room in the rings wait in the scheduler's
+// backlog, in await order and each await whole (SchedulerOptions); an op's
+// out_id is written when it leaves the backlog for the ring.
 //
 // Awaiters live in the coroutine frame: an await allocates nothing.
 #pragma once

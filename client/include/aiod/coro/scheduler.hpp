@@ -10,7 +10,10 @@
 // daemon as one batch, reaps completions, and resumes each task whose ops have
 // all completed (and each task another thread made ready: a Mutex, Queue or
 // ThreadPool). A blocking tick sleeps in the client's wait until one of them
-// is ready; it never spins beyond the client's configured spin.
+// is ready; it never spins beyond the client's configured spin. Ops that find
+// no room in the rings wait in a backlog and go out as room frees up
+// (SchedulerOptions::max_backlog_ops). A detached task that fails is reported
+// to a handler (on_detached_failure()).
 //
 // Threading: a Scheduler and its tasks belong to the thread that ticks it
 // (one at a time). Only Mutex, RwLock, Queue and ThreadPool wake its tasks
@@ -22,7 +25,12 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
+#include <source_location>
+#include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
@@ -37,25 +45,47 @@ template <class T>
 class SpawnedTask;
 
 struct SchedulerOptions {
-  // The most ops the tasks may have outstanding (queued or in flight) at once;
-  // 0: as many as the session's rings allow. An await beyond that fails with
-  // errc::queue_full.
+  // The most ops the tasks may have in the rings (queued or in flight) at
+  // once; 0: as many as the session's rings allow. Awaits beyond that wait
+  // in the backlog.
   std::size_t max_outstanding_ops = 0;
+  // The backlog: awaits whose ops find no room in the submission ring, the
+  // client's op table, the arena (while ops of this scheduler are in flight
+  // and will free some) or under max_outstanding_ops wait here, in await
+  // order and each await whole, and go to the daemon as room frees up. This
+  // is the most ops it holds; an await that would take it beyond fails with
+  // errc::queue_full. 0: no backlog (every await that finds no room fails).
+  std::size_t max_backlog_ops = kDefaultMaxBacklogOps;
+
+  static constexpr std::size_t kDefaultMaxBacklogOps = 65536;
 };
 
 struct SpawnOptions {
   // Free the task as soon as it returns, dropping its result (see detach()).
   bool detached = false;
+  // A name for the task (copied), given to the detached-failure handler.
+  std::string_view name{};
 };
+
+// A detached task that failed: what Scheduler::on_detached_failure() handlers get.
+struct DetachedFailure {
+  std::string_view name;            // SpawnOptions::name; empty if none was given
+  std::source_location spawned_at;  // where spawn() or spawn_detached() was called
+  std::exception_ptr exception;     // the exception that escaped the task, or null
+  std::error_code error;            // else the error it returned (std::error_code or Result)
+};
+using DetachedFailureHandler = std::function<void(const DetachedFailure&)>;
 
 // Counters, for tests and tuning.
 struct SchedulerStats {
   std::uint64_t ticks = 0;
   std::uint64_t batches = 0;     // ticks that published ops to the daemon
-  std::uint64_t ops_queued = 0;  // including the cancel ops of cancelled tasks
+  std::uint64_t ops_queued = 0;  // into the rings, including the cancel ops of cancelled tasks
   std::uint64_t ops_completed = 0;
-  std::uint64_t resumes = 0;  // tasks resumed (spawns included)
-  std::uint64_t sleeps = 0;   // blocking ticks that had to wait
+  std::uint64_t ops_backlogged = 0;  // ops that waited in the backlog before going out
+  std::uint64_t resumes = 0;         // tasks resumed (spawns included)
+  std::uint64_t sleeps = 0;          // blocking ticks that had to wait
+  std::uint64_t detached_failures = 0;  // detached tasks that threw or returned an error
 };
 
 class Scheduler {
@@ -72,7 +102,24 @@ class Scheduler {
 
   // Starts `task` right away: it runs until it first suspends (or returns).
   template <class T>
-  SpawnedTask<T> spawn(Task<T> task, SpawnOptions options = {});
+  SpawnedTask<T> spawn(Task<T> task, SpawnOptions options = {},
+                       std::source_location where = std::source_location::current());
+  // spawn() with options.detached: the task is freed when it returns. If it
+  // fails (throws, or returns an error), the detached-failure handler is called.
+  template <class T>
+  void spawn_detached(Task<T> task, SpawnOptions options = {},
+                      std::source_location where = std::source_location::current()) {
+    options.detached = true;
+    (void)spawn(std::move(task), options, where);
+  }
+
+  // Called on the scheduler's thread when a detached task returns having
+  // thrown an exception or returned an error (not when it was cancelled and
+  // reports operation_canceled), and counted in stats().detached_failures.
+  // A task whose handle is detached or destroyed counts as detached. nullptr:
+  // the default, one line on stderr with the task's name and spawn site.
+  // Exceptions thrown by the handler are dropped.
+  void on_detached_failure(DetachedFailureHandler handler);
 
   // Submits queued IO as one batch, reaps completions and resumes the tasks
   // that are ready. blocking: waits until at least one task is ready, unless
@@ -106,7 +153,8 @@ class Scheduler {
   [[nodiscard]] Client* client() const noexcept;
 
  private:
-  detail::Frame* spawn_frame(std::coroutine_handle<> root, detail::PromiseBase& promise, bool detached);
+  detail::Frame* spawn_frame(std::coroutine_handle<> root, detail::PromiseBase& promise, const SpawnOptions& options,
+                             detail::FailureProbe probe, const std::source_location& where);
   std::unique_ptr<detail::SchedulerImpl> impl_;
 };
 
@@ -225,11 +273,18 @@ class [[nodiscard]] SpawnedTask {
   handle_type h_{};
 };
 
+namespace detail {
 template <class T>
-SpawnedTask<T> Scheduler::spawn(Task<T> task, SpawnOptions options) {
+TaskFailure probe_failure(std::coroutine_handle<> root) noexcept {
+  return std::coroutine_handle<Promise<T>>::from_address(root.address()).promise().failure();
+}
+}  // namespace detail
+
+template <class T>
+SpawnedTask<T> Scheduler::spawn(Task<T> task, SpawnOptions options, std::source_location where) {
   const auto h = task.release();
   assert(h && "spawning an empty Task");
-  detail::Frame* frame = spawn_frame(h, h.promise(), options.detached);
+  detail::Frame* frame = spawn_frame(h, h.promise(), options, &detail::probe_failure<T>, where);
   if (options.detached) return {};
   return SpawnedTask<T>(frame, h);
 }

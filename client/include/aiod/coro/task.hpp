@@ -23,6 +23,7 @@
 #include <concepts>
 #include <coroutine>
 #include <exception>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -69,6 +70,25 @@ class Promise : public PromiseBase {
   }
   void unhandled_exception() noexcept { result_.template emplace<2>(std::current_exception()); }
 
+  // What a detached task's failure handler is told: the exception, or an
+  // error the task returned (a std::error_code, or a Result-like value with
+  // ok() and error()).
+  [[nodiscard]] TaskFailure failure() const noexcept {
+    if (result_.index() == 2) return {std::get<2>(result_), {}};
+    if (result_.index() == 1) {
+      const T& v = std::get<1>(result_);
+      if constexpr (std::is_same_v<T, std::error_code>) {
+        return {nullptr, v};
+      } else if constexpr (requires {
+                             { v.ok() } -> std::convertible_to<bool>;
+                             { v.error() } -> std::convertible_to<std::error_code>;
+                           }) {
+        if (!v.ok()) return {nullptr, v.error()};
+      }
+    }
+    return {};
+  }
+
   // The value, or the exception rethrown. Once.
   T result() && {
     if (result_.index() == 2) std::rethrow_exception(std::get<2>(result_));
@@ -86,6 +106,7 @@ class Promise<void> : public PromiseBase {
   Task<void> get_return_object() noexcept;
   void return_void() noexcept {}
   void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+  [[nodiscard]] TaskFailure failure() const noexcept { return {exception_, {}}; }
   void result() && {
     if (exception_) std::rethrow_exception(exception_);
   }

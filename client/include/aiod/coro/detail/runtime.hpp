@@ -9,6 +9,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <span>
 #include <system_error>
 
@@ -145,6 +146,7 @@ struct IoOpContext {
 
 // The part of every IO awaiter the runtime sees.
 struct IoWait {
+  ListNode backlog_link;  // first member: in the scheduler's backlog while it waits there
   Frame* frame = nullptr;
   std::span<Op> ops{};
   std::span<IoOpContext> contexts{};
@@ -152,15 +154,28 @@ struct IoWait {
   std::size_t errors = 0;       // ops that failed
   std::error_code error{};      // failed before suspending, or cancelled
   bool canceled = false;
+
+  static IoWait& of(ListNode& n) noexcept { return *reinterpret_cast<IoWait*>(&n); }
 };
 
-// Queues the ops for the task in `f` (submitted by the next tick) and parks it.
-// Returns false, with `w.error` set, when the task must not suspend: it is
-// cancelled, there is no daemon, or the ops could not be queued.
+// Queues the ops for the task in `f` (submitted by the next tick), or puts
+// them in the scheduler's backlog when the rings have no room for them yet,
+// and parks the task. Returns false, with `w.error` set, when the task must
+// not suspend: it is cancelled, there is no daemon, or the ops can not be
+// queued (the backlog is full, the await is bigger than the ring...).
 bool io_suspend(IoWait& w, Frame* f, std::coroutine_handle<> h);
 
 // --- spawned tasks ------------------------------------------------------------------
 struct SchedulerImpl;
+// How a task that has returned failed: the exception that escaped it, or the
+// error it returned (a std::error_code, or a Result holding one). Empty if it
+// succeeded.
+struct TaskFailure {
+  std::exception_ptr exception{};
+  std::error_code error{};
+};
+// Reads the failure out of a returned task's promise, leaving the result in place.
+using FailureProbe = TaskFailure (*)(std::coroutine_handle<> root) noexcept;
 // Called from the root coroutine's final suspend point.
 void frame_finished(Frame* f) noexcept;
 [[nodiscard]] bool frame_completed(const Frame* f) noexcept;
