@@ -272,7 +272,9 @@ int prepare_msg(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, boo
     }
   }
   if (const int err = copy_iovecs(ctx, h.iov, h.iov_count, rec); err < 0) return err;
-  rec.expected = 0;  // no short-transfer rule for messages
+  // io_uring's rule: a short message breaks a soft link only for a receive
+  // with MSG_WAITALL (a send takes no MSG_WAITALL here).
+  if (send || (s.op_flags & MSG_WAITALL) == 0) rec.expected = 0;
   rec.msg.msg_iov = rec.iov.data();
   rec.msg.msg_iovlen = rec.iov.size();
   const int fd = socket_fd(s, ctx, rec);
@@ -385,6 +387,8 @@ int prepare_net(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec) {
         rec.op.args = op::Send{.fd = fd, .buf = buf, .len = s.len, .flags = s.op_flags | MSG_NOSIGNAL};
       } else {
         rec.op.args = op::Recv{.fd = fd, .buf = buf, .len = s.len, .flags = s.op_flags};
+        // io_uring's rule: with MSG_WAITALL a short receive breaks a soft link.
+        if ((s.op_flags & MSG_WAITALL) != 0) rec.expected = s.len;
       }
       return 0;
     }

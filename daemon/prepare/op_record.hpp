@@ -79,7 +79,7 @@ struct OpRecord final : public Completion {
   std::uint64_t out_offset = kNoOffset;   // arena offset of a struct to write back
   std::uint64_t out_offset2 = kNoOffset;  // recv_msg: arena offset of the control data
   std::int32_t preset = 0;                // cancel: the result when no kernel op ran
-  std::uint64_t expected = 0;             // read/write ops: bytes asked for (a short one breaks soft links)
+  std::uint64_t expected = 0;             // bytes asked for where a short transfer breaks soft links, else 0
   bool cancel_requested = false;          // cancelled before its chain segment started
   bool close_after = false;               // child_exit: close the handle if the wait succeeds
 

@@ -39,9 +39,11 @@ void Session::post(const OpRecord& rec, int res) {
 }
 
 // io_uring breaks a soft-linked chain on any failure — a short read or write
-// (READ, WRITE, READ_TTY, READV, WRITEV) included, an expired timer or a link
-// timeout whose op won excluded — and the chain logic applies the same rule.
-// `res` is the result the client sees.
+// (READ, WRITE, READ_TTY, READV, WRITEV) and a short RECV or RECV_MSG with
+// MSG_WAITALL included, an expired timer or a link timeout whose op won
+// excluded — and the chain logic applies the same rule: prepare sets
+// `expected` for exactly those ops (docs/protocol.md 6.5). `res` is the
+// result the client sees.
 static bool breaks_soft_link(const OpRecord& rec, int res) {
   return res < 0 || static_cast<std::uint64_t>(res) < rec.expected;
 }
