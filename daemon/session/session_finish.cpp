@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <span>
+#include <vector>
 
 #include "op_table.hpp"
 #include "os/control_data.hpp"
@@ -98,22 +100,35 @@ void Session::write_peer_address(const OpRecord& rec) {
   std::memcpy(prepare_ctx_.arena.data() + rec.out_offset, &out, sizeof(out));
 }
 
+// SCM_PIDFD (Linux 6.5): the pidfd the kernel installs, in the receiving
+// process, for a socket with SO_PASSPIDFD. Not in every C library's headers.
+constexpr int kScmPidfd = 0x04;
+
 // After RECV_MSG: descriptors that arrived become handles of this session (the
 // daemon's descriptor numbers mean nothing to the client), then the message's
 // lengths, flags and control data are written back to the arena.
+//
+// Any other control message that carries a descriptor (SCM_PIDFD, from a
+// client's own socket with SO_PASSPIDFD, which aiod does not let it set) is
+// closed and left out of the control data, with MSG_CTRUNC set: otherwise
+// each receive would leave a descriptor in the daemon, and its number would
+// reach the client.
 void Session::write_back_message(OpRecord& rec) {
   msghdr& m = rec.msg;
   if (m.msg_controllen > rec.control.size()) m.msg_controllen = rec.control.size();
+  const std::span control(rec.control.data(), m.msg_controllen);
+  bool dropped = false;
   // Walked by the kernel's rules (control_data.hpp), so that every descriptor
   // the kernel installed becomes a handle (or is closed): none stays behind
   // in the daemon.
-  (void)for_each_control_header(std::span(rec.control.data(), m.msg_controllen), [&](cmsghdr& c) {
-    if (c.cmsg_level != SOL_SOCKET || c.cmsg_type != SCM_RIGHTS) return 0;
+  (void)for_each_control_header(control, [&](cmsghdr& c) {
+    if (c.cmsg_level != SOL_SOCKET || (c.cmsg_type != SCM_RIGHTS && c.cmsg_type != kScmPidfd)) return 0;
     const std::size_t n = (c.cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (std::size_t i = 0; i < n; ++i) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(&c) + i * sizeof(int), sizeof(fd));
-      UniqueFd owned(fd);
+      UniqueFd owned(fd);  // a failed pidfd is a negative errno: nothing to close
+      if (c.cmsg_type != SCM_RIGHTS) continue;
       // A descriptor the daemon will not hold (fd_policy.hpp) is closed, as
       // one past a full table is.
       const std::int64_t h = refused_as_handle(fd) ? -EPERM : handles_.insert(std::move(owned));
@@ -121,8 +136,26 @@ void Session::write_back_message(OpRecord& rec) {
       if (h < 0) m.msg_flags |= MSG_CTRUNC;
       std::memcpy(CMSG_DATA(&c) + i * sizeof(int), &value, sizeof(value));
     }
+    if (c.cmsg_type != SCM_RIGHTS) dropped = true;
     return 0;
   });
+  if (dropped) {
+    // The messages kept, in order, each at its aligned place as the kernel
+    // lays them out.
+    std::vector<std::uint8_t> kept;
+    kept.reserve(control.size());
+    (void)for_each_control_header(control, [&](cmsghdr& c) {
+      if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == kScmPidfd) return 0;
+      const auto* p = reinterpret_cast<const std::uint8_t*>(&c);
+      const std::size_t at = static_cast<std::size_t>(p - control.data());
+      const std::size_t step = std::min<std::size_t>(CMSG_ALIGN(c.cmsg_len), control.size() - at);
+      kept.insert(kept.end(), p, p + step);
+      return 0;
+    });
+    std::memcpy(rec.control.data(), kept.data(), kept.size());
+    m.msg_controllen = kept.size();
+    m.msg_flags |= MSG_CTRUNC;
+  }
   std::byte* arena = prepare_ctx_.arena.data();
   if (m.msg_controllen > 0 && rec.out_offset2 != OpRecord::kNoOffset) {
     std::memcpy(arena + rec.out_offset2, rec.control.data(), m.msg_controllen);
