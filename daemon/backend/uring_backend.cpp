@@ -165,7 +165,8 @@ void prep(io_uring_sqe* sqe, const op::Getsockopt& o) {
   prep_socket_command(sqe, kSocketGetsockopt, o.fd, o.level, o.name, o.value, o.len);
 }
 // No io_uring operation: the posix part runs them at once on this thread
-// (posix::try_now); they never block.
+// (posix::try_now); they wait for nothing but the socket's lock (see
+// posix_backend.cpp).
 void prep(io_uring_sqe* sqe, const op::Getsockname&) { posix_only(sqe); }
 void prep(io_uring_sqe* sqe, const op::Getpeername&) { posix_only(sqe); }
 void prep(io_uring_sqe* sqe, const op::SyncFileRange& o) {

@@ -24,9 +24,12 @@ bool is_timer(const PosixOp& op) {
 // receiving may be tried there: whatever is sent carries its sender's
 // credentials (SCM_CREDENTIALS on AF_UNIX, netlink's sender, a write's
 // permission checks in some special files), and those must be the client's.
-// getsockname and getpeername check no credentials, send nothing and never
-// block, so they always run here: a worker would add a hand-off each way to
-// a call of well under a microsecond.
+// getsockname and getpeername check no credentials and send nothing, so they
+// always run here: a worker would add a hand-off each way to a call of well
+// under a microsecond. Like the sends and receives tried here, they take the
+// socket's lock, which a client's own thread may hold for as long as one of
+// its calls is stuck (faulting on a userfaultfd or FUSE page): a known limit,
+// docs/operations.md (GETSOCKNAME).
 bool may_try_now(const PosixOp& p) {
   if (!p.creds) return true;
   switch (p.op.opcode()) {
