@@ -195,12 +195,15 @@ expect_output() {
 # start_io_loop USER FILE SECONDS: runs io_loop (tests/system/io_loop.cpp) as
 # USER inside, as a transient service of the container's systemd (so its
 # shutdown stops it like any client service), its lines going to $loop_log,
-# a file the host reads through the container's root.
+# a file the host reads through the container's root. Returns once the client
+# is connected and its IO flows ($log_line: its first "progress" line).
 start_io_loop() {
   inside systemd-run --quiet --unit=io-loop --collect --property=User="$1" \
     --property=StandardOutput=file:/run/io_loop.log --property=StandardError=inherit \
     "$BIN_IN/io_loop" "$2" "$3" || fail "cannot start io_loop"
   loop_log=/proc/$leader/root/run/io_loop.log
+  wait_log "$loop_log" '^connected' 30
+  wait_log "$loop_log" '^progress' 30 "$log_line"
 }
 
 # wait_log FILE REGEX SECONDS [FROM]: waits until a line of FILE after line

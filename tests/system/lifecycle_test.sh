@@ -110,8 +110,6 @@ expect_served
 
 note "apt-get install --reinstall while a client does IO"
 start_io_loop alice /home/alice/loop.dat 120
-wait_log "$loop_log" '^connected' 30
-wait_log "$loop_log" '^progress' 30 "$log_line"
 pid_before=$(unit_property aiod.service MainPID)
 socket_since=$(unit_property aiod.socket ActiveEnterTimestampMonotonic)
 aiod_deb=$(cd "$AIOD_SYSTEM_DEBS" && ls -- aiod_*.deb)
