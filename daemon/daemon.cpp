@@ -43,7 +43,7 @@ int Daemon::start(std::string& error) {
     shards_.push_back(std::move(shard));
   }
   if (socket_activated_) return 0;  // systemd bound the socket and owns its path
-  return listener_.bind(config_.socket_path, config_.socket_mode, error);
+  return listener_.bind(config_.socket_path, config_.socket_mode, config_.socket_gid, error);
 }
 
 void Daemon::stop() {
@@ -156,8 +156,9 @@ void Daemon::reload() {
     return;
   }
   if (next.socket_path.empty()) next.socket_path = config_.socket_path;  // the default was resolved at start
-  if (!socket_activated_ && (next.socket_path != config_.socket_path || next.socket_mode != config_.socket_mode)) {
-    spdlog::warn("SIGHUP: socket and socket-mode changes take effect at the next start");
+  if (!socket_activated_ && (next.socket_path != config_.socket_path || next.socket_mode != config_.socket_mode ||
+                            next.socket_gid != config_.socket_gid)) {
+    spdlog::warn("SIGHUP: socket, socket-mode and socket-group changes take effect at the next start");
   }
   if (next.threads != config_.threads) spdlog::warn("SIGHUP: a threads change takes effect at the next start");
   if (next.shard_cpus != config_.shard_cpus) spdlog::warn("SIGHUP: a shard-cpus change takes effect at the next start");

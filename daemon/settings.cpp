@@ -1,5 +1,7 @@
 #include "settings.hpp"
 
+#include <grp.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -19,6 +21,10 @@ constexpr SettingInfo kSettings[] = {
      "$XDG_RUNTIME_DIR/aiod.sock)",
      false},
     {"socket-mode", "permissions of the socket file, octal (default 0660)", false},
+    {"socket-group",
+     "group of the socket file, a name or a number; with socket-mode 0660 its members may connect "
+     "(default: the daemon's group)",
+     false},
     {"threads", "shards: threads, each with its own backend ring (default 1)", false},
     {"shard-cpus",
      "pin shard i to the i-th CPU of this list (as taskset -c: 1 or 2-3,6), round robin; "
@@ -72,6 +78,32 @@ bool parse_uint(std::string_view v, T lo, T hi, T& out, std::string& error, int 
   return true;
 }
 
+// A group name or number, as chown(1) takes it; resolved now so that an
+// unknown group is reported with the other config errors.
+bool parse_group(std::string_view v, std::optional<gid_t>& out, std::string& error) {
+  const std::string name(v);
+  if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+    gid_t gid = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), gid);
+    if (ec == std::errc() && end == name.data() + name.size() && gid != static_cast<gid_t>(-1)) {
+      out = gid;
+      return true;
+    }
+    error = "must be a group name or number, not '" + name + "'";
+    return false;
+  }
+  group grp {};
+  group* found = nullptr;
+  std::vector<char> buf(16384);
+  const int err = name.empty() ? 0 : ::getgrnam_r(name.c_str(), &grp, buf.data(), buf.size(), &found);
+  if (found == nullptr) {
+    error = err != 0 ? "looking up group '" + name + "': " + std::strerror(err) : "no group '" + name + "' on this system";
+    return false;
+  }
+  out = grp.gr_gid;
+  return true;
+}
+
 }  // namespace
 
 std::span<const SettingInfo> settings() { return kSettings; }
@@ -86,6 +118,8 @@ int apply_setting(Config& c, std::string_view name, std::string_view value, std:
       error = "must not be empty";
   } else if (name == "socket-mode") {
     ok = parse_uint<unsigned>(value, 0, 07777, c.socket_mode, error, 8);
+  } else if (name == "socket-group") {
+    ok = parse_group(value, c.socket_gid, error);
   } else if (name == "threads") {
     ok = parse_uint<unsigned>(value, 1, 256, c.threads, error);
   } else if (name == "shard-cpus") {
@@ -156,7 +190,7 @@ int apply_setting(Config& c, std::string_view name, std::string_view value, std:
     if (ok) c.limits.control_idle_timeout = std::chrono::milliseconds(ms);
   } else {
     error = "unknown setting '" + std::string(name) + "'";
-    return -EINVAL;
+    return -ENOENT;
   }
   if (!ok) return -EINVAL;
   // Defaults never exceed the maxima they are clamped by.
@@ -189,7 +223,9 @@ int apply_config_text(std::string_view text, std::string_view origin, Config& co
     if (name.empty()) return fail("missing setting name before '='");
     if (!seen.insert(std::string(name)).second) return fail("'" + std::string(name) + "' is set twice");
     std::string why;
-    if (apply_setting(staged, name, value, why) < 0) return fail(std::string(name) + ": " + why);
+    // An unknown name's error already names it.
+    if (const int err = apply_setting(staged, name, value, why); err < 0)
+      return fail(err == -ENOENT ? why : std::string(name) + ": " + why);
   }
   config = std::move(staged);
   return 0;
@@ -215,7 +251,9 @@ int build_config(const Config& base, const std::string& file,
   // must not leave its old value behind.
   c.socket_path = defaults.socket_path;
   c.socket_mode = defaults.socket_mode;
+  c.socket_gid = defaults.socket_gid;
   c.threads = defaults.threads;
+  c.shard_cpus = defaults.shard_cpus;
   c.backend = defaults.backend;
   c.emulate_kernel = defaults.emulate_kernel;
   c.poll = defaults.poll;

@@ -27,8 +27,9 @@ struct SettingInfo {
 // Every setting, in the order --help lists them.
 [[nodiscard]] std::span<const SettingInfo> settings();
 
-// Sets one setting from its text. Returns 0, or -EINVAL with `error` saying
-// what is wrong ("must be an integer from 1 to 256").
+// Sets one setting from its text. Returns 0, -EINVAL with `error` saying
+// what is wrong with the value ("must be an integer from 1 to 256"), or
+// -ENOENT for an unknown name ("unknown setting 'x'").
 [[nodiscard]] int apply_setting(Config& config, std::string_view name, std::string_view value, std::string& error);
 
 // Applies a whole config file's text; `origin` names it in errors, which read

@@ -3,6 +3,8 @@
 // environment hands over (socket activation, watchdog). Plain data.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -43,6 +45,11 @@ enum class BackendChoice : std::uint8_t { automatic, io_uring, posix };
 struct Config {
   std::string socket_path;
   unsigned socket_mode = 0660;
+  // The group the socket file is given (socket-group), as SocketGroup= in
+  // aiod.socket: with socket-mode 0660 its members may connect. Resolved when
+  // the setting is read, so an unknown group is a config error. Unset: the
+  // daemon's own group.
+  std::optional<gid_t> socket_gid;
   unsigned threads = 1;
   // Shard i runs pinned to shard_cpus[i % size]; empty: wherever the
   // scheduler puts it. Keeping a shard off its clients' CPUs is what makes a

@@ -1,5 +1,6 @@
 #include "system/listener.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,6 +11,38 @@
 
 namespace aiod::daemon {
 namespace {
+
+// Gives the just-bound socket file its mode and group. The file is reached
+// through an O_PATH descriptor opened without following links and checked to
+// be a socket, so a link planted at the path in a shared directory cannot
+// make a root daemon chmod or chown some other file.
+int set_owner_and_mode(const std::string& path, unsigned mode, std::optional<gid_t> group, std::string& error) {
+  UniqueFd file(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  if (!file || ::fstat(file.get(), &st) < 0) {
+    const int err = errno;
+    error = "setting up '" + path + "': " + std::strerror(err);
+    return -err;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    error = "'" + path + "' was replaced by something else while it was set up";
+    return -EEXIST;
+  }
+  if (group && ::fchownat(file.get(), "", static_cast<uid_t>(-1), *group, AT_EMPTY_PATH) < 0) {
+    const int err = errno;
+    error = "giving '" + path + "' the group " + std::to_string(*group) + ": " + std::strerror(err);
+    return -err;
+  }
+  // fchmod() refuses O_PATH descriptors; the descriptor's /proc link reaches
+  // the same inode.
+  const std::string proc_link = "/proc/self/fd/" + std::to_string(file.get());
+  if (::chmod(proc_link.c_str(), mode) < 0) {
+    const int err = errno;
+    error = "setting the mode of '" + path + "': " + std::strerror(err);
+    return -err;
+  }
+  return 0;
+}
 
 int fill_address(const std::string& path, sockaddr_un& addr) {
   addr = {};
@@ -23,7 +56,7 @@ int fill_address(const std::string& path, sockaddr_un& addr) {
 
 Listener::~Listener() { close(); }
 
-int Listener::bind(const std::string& path, unsigned mode, std::string& error) {
+int Listener::bind(const std::string& path, unsigned mode, std::optional<gid_t> group, std::string& error) {
   sockaddr_un addr;
   if (fill_address(path, addr) < 0) {
     error =
@@ -52,9 +85,14 @@ int Listener::bind(const std::string& path, unsigned mode, std::string& error) {
     error = "bind '" + path + "': " + std::strerror(errno);
     return -errno;
   }
-  if (::chmod(path.c_str(), mode) < 0 || ::listen(fd.get(), 128) < 0) {
+  // Mode and group are set before listen(): until then every connect is refused.
+  if (const int err = set_owner_and_mode(path, mode, group, error); err < 0) {
+    ::unlink(path.c_str());
+    return err;
+  }
+  if (::listen(fd.get(), 128) < 0) {
     const int err = errno;
-    error = "setting up '" + path + "': " + std::strerror(err);
+    error = "listen on '" + path + "': " + std::strerror(err);
     ::unlink(path.c_str());
     return -err;
   }

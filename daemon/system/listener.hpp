@@ -1,10 +1,14 @@
 // listener.hpp — the daemon's listening SOCK_SEQPACKET unix socket.
 //
 // bind() refuses to steal the path from a running daemon (it probes with a
-// connect), replaces a stale socket file, applies the requested mode, and the
-// destructor removes the file if it is still ours.
+// connect), replaces a stale socket file, applies the requested mode and
+// group before it listens, and the destructor removes the file if it is still
+// ours.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 
 #include "unique_fd.hpp"
@@ -18,8 +22,9 @@ class Listener {
   Listener& operator=(const Listener&) = delete;
   ~Listener();
 
-  // Returns 0 or -errno with `error` set.
-  [[nodiscard]] int bind(const std::string& path, unsigned mode, std::string& error);
+  // Returns 0 or -errno with `error` set. `group`: the file's group (else
+  // the daemon's own).
+  [[nodiscard]] int bind(const std::string& path, unsigned mode, std::optional<gid_t> group, std::string& error);
   // Adopts an already listening socket (socket activation); the path is not ours to remove.
   void adopt(UniqueFd fd);
 
