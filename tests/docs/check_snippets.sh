@@ -59,7 +59,7 @@ root=$1
 doc=$2
 # The precompiled copy, if it is the current prelude (the compiler uses
 # <dir>/snippet_prelude.hpp.gch in place of the header it was made from).
-if cmp -s "$prelude" "$3/snippet_prelude.hpp"; then prelude=$3/snippet_prelude.hpp; fi
+if cmp -s "$prelude" "$3/snippet_prelude.hpp"; then prelude=$(cd "$3" && pwd)/snippet_prelude.hpp; fi
 shift 3
 [[ -f $root/$doc ]] || { echo "FAIL: no such document: $root/$doc"; exit 1; }
 
@@ -151,7 +151,8 @@ fi
 # Compile every block at once; collect the results in document order.
 declare -A pid
 while IFS=$'\t' read -r k line info; do
-  "$@" -fsyntax-only -include "$prelude" "$tmp/$k.cpp" >"$tmp/$k.log" 2>&1 &
+  # From the root, so the compiler quotes the document's own lines under its errors.
+  (cd "$root" && exec "$@" -fsyntax-only -include "$prelude" "$tmp/$k.cpp") >"$tmp/$k.log" 2>&1 &
   pid[$k]=$!
 done <"$tmp/blocks"
 
