@@ -12,10 +12,10 @@
 #
 # The contract for doc authors:
 #   A fenced block (``` or ~~~, indented or not) whose language (the first
-#   word of its info string) is cpp,
-#   c++ or C++, in any case, is compiled (-fsyntax-only); every other block is
-#   left alone, so pseudo-code, shell and output must not be marked cpp. What
-#   follows the language says how the block is compiled:
+#   word of its info string) is cpp, c++ or C++, in any case, is compiled
+#   (-fsyntax-only); every other block is left alone, so pseudo-code, shell
+#   and output must not be marked cpp. What follows the language says how
+#   the block is compiled:
 #
 #     ```cpp                      a whole translation unit: declarations,
 #                                 functions, main().
