@@ -83,8 +83,11 @@ DaemonProcess::DaemonProcess(std::vector<std::string> extra_args, std::string so
     ADD_FAILURE() << "pipe2: " << std::strerror(errno);
     return;
   }
-  std::vector<std::string> argv = {AIOD_DAEMON_PATH, "--socket", socket_,       "--ready-fd", "3",
-                                   "--socket-mode",  "0666",     "--log-level", "warn"};
+  std::vector<std::string> argv = {AIOD_DAEMON_PATH, "--socket", socket_, "--ready-fd", "3", "--log-level", "warn"};
+  // Open to every test user unless the test sets the mode itself.
+  if (std::find(extra_args.begin(), extra_args.end(), "--socket-mode") == extra_args.end()) {
+    argv.insert(argv.end(), {"--socket-mode", "0666"});
+  }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   for (std::string& word : env_daemon_args()) argv.push_back(std::move(word));
   argv.insert(argv.begin(), launcher.begin(), launcher.end());
