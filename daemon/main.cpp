@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -22,6 +23,15 @@
 using aiod::daemon::Config;
 
 namespace {
+
+constexpr int kExitError = 1;  // cannot start, or the configuration is wrong
+constexpr int kExitUsage = 2;  // the command line is wrong
+
+// One line and a hint, as usage errors are reported by Unix tools.
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "aiod: %s\nTry 'aiod --help' for more information.\n", what.c_str());
+  return kExitUsage;
+}
 
 // Parses the command line into `config`. Returns -1 to go on, or an exit code.
 // Every setting is a string here and is validated once, by apply_setting(),
@@ -42,24 +52,49 @@ int parse_command_line(int argc, char** argv, Config& config) {
   app.add_option("--ready-fd", config.ready_fd,
                  "descriptor to write \"1\\n\" to (and close) once connections are accepted")
       ->check(CLI::Range(3, 1'000'000));
+  bool check_only = false;
+  app.add_flag("--check-config", check_only,
+               "check the config file and the settings given, print what is wrong, and exit: 0 if they are "
+               "valid, else 1; nothing is started");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);  // prints the message; 0 for --help/--version, else non-zero
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return usage_error(e.what());
   }
   for (const auto& [name, value] : given) {
     if (app.count(std::string("--") + name) > 0) config.overrides.emplace_back(name, value);
   }
+  // A bad value on the command line is a usage error; one in the file is a
+  // configuration error. With --check-config both are just "not valid".
+  const int invalid_flag = check_only ? kExitError : kExitUsage;
   std::string error;
+  if (Config flags_only; aiod::daemon::build_config(Config{}, "", config.overrides, flags_only, error) < 0) {
+    if (check_only) {
+      std::fprintf(stderr, "aiod: %s\n", error.c_str());
+      return invalid_flag;
+    }
+    return usage_error(error);
+  }
   if (aiod::daemon::build_config(config, config.config_file, config.overrides, config, error) < 0) {
     std::fprintf(stderr, "aiod: %s\n", error.c_str());
-    return 2;
+    return kExitError;
   }
-  if (config.listen_fd >= 0) return -1;  // socket-activated: no path to choose
-  if (config.socket_path.empty()) config.socket_path = aiod::default_socket_path();
-  if (config.socket_path.empty()) {
+  if (config.listen_fd < 0 && config.socket_path.empty()) config.socket_path = aiod::default_socket_path();
+  if (config.listen_fd < 0 && config.socket_path.empty()) {
     std::fprintf(stderr, "aiod: no socket path: pass --socket PATH or set XDG_RUNTIME_DIR\n");
-    return 2;
+    return check_only ? kExitError : kExitUsage;
+  }
+  if (config.listen_fd < 0 && config.socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
+    std::fprintf(stderr, "aiod: socket path '%s' is longer than %zu bytes\n", config.socket_path.c_str(),
+                 sizeof(sockaddr_un::sun_path) - 1);
+    return kExitError;
+  }
+  if (check_only) {
+    std::printf("aiod: configuration valid (%s, socket %s)\n",
+                config.config_file.empty() ? "no config file" : config.config_file.c_str(),
+                config.listen_fd >= 0 ? "from socket activation" : config.socket_path.c_str());
+    return 0;
   }
   return -1;
 }
@@ -76,7 +111,7 @@ int main(int argc, char** argv) {
   const int activation = aiod::daemon::take_activated_socket(activated, activation_error);
   if (activation < 0 && activation != -ENOENT) {
     std::fprintf(stderr, "aiod: socket activation: %s\n", activation_error.c_str());
-    return 1;
+    return kExitError;
   }
   if (activation == 0) config.listen_fd = activated.fd.release();  // the Daemon takes it
   std::string notify_error;

@@ -74,16 +74,16 @@ TEST(Config, BadFileAtStartIsRefusedWithLineAndReason) {
   write_file(conf, "threads = 1\n\n# fine so far\npoll-us = fast\n");
   const CommandResult r = run_command({AIOD_DAEMON_PATH, "--socket", std::string(tmpl) + "/s", "--config", conf},
                                       std::chrono::seconds(20), true);
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, 1) << "a bad config file is a configuration error, not a usage error";
   EXPECT_NE(r.out.find(conf + ":4: poll-us"), std::string::npos) << r.out;
   write_file(conf, "threads 2\n");
   const CommandResult r2 = run_command({AIOD_DAEMON_PATH, "--socket", std::string(tmpl) + "/s", "--config", conf},
                                        std::chrono::seconds(20), true);
-  EXPECT_EQ(r2.exit_code, 2);
+  EXPECT_EQ(r2.exit_code, 1);
   EXPECT_NE(r2.out.find(":1: expected 'name = value'"), std::string::npos) << r2.out;
   const CommandResult r3 =
       run_command({AIOD_DAEMON_PATH, "--config", std::string(tmpl) + "/missing"}, std::chrono::seconds(20), true);
-  EXPECT_EQ(r3.exit_code, 2);
+  EXPECT_EQ(r3.exit_code, 1);
   ::unlink(conf.c_str());
   ::rmdir(tmpl);
 }
