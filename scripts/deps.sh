@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages aiod needs to build, test and run, skipping
 # those already installed. Safe to run again. Needs root (or sudo).
+# --build: only what building aiod needs, not the test suites' tools
+# (scripts/deps.d/), for the main job (scripts/run-example.sh).
 set -euo pipefail
 
 packages=(
@@ -13,7 +15,7 @@ packages=(
 )
 # More packages can be listed, one per line, in scripts/deps.d/*.txt.
 here=$(cd "$(dirname "$0")" && pwd)
-if compgen -G "$here/deps.d/*.txt" > /dev/null; then
+if [[ "${1:-}" != --build ]] && compgen -G "$here/deps.d/*.txt" > /dev/null; then
   while read -r pkg; do
     [[ -n "$pkg" && "$pkg" != \#* ]] && packages+=("$pkg")
   done < <(cat "$here"/deps.d/*.txt)

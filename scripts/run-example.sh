@@ -4,8 +4,10 @@
 # daemon's stats, and stops it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/deps.sh"
-"$root/scripts/build.sh"
+"$root/scripts/deps.sh" --build
+# Only what runs here: the daemon, aioctl and the two examples, not the test
+# suites and benchmarks (./scripts/test.sh builds those).
+AIOD_BUILD_TARGETS="aiod aioctl file_io coro" "$root/scripts/build.sh"
 build=${AIOD_BUILD_DIR:-$root/build}
 
 dir=$(mktemp -d /tmp/aiod-run.XXXXXX)
