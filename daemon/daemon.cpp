@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@ namespace aiod::daemon {
 Daemon::Daemon(Config config, Notifier notifier)
     : config_(std::move(config)), notifier_(std::move(notifier)), watchdog_(config_.watchdog), identity_(own_creds()) {
   config_.shard_wake = watchdog_.shard_wake();  // before the shards copy config_
+  control_wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (config_.listen_fd >= 0) {
     socket_activated_ = true;
     listener_.adopt(UniqueFd(std::exchange(config_.listen_fd, -1)));
@@ -69,6 +71,10 @@ int Daemon::run() {
     spdlog::critical("signalfd: {}", std::strerror(errno));
     return 1;
   }
+  if (!control_wake_) {
+    spdlog::critical("eventfd for control requests: {}", std::strerror(errno));
+    return 1;
+  }
 
   std::string error;
   if (const int err = start(error); err < 0) {
@@ -92,9 +98,15 @@ int Daemon::run() {
 
   UniqueFd spare(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   for (;;) {
-    pollfd fds[2] = {{listener_.fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+    // `aioctl reload` and `aioctl shutdown` arrive on control_wake_, an
+    // eventfd, with a queue beside it, rather than as a signal the shard
+    // raises at its own process: the queue carries who asked and a way back
+    // for the reload's verdict, and the log and the stats can tell an
+    // operator's signal from a client's request. The action itself is the
+    // signal's: reload() for both, and the same way out of this loop.
+    pollfd fds[3] = {{listener_.fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}, {control_wake_.get(), POLLIN, 0}};
     // With a watchdog the wait ends in time for the next heartbeat check.
-    if (::poll(fds, 2, watchdog_.poll_timeout_ms(std::chrono::steady_clock::now())) < 0) {
+    if (::poll(fds, 3, watchdog_.poll_timeout_ms(std::chrono::steady_clock::now())) < 0) {
       if (errno == EINTR) continue;
       spdlog::critical("poll: {}", std::strerror(errno));
       break;
@@ -105,7 +117,7 @@ int Daemon::run() {
       bool quit = false;
       while (::read(sigfd.get(), &info, sizeof(info)) == sizeof(info)) {
         if (info.ssi_signo == SIGHUP) {
-          reload();
+          (void)reload("SIGHUP");
           continue;
         }
         spdlog::info("{}: stopping", strsignal(static_cast<int>(info.ssi_signo)));
@@ -113,6 +125,7 @@ int Daemon::run() {
       }
       if (quit) break;
     }
+    if ((fds[2].revents & POLLIN) && run_control_actions()) break;
     if (fds[0].revents & POLLIN) {
       for (;;) {
         UniqueFd conn(::accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
@@ -142,29 +155,29 @@ int Daemon::run() {
   return 0;
 }
 
-void Daemon::reload() {
+Daemon::ReloadResult Daemon::reload(const std::string& by) {
   if (config_.config_file.empty()) {
-    spdlog::info("SIGHUP: no --config file, nothing to reload");
-    return;
+    spdlog::info("{}: no --config file, nothing to reload", by);
+    return {true, "no --config file, nothing to reload"};
   }
   Config next;
   std::string error;
   if (build_config(config_, config_.config_file, config_.overrides, next, error) < 0) {
-    spdlog::error("SIGHUP: config rejected, keeping the current settings: {}", error);
+    spdlog::error("{}: config rejected, keeping the current settings: {}", by, error);
     reload_failures_.fetch_add(1, std::memory_order_relaxed);
     tell_manager("STATUS=config reload rejected: " + error);
-    return;
+    return {false, error};
   }
   if (next.socket_path.empty()) next.socket_path = config_.socket_path;  // the default was resolved at start
   if (!socket_activated_ && (next.socket_path != config_.socket_path || next.socket_mode != config_.socket_mode ||
                             next.socket_gid != config_.socket_gid)) {
-    spdlog::warn("SIGHUP: socket, socket-mode and socket-group changes take effect at the next start");
+    spdlog::warn("{}: socket, socket-mode and socket-group changes take effect at the next start", by);
   }
-  if (next.threads != config_.threads) spdlog::warn("SIGHUP: a threads change takes effect at the next start");
-  if (next.shard_cpus != config_.shard_cpus) spdlog::warn("SIGHUP: a shard-cpus change takes effect at the next start");
-  if (next.backend != config_.backend) spdlog::warn("SIGHUP: a backend change takes effect at the next start");
+  if (next.threads != config_.threads) spdlog::warn("{}: a threads change takes effect at the next start", by);
+  if (next.shard_cpus != config_.shard_cpus) spdlog::warn("{}: a shard-cpus change takes effect at the next start", by);
+  if (next.backend != config_.backend) spdlog::warn("{}: a backend change takes effect at the next start", by);
   if (next.emulate_kernel != config_.emulate_kernel) {
-    spdlog::warn("SIGHUP: an emulate-kernel change takes effect at the next start");
+    spdlog::warn("{}: an emulate-kernel change takes effect at the next start", by);
   }
   config_.poll = next.poll;
   config_.log_level = next.log_level;
@@ -172,9 +185,46 @@ void Daemon::reload() {
   spdlog::set_level(spdlog::level::from_str(config_.log_level));
   for (auto& shard : shards_) shard->update_config(config_);
   reloads_.fetch_add(1, std::memory_order_relaxed);
-  spdlog::info("SIGHUP: reloaded {} (log level {}, max sessions {}, poll {} us)", config_.config_file,
+  spdlog::info("{}: reloaded {} (log level {}, max sessions {}, poll {} us)", by, config_.config_file,
                config_.log_level, config_.limits.max_sessions, config_.poll.count());
   tell_manager("STATUS=" + serving_status());
+  return {true, "reloaded " + config_.config_file};
+}
+
+void Daemon::request_control_action(std::shared_ptr<ControlAction> action) {
+  {
+    std::lock_guard lock(actions_mutex_);
+    actions_.push_back(std::move(action));
+  }
+  const std::uint64_t one = 1;
+  (void)!::write(control_wake_.get(), &one, sizeof(one));
+}
+
+bool Daemon::run_control_actions() {
+  std::uint64_t count = 0;
+  (void)!::read(control_wake_.get(), &count, sizeof(count));
+  std::vector<std::shared_ptr<ControlAction>> actions;
+  {
+    std::lock_guard lock(actions_mutex_);
+    actions.swap(actions_);
+  }
+  bool stop_now = false;
+  for (const auto& action : actions) {
+    switch (action->kind) {
+      case ControlAction::Kind::reload: {
+        ReloadResult r = reload("aioctl reload (" + action->requester + ")");
+        action->finish(r.accepted, std::move(r.message));
+        break;
+      }
+      case ControlAction::Kind::shutdown:
+        // From here on exactly as SIGTERM: the loop ends and run() stops.
+        spdlog::info("aioctl shutdown ({}): stopping", action->requester);
+        action->finish(true, {});
+        stop_now = true;
+        break;
+    }
+  }
+  return stop_now;
 }
 
 std::vector<std::uint64_t> Daemon::heartbeats() const {
@@ -258,6 +308,14 @@ void Daemon::session_ended(std::uint64_t session_id) {
   sessions_active_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lock(admitted_mutex_);
   admitted_.erase(session_id);  // gives the uid's share back
+  if (control_sessions_.erase(session_id) != 0) control_active_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Daemon::control_session_began(std::uint64_t session_id) {
+  std::lock_guard lock(admitted_mutex_);
+  if (!control_sessions_.insert(session_id).second) return;
+  control_active_.fetch_add(1, std::memory_order_relaxed);
+  control_total_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Daemon::reject(int fd, int code, const std::string& message) {
@@ -272,8 +330,17 @@ StatsSnapshot Daemon::collect_stats(bool include_sessions, uid_t visible_uid) co
   snap.uptime_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_).count());
   snap.shards = static_cast<unsigned>(shards_.size());
-  snap.sessions_active = sessions_active_.load(std::memory_order_relaxed);
+  // Only the applications' sessions count as sessions; aioctl's (the very
+  // one asking, often) are counted on their own. The counters are read one
+  // after the other, so a session may be seen ending in one and not the
+  // other: never below zero.
+  const std::uint32_t all_active = sessions_active_.load(std::memory_order_relaxed);
+  snap.control_sessions_active = control_active_.load(std::memory_order_relaxed);
+  snap.control_sessions_total = control_total_.load(std::memory_order_relaxed);
+  snap.sessions_active = all_active > snap.control_sessions_active ? all_active - snap.control_sessions_active : 0;
   for (const auto& shard : shards_) shard->collect(snap, include_sessions, visible_uid);
+  snap.sessions_total =
+      snap.sessions_total > snap.control_sessions_total ? snap.sessions_total - snap.control_sessions_total : 0;
   snap.config_reloads = reloads_.load(std::memory_order_relaxed);
   snap.config_reload_failures = reload_failures_.load(std::memory_order_relaxed);
   return snap;

@@ -8,8 +8,12 @@
 // Notifier, and sends WATCHDOG=1 only while every shard's loop is turning
 // (see watchdog.hpp).
 //
-// Thread-safety: collect_stats(), identity(), backend_name(), shares() and
-// session_ended() may be called from shard threads.
+// `aioctl reload` and `aioctl shutdown` reach the main loop as ControlActions
+// (request_control_action), and run the very code SIGHUP and SIGTERM run.
+//
+// Thread-safety: collect_stats(), identity(), backend_name(), shares(),
+// session_ended(), control_session_began() and request_control_action() may
+// be called from shard threads.
 #pragma once
 
 #include <atomic>
@@ -18,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "runtime/config.hpp"
@@ -50,15 +55,24 @@ class Daemon final : public DaemonServices {
   [[nodiscard]] std::string_view backend_name() const noexcept override { return backend_name_; }
   void session_ended(std::uint64_t session_id) override;
   [[nodiscard]] UidShares& shares() noexcept override { return shares_; }
+  void control_session_began(std::uint64_t session_id) override;
+  void request_control_action(std::shared_ptr<ControlAction> action) override;
 
  private:
   int start(std::string& error);
   void accept_connection(UniqueFd conn);
   void reject(int fd, int code, const std::string& message);
   void stop();
-  // SIGHUP: rebuilds the settings from the config file and the command line;
-  // a bad file is rejected (with its line and reason) and the old settings stay.
-  void reload();
+  // SIGHUP and `aioctl reload` (`by` names which, for the log): rebuilds the
+  // settings from the config file and the command line; a bad file is
+  // rejected (with its line and reason) and the old settings stay.
+  struct ReloadResult {
+    bool accepted = false;
+    std::string message;  // what was done, or why the file was rejected
+  };
+  ReloadResult reload(const std::string& by);
+  // Carries out the queued ControlActions; returns whether one asks to stop.
+  bool run_control_actions();
   void watchdog_tick();
   // Sends `state` to the service manager (no-op outside systemd); logs failures.
   void tell_manager(const std::string& state);
@@ -79,6 +93,15 @@ class Daemon final : public DaemonServices {
   std::mutex admitted_mutex_;
   std::unordered_map<std::uint64_t, UidShare> admitted_;  // session id -> its uid's session share
   std::atomic<std::uint64_t> next_session_id_{1};
+  // Control sessions among the admitted (aioctl's, not the applications').
+  std::unordered_set<std::uint64_t> control_sessions_;  // guarded by admitted_mutex_
+  std::atomic<std::uint32_t> control_active_{0};
+  std::atomic<std::uint64_t> control_total_{0};
+  // ControlActions from the shards, for the main loop; control_wake_ (an
+  // eventfd in the main loop's poll set) says there are some.
+  std::mutex actions_mutex_;
+  std::vector<std::shared_ptr<ControlAction>> actions_;
+  UniqueFd control_wake_;
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> reload_failures_{0};
   std::chrono::steady_clock::time_point started_;

@@ -41,6 +41,7 @@ ConnectStatus ControlSession::connect(const std::string& path, std::string& erro
 }
 
 const wire::Message* ControlSession::request(flatbuffers::FlatBufferBuilder& b, std::string& error) {
+  error_code_ = 0;
   if (const int err = wire::send_message(sock_.get(), wire::view(b)); err < 0) {
     error = std::string("sending to aiod: ") + std::strerror(-err);
     return nullptr;
@@ -61,11 +62,30 @@ const wire::Message* ControlSession::request(flatbuffers::FlatBufferBuilder& b, 
     return nullptr;
   }
   if (const wire::Error* e = msg->body_as_Error()) {
+    error_code_ = e->code();
     error = "aiod: " + (e->message() != nullptr ? e->message()->str() : std::string("error")) + " (" +
             std::strerror(e->code()) + ")";
     return nullptr;
   }
   return msg;
+}
+
+bool ControlSession::wait_closed(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{sock_.get(), POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    // Anything still arriving is read and dropped; end of stream (0) or a
+    // reset connection is the daemon gone.
+    const int n = wire::recv_message(sock_.get(), last_, MSG_DONTWAIT);
+    if (n == 0 || n == -ECONNRESET) return true;
+    if (n < 0 && n != -EAGAIN && n != -EINTR) return false;
+  }
 }
 
 }  // namespace aiod::ctl

@@ -112,6 +112,8 @@ DaemonStats from_reply(const wire::StatsReply& r) {
   s.shards = r.shards();
   s.sessions_active = r.sessions_active();
   s.sessions_total = r.sessions_total();
+  s.control_sessions_active = r.control_sessions_active();
+  s.control_sessions_total = r.control_sessions_total();
   s.daemon_syscalls = r.daemon_syscalls();
   s.config_reloads = r.config_reloads();
   s.config_reload_failures = r.config_reload_failures();
@@ -180,6 +182,7 @@ std::string format_table(const DaemonStats& s) {
   };
   row("sessions active", s.sessions_active);
   row("sessions total", s.sessions_total);
+  row("control sessions", s.control_sessions_active);
   row("ops submitted", s.totals.ops_submitted);
   row("ops completed", s.totals.ops_completed);
   row("ops failed", s.totals.ops_failed);
@@ -213,6 +216,8 @@ std::string format_json(const DaemonStats& s) {
   o << "{\"version\":" << s.stats_version << ",\"daemon_version\":" << json_string(s.daemon_version)
     << ",\"backend\":" << json_string(s.backend) << ",\"uptime_ns\":" << s.uptime_ns << ",\"shards\":" << s.shards
     << ",\"sessions_active\":" << s.sessions_active << ",\"sessions_total\":" << s.sessions_total
+    << ",\"control_sessions_active\":" << s.control_sessions_active
+    << ",\"control_sessions_total\":" << s.control_sessions_total
     << ",\"daemon_syscalls\":" << s.daemon_syscalls << ",\"config_reloads\":" << s.config_reloads
     << ",\"config_reload_failures\":" << s.config_reload_failures << ",\"totals\":";
   json_counters(o, s.totals);
@@ -287,8 +292,10 @@ std::string format_prometheus(const DaemonStats& s) {
   metric("wakeups_sent_total", "counter", "Completion eventfd writes to sleeping clients.", t.wakeups_sent);
   metric("wakeups_received_total", "counter", "Doorbells rung by clients.", t.wakeups_received);
   metric("daemon_syscalls_total", "counter", "System calls made by the shards' backends.", s.daemon_syscalls);
-  metric("sessions_active", "gauge", "Connected sessions.", s.sessions_active);
-  metric("sessions_total", "counter", "Sessions accepted since start.", s.sessions_total);
+  metric("sessions_active", "gauge", "Connected application sessions (not aioctl's).", s.sessions_active);
+  metric("sessions_total", "counter", "Application sessions accepted since start.", s.sessions_total);
+  metric("control_sessions_active", "gauge", "Connected control sessions (aioctl).", s.control_sessions_active);
+  metric("control_sessions_total", "counter", "Control sessions accepted since start.", s.control_sessions_total);
   metric("shards", "gauge", "Shard threads.", s.shards);
   metric("config_reloads_total", "counter", "Config reloads applied (SIGHUP).", s.config_reloads);
   metric("config_reload_failures_total", "counter", "Config reloads refused (SIGHUP).", s.config_reload_failures);

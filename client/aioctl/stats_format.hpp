@@ -47,6 +47,10 @@ struct DaemonStats {
   std::uint64_t uptime_ns = 0;
   std::uint32_t shards = 0, sessions_active = 0;
   std::uint64_t sessions_total = 0, daemon_syscalls = 0;
+  // Control sessions (aioctl's own among them) are counted apart from the
+  // applications' sessions above.
+  std::uint32_t control_sessions_active = 0;
+  std::uint64_t control_sessions_total = 0;
   std::uint64_t config_reloads = 0, config_reload_failures = 0;
   Counters totals;
   std::vector<OpcodeStat> opcodes;

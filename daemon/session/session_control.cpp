@@ -1,10 +1,14 @@
 // session_control.cpp — control messages after the handshake: fd registration,
-// ping, stats. Replies go straight out with a non-blocking send: a client that
-// does not read its control socket is disconnected rather than waited for.
+// ping, stats, and the owner's reload and shutdown. Replies go straight out
+// with a non-blocking send: a client that does not read its control socket is
+// disconnected rather than waited for.
+#include <sys/eventfd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "os/fd_policy.hpp"
 #include "session/session.hpp"
@@ -12,8 +16,25 @@
 #include "wire.hpp"
 
 namespace aiod::daemon {
+namespace {
+
+// Reload and shutdown change what every user of the daemon gets, so they are
+// the daemon owner's alone: root, or the user the daemon runs as. The uid is
+// SO_PEERCRED's, as the daemon's user namespace sees it, so root inside
+// another user namespace (a container's) is its mapped uid here, and refused.
+// A member of the socket's group may connect and read stats, and no more.
+bool owns_daemon(const PeerCreds& peer, const PeerCreds& daemon) { return peer.uid == 0 || peer.uid == daemon.uid; }
+
+std::string refusal(const char* what, const char* verb, const PeerCreds& daemon) {
+  const std::string who = daemon.uid == 0 ? std::string("root")
+                                          : "root or the daemon's user (uid " + std::to_string(daemon.uid) + ")";
+  return std::string(what) + ": only " + who + " may " + verb + " it";
+}
+
+}  // namespace
 
 Task<> Session::serve_control() {
+  if (!is_io_) host_.daemon().control_session_began(id_);
   while (!closing_) {
     wire::ReceivedMessage in;
     // A control session (aioctl) that stays silent is closed: it holds a
@@ -42,6 +63,59 @@ Task<> Session::serve_control() {
     const wire::Message* msg = wire::verify(in.bytes);
     if (msg == nullptr) {
       reply_error(0, EPROTO, "malformed control message (flatbuffers verification failed)");
+      continue;
+    }
+    if (msg->body() != nullptr && msg->body_type() == wire::Body::ShutdownRequest) {
+      if (!owns_daemon(creds_, host_.daemon().identity())) {
+        reply_error(msg->id(), EPERM, refusal("shutdown", "stop", host_.daemon().identity()));
+        continue;
+      }
+      // Ack first: once the main loop has the request, this session may be
+      // closed at any moment. The client then waits for the connection to end.
+      flatbuffers::FlatBufferBuilder b(64);
+      b.Finish(wire::CreateMessage(b, msg->id(), wire::Body::Ack, wire::CreateAck(b).Union()),
+               wire::MessageIdentifier());
+      if (reply(wire::view(b)) < 0) break;
+      auto action = std::make_shared<ControlAction>();
+      action->kind = ControlAction::Kind::shutdown;
+      action->requester = "uid " + std::to_string(creds_.uid) + ", pid " + std::to_string(creds_.pid);
+      host_.daemon().request_control_action(std::move(action));
+      continue;
+    }
+    if (msg->body() != nullptr && msg->body_type() == wire::Body::ReloadRequest) {
+      if (!owns_daemon(creds_, host_.daemon().identity())) {
+        reply_error(msg->id(), EPERM, refusal("reload", "reload", host_.daemon().identity()));
+        continue;
+      }
+      auto action = std::make_shared<ControlAction>();
+      action->kind = ControlAction::Kind::reload;
+      action->requester = "uid " + std::to_string(creds_.uid) + ", pid " + std::to_string(creds_.pid);
+      action->done.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      if (!action->done) {
+        reply_error(msg->id(), errno, std::string("reload: eventfd: ") + std::strerror(errno));
+        continue;
+      }
+      const std::uint64_t id = msg->id();
+      const int done_fd = action->done.get();
+      host_.daemon().request_control_action(action);  // the daemon keeps its own reference
+      // The session waits on the eventfd through its backend, so the shard
+      // keeps serving its other sessions meanwhile. Closing the session
+      // cancels the wait; the main loop's later write lands harmlessly in
+      // the eventfd, which lives as long as either side holds the action.
+      std::uint64_t value = 0;
+      const BackendOp op(op::Read{.fd = done_fd, .buf = &value, .len = sizeof(value)});
+      const int got = co_await BackendCall(host_.backend(), host_.scheduler(), op, &control_calls_,
+                                         std::chrono::seconds(30));
+      if (closing_) break;
+      if (got != static_cast<int>(sizeof(value))) {
+        reply_error(id, got < 0 && got != -ECANCELED ? -got : ETIMEDOUT, "reload: the daemon's main loop did not answer");
+        continue;
+      }
+      const auto [accepted, message] = action->outcome();
+      flatbuffers::FlatBufferBuilder b(256);
+      const auto r = wire::CreateReloadReplyDirect(b, accepted, message.c_str());
+      b.Finish(wire::CreateMessage(b, id, wire::Body::ReloadReply, r.Union()), wire::MessageIdentifier());
+      (void)reply(wire::view(b));
       continue;
     }
     handle_message(*msg, in);

@@ -5,10 +5,15 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <coroutine>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "backend/backend.hpp"
 #include "os/peer_creds.hpp"
@@ -16,10 +21,47 @@
 #include "runtime/config.hpp"
 #include "runtime/scheduler.hpp"
 #include "stats/stats.hpp"
+#include "unique_fd.hpp"
 
 namespace aiod::daemon {
 
 class Session;
+
+// A control request only the daemon's main loop may carry out (it owns the
+// settings and the stop), handed over by a session on a shard thread. The
+// main loop fills in the outcome and then writes 1 to `done`, an eventfd the
+// session reads through its backend, so the shard thread never blocks and
+// never touches the daemon's state.
+struct ControlAction {
+  enum class Kind { reload, shutdown };
+  Kind kind = Kind::reload;
+  std::string requester;  // for the log: "uid 0, pid 1234"
+  UniqueFd done;          // eventfd (EFD_CLOEXEC | EFD_NONBLOCK); may be empty for shutdown
+
+  // The outcome (reload only). The mutex, not the eventfd, orders these
+  // fields between the threads: the eventfd may be read by the kernel's
+  // io_uring, which no race detector sees.
+  void finish(bool ok, std::string text) {
+    {
+      std::lock_guard lock(mutex_);
+      accepted_ = ok;
+      message_ = std::move(text);
+    }
+    if (done) {
+      const std::uint64_t one = 1;
+      (void)!::write(done.get(), &one, sizeof(one));
+    }
+  }
+  [[nodiscard]] std::pair<bool, std::string> outcome() const {
+    std::lock_guard lock(mutex_);
+    return {accepted_, message_};
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  bool accepted_ = false;
+  std::string message_;
+};
 
 // Daemon-wide facts and shares. Thread-safety: callable from any shard thread.
 class DaemonServices {
@@ -35,6 +77,14 @@ class DaemonServices {
   [[nodiscard]] virtual UidShares& shares() noexcept = 0;
   // A session admitted by the daemon has ended.
   virtual void session_ended(std::uint64_t session_id) = 0;
+  // An admitted session turned out to be a Control one (aioctl): stats count
+  // it apart from the applications' sessions.
+  virtual void control_session_began(std::uint64_t /*session_id*/) {}
+  // Queues `action` for the main loop and wakes it; returns at once. Hosts
+  // without a main loop (unit tests' hosts) refuse it.
+  virtual void request_control_action(std::shared_ptr<ControlAction> action) {
+    action->finish(false, "this host has no main loop to carry it out");
+  }
 
  protected:
   ~DaemonServices() = default;

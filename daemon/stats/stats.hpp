@@ -111,8 +111,10 @@ struct SessionSnapshot {
 struct StatsSnapshot {
   std::uint64_t uptime_ns = 0;
   unsigned shards = 0;
-  std::uint32_t sessions_active = 0;
+  std::uint32_t sessions_active = 0;  // Io sessions (and those still in their handshake)
   std::uint64_t sessions_total = 0;
+  std::uint32_t control_sessions_active = 0;  // aioctl's: not counted above
+  std::uint64_t control_sessions_total = 0;
   CountersSnapshot totals;
   std::array<std::uint64_t, AIOD_OP_LAST> opcode_count{};
   std::array<std::uint64_t, AIOD_OP_LAST> opcode_errors{};

@@ -72,7 +72,8 @@ void build_stats_reply(flatbuffers::FlatBufferBuilder& b, std::uint64_t request_
                                    snap.sessions_active, snap.sessions_total, totals, &opcodes, latency, &sessions,
                                    snap.daemon_syscalls, snap.config_reloads, snap.config_reload_failures, next_session,
                                    be.kernel.c_str(), be.emulated_kernel.empty() ? nullptr : be.emulated_kernel.c_str(),
-                                   be.setup.empty() ? nullptr : be.setup.c_str(), &ops);
+                                   be.setup.empty() ? nullptr : be.setup.c_str(), &ops, snap.control_sessions_active,
+                                   snap.control_sessions_total);
   b.Finish(wire::CreateMessage(b, request_id, wire::Body::StatsReply, reply.Union()), wire::MessageIdentifier());
 }
 

@@ -44,12 +44,13 @@ void churn_once(const DaemonProcess& daemon) {
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
 }
 
-// Waits (bounded) until only `sessions` sessions remain and nothing is in flight.
+// Waits (bounded) until no session remains (aioctl's own is a control
+// session, not counted) and nothing is in flight.
 void wait_until_idle(const DaemonProcess& daemon) {
   const auto deadline = std::chrono::steady_clock::now() + 30s;
   for (;;) {
     const CommandResult s = run_command({AIOCTL_PATH, "--socket", daemon.socket_path(), "stats", "--json"});
-    if (s.out.find("\"sessions_active\":1,") != std::string::npos &&
+    if (s.out.find("\"sessions_active\":0,") != std::string::npos &&
         s.out.find("\"ops_in_flight\":0,") != std::string::npos) {
       return;
     }
