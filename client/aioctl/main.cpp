@@ -226,6 +226,16 @@ int handle_parse_error(CLI::App& app, const CLI::ParseError& e, int argc, char**
     return usage_error("aioctl", "unknown command '" + word + "'");
   }
   if (parsed.empty() && word.empty() && dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+    // CLI11 misses the command before it looks at the options: name a wrong
+    // option first, it is the likelier mistake.
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--socket") {
+        ++i;
+        continue;
+      }
+      if (arg.rfind('-', 0) == 0 && arg.rfind("--socket=", 0) != 0) return usage_error("aioctl", "unknown option '" + arg + "'");
+    }
     return usage_error("aioctl", "no command given (ping, stats, clients, reload or shutdown)");
   }
   if (const auto* extras = dynamic_cast<const CLI::ExtrasError*>(&e)) {
