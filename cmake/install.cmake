@@ -1,8 +1,10 @@
 # What `cmake --install` puts where. Each file belongs to one component, and
 # each Debian package (packaging/build-debs.sh) is exactly one component:
-#   daemon   aiod, aioctl, systemd units, the sysusers.d entry, man pages
+#   daemon   aiod, aioctl, systemd units, the sysusers.d entry, man pages,
+#            shell completions
 #   runtime  libaiod.so.1 (the library and its SONAME link)
-#   dev      headers, libaiod.so, aiod.pc, the CMake package (aiod::client)
+#   dev      headers, libaiod.so, aiod.pc, the CMake package (aiod::client),
+#            the documentation and the examples
 # The targets' own install() rules sit beside them (daemon/, client/).
 include(CMakePackageConfigHelpers)
 
@@ -58,6 +60,37 @@ install(FILES "${PROJECT_SOURCE_DIR}/docs/man/aiod.conf.5" DESTINATION "${CMAKE_
 # The unit's choices and the threat model explained; aiod(8) and aiod.conf(5) point here.
 install(FILES "${PROJECT_SOURCE_DIR}/docs/systemd.md" "${PROJECT_SOURCE_DIR}/docs/security.md"
         DESTINATION "${CMAKE_INSTALL_DOCDIR}" COMPONENT daemon)
+
+# --- shell completions -----------------------------------------------------------
+# Where bash-completion and Debian's zsh look for them, named after the
+# command; each installed when packaging/completions/ has it (the glob makes
+# a new one show up at the next build).
+file(GLOB _aiod_completions CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/packaging/completions/*")
+foreach(command aiod aioctl)
+  set(_aiod_file "${PROJECT_SOURCE_DIR}/packaging/completions/${command}.bash")
+  if(_aiod_file IN_LIST _aiod_completions)
+    install(FILES "${_aiod_file}" RENAME ${command}
+            DESTINATION "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" COMPONENT daemon)
+  endif()
+  set(_aiod_file "${PROJECT_SOURCE_DIR}/packaging/completions/_${command}")
+  if(_aiod_file IN_LIST _aiod_completions)
+    install(FILES "${_aiod_file}" DESTINATION "${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions" COMPONENT daemon)
+  endif()
+endforeach()
+
+# --- documentation and examples for users of libaiod ---------------------------
+# README.md, docs/*.md with the images they show (same relative paths, so
+# the links between them hold) and the examples, with a CMakeLists.txt that
+# builds them against the installed package (packaging/examples/).
+set(AIOD_DEV_DOCDIR "${CMAKE_INSTALL_DATADIR}/doc/libaiod-dev" CACHE PATH
+    "where the documentation and examples for libaiod's users go")
+install(FILES "${PROJECT_SOURCE_DIR}/README.md" DESTINATION "${AIOD_DEV_DOCDIR}" COMPONENT dev)
+file(GLOB _aiod_docs CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/docs/*.md" "${PROJECT_SOURCE_DIR}/docs/*.png"
+     "${PROJECT_SOURCE_DIR}/docs/*.svg")
+install(FILES ${_aiod_docs} DESTINATION "${AIOD_DEV_DOCDIR}/docs" COMPONENT dev)
+file(GLOB _aiod_examples CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/examples/*.cpp")
+install(FILES ${_aiod_examples} "${PROJECT_SOURCE_DIR}/packaging/examples/CMakeLists.txt"
+        DESTINATION "${AIOD_DEV_DOCDIR}/examples" COMPONENT dev)
 
 # --- libaiod for other projects --------------------------------------------------
 # find_package(aiod) then target_link_libraries(app PRIVATE aiod::client).
