@@ -77,10 +77,6 @@ export DEB_BUILD_MAINT_OPTIONS=${DEB_BUILD_MAINT_OPTIONS:-hardening=+all}
 buildflag() { (cd "$root" && dpkg-buildflags --get "$1"); }
 cppflags=$(buildflag CPPFLAGS)
 ldflags=$(buildflag LDFLAGS)
-# _FORTIFY_SOURCE declares write() warn_unused_result, and GCC warns even
-# where the result is dropped on purpose with (void) (waking a shard through
-# its eventfd). Such warnings stay visible in the build, without failing it.
-cppflags+=" -Wno-error=unused-result"
 
 echo "build-debs: configuring and building aiod $version in $build_dir" >&2
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \

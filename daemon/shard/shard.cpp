@@ -98,7 +98,7 @@ void Shard::update_config(const Config& config) {
 void Shard::request_stop() {
   stop_requested_.store(true, std::memory_order_release);
   const std::uint64_t one = 1;
-  (void)::write(inbox_efd_.get(), &one, sizeof(one));
+  (void)!::write(inbox_efd_.get(), &one, sizeof(one));
 }
 
 void Shard::join() {

@@ -18,7 +18,7 @@ void Shard::adopt(UniqueFd conn, std::uint64_t session_id, std::string refusal) 
     inbox_.push_back({std::move(conn), session_id, std::move(refusal)});
   }
   const std::uint64_t one = 1;
-  (void)::write(inbox_efd_.get(), &one, sizeof(one));
+  (void)!::write(inbox_efd_.get(), &one, sizeof(one));
 }
 
 std::size_t Shard::session_count() const {
