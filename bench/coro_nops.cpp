@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // coro_nops — nops through a coroutine scheduler (zig-aio's coro_nops): one
 // task loops `co_await` a batch of 32 nops until --ops are done; the task is
 // suspended while its batch is in flight and resumed by the scheduler.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // echo — many connections at once: --conns loopback TCP connections (16 by
 // default); on each, a client sends a 64-byte message and waits for its echo,
 // and a server echoes whatever it reads; --round-trips in all. Both sides of

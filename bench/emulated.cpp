@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // emulated — what an op costs when the kernel's io_uring lacks it and the
 // daemon runs it on its worker threads instead (docs/operations.md, Kernel
 // support). FTRUNCATE is native from Linux 6.9; the same ops go to a daemon

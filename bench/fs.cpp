@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fs — 4 KiB file IO, the most common IO there is: reads of a file in the
 // page cache, sequential and random, at queue depth 1 and 32, and 4 KiB
 // writes each made durable with fdatasync. By default on two filesystems:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // idle — what a daemon costs when nobody asks it anything: its CPU (utime +
 // stime from /proc) over --seconds with --clients connected clients that sit
 // idle after a burst of work; and once, before any client connected, with none.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // nops — the cost of the submission path itself: operations that do nothing.
 //
 // Two measurements, each in three modes (in-process liburing, plain syscalls,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ping_pongs — loopback TCP echo (zig-aio's ping_pongs): a client task sends
 // "PING" and reads the echo, a server task reads and writes back what it got,
 // --round-trips times. Both tasks run in one thread, as zig-aio's coroutines

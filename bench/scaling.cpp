@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // scaling — N client processes doing 32-op nop batches at once, for a fixed
 // time: aggregate ops/s, and the daemon's CPU while they run.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stages — where one 4 KiB read's time goes through aiod, stage by stage, at
 // queue depth 1, against the same read in process (pread(2) and io_uring).
 //

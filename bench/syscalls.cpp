@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // syscalls — system calls a client makes per op in steady state, counted on
 // the client process only (the daemon is started here, outside the traced
 // process tree). Setup costs (connect, handshake, ring creation) cancel out:

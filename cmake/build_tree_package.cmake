@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # libaiod for other projects straight from this build tree, before (or
 # without) `make install`: the same CMake package and pkg-config file as an
 # install gives, pointing at the build tree's library and the source tree's

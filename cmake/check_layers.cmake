@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # check_layers.cmake — refuses an #include that goes up the daemon's layers.
 #
 # Run as a script: cmake -DROOT=<daemon dir> -DLAYERS="os;system;..." [-DSTAMP=<file>] -P check_layers.cmake

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # What `cmake --install` puts where. Each file belongs to one component, and
 # each Debian package (packaging/build-debs.sh) is exactly one component:
 #   daemon   aiod, aioctl, systemd units, the sysusers.d entry, man pages,

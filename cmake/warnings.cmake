@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Warnings and sanitizers for every target of the project (not for dependencies).
 add_library(aiod_build_flags INTERFACE)
 target_compile_options(aiod_build_flags INTERFACE

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // daemon.hpp — the process: listener, shards, signals.
 //
 // The main thread owns the listener and the signals: it accepts connections

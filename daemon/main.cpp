@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // aiod — the per-host asynchronous IO daemon. See aiod(8) and docs/.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // settings.hpp — the daemon's tunables by name, as the command line
 // (`--name value`) and the config file (`name = value`) both spell them, with
 // one validation for both.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // coro — zig-aio's examples/coro.zig, through aiod: a server task and a
 // client task in one scheduler talk over TCP on the loopback interface.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // echo_client — sends messages to an echo server and checks what comes back,
 // every socket operation through aiod: socket, connect, then a soft-linked
 // send → recv pair per message, then shutdown and close.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // echo_server — a TCP echo server whose every socket operation goes through
 // aiod: socket, bind, listen, accept, recv, send, close. One Dynamic queue
 // serves all connections; completions drive a small state machine.

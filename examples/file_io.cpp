@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // file_io — the first example: file IO through aiod, the zig-aio way.
 //
 // Opens a file, writes to it and reads it back in one soft-linked chain, then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * aiod_shm.h — the shared-memory layout of one aiod session.
  *

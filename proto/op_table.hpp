@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_table.hpp — every opcode of the protocol, described once: its name, what
 // each descriptor field carries, what its result counts as, and the Linux
 // version whose io_uring runs it natively.

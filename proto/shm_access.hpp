@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // shm_access.hpp — how both sides touch a session's shared region.
 //
 // aiod_shm.h says where each word lives; this header says how it is read and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // socket_path.hpp — where the daemon listens and clients connect, by default.
 //
 // AIOD_SOCKET overrides; otherwise the system daemon's /run/aiod.sock for root

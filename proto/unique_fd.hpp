@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // unique_fd.hpp — sole owner of one file descriptor.
 //
 // Not thread-safe; moves transfer ownership. Closing ignores EINTR (Linux always

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // unix_address.hpp — reading the name out of an AF_UNIX address of a given length.
 //
 // An address's length, not a NUL, says how much of sun_path it holds: the kernel

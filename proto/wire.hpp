@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wire.hpp — framing of control messages on the SOCK_SEQPACKET socket.
 //
 // One datagram carries one flatbuffers `Message` (control.fbs) and, optionally,

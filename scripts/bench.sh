@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every benchmark and prints one table: each benchmark in each mode
 # (in-process liburing, plain syscalls, aiod), the median of the runs, and the
 # ratio to in-process liburing measured in the same run. Installs what is
@@ -42,7 +43,7 @@ while (($#)); do
     --placement) placement=$2; shift ;;
     --no-deps) deps=0 ;;
     --no-build) do_build=0 ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    -h|--help) awk '/SPDX-License-Identifier/ { next } NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

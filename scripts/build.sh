@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Configures and builds aiod into build/ (or $AIOD_BUILD_DIR). Extra arguments
 # go to CMake, e.g. -DAIOD_SANITIZE=address,undefined. $AIOD_BUILD_TARGETS,
 # a space-separated list, builds only those targets (and what they need).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages aiod needs to build, test and run, skipping
 # those already installed. Safe to run again. Needs root (or sudo).
 # --build: only what building aiod needs, not the test suites' tools

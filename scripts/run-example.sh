@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: installs what is missing, builds, starts a private aiod on a
 # temporary socket, runs the file_io and coro examples through it, prints the
 # daemon's stats, and stops it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The sanitizer runs of the test command: an ASan+UBSan build running the
 # unit, integration (both backends), fuzz, security and conformance suites, and a TSan
 # build running the integration suites. Each build has its own directory

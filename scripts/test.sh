@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The test command: installs what is missing, builds with warnings as errors,
 # runs every test suite (each test in its own process, with a timeout), then
 # the sanitizer runs (scripts/sanitize.sh: ASan+UBSan and TSan builds).

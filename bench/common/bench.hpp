@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench.hpp — what every benchmark program shares: the command line, clocks
 // and statistics, a private aiod started for the run, CPU accounting from
 // /proc, and the result lines the driver (scripts/bench.sh) turns into a table.

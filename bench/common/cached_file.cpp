@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cached_file.cpp — making the file-IO benchmarks' test file.
 #include "cached_file.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cached_file.hpp — the test file of the file-IO benchmarks: written and
 // fsynced, so that it sits in the page cache, in a directory of the
 // filesystem users run on (by default the one that holds the build tree).

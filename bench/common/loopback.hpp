@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loopback.hpp — connected TCP pairs over 127.0.0.1 for the socket
 // benchmarks (ping_pongs, echo). They are made with plain syscalls in every
 // mode, so that all modes run identical TCP_NODELAY sockets and only the

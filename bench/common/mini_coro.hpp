@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mini_coro.hpp — the smallest coroutine scheduler that can drive a task over
 // an IO source: a FIFO of ready coroutines and a function that blocks until IO
 // completes and schedules the coroutines waiting for it.

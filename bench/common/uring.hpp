@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // uring.hpp — the in-process io_uring every benchmark compares against.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "control_session.hpp"
 
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // control_session.hpp — aioctl's connection to a daemon: a Control-kind
 // session (no rings), synchronous requests with a reply timeout.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // aioctl — inspect and control a running aiod. Exit codes: 0 ok, 1 error,
 // 2 usage, 3 daemon not running.
 #include <CLI/CLI.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "stats_format.hpp"
 
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stats_format.hpp — a StatsReply as plain data, and its renderings: a table
 // for people, JSON for programs (stable snake_case keys, "version": 1) and the
 // Prometheus text format for monitoring.

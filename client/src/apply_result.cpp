@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // apply_result.cpp — a completion's result, delivered where the op asked:
 // out-pointers, bytes copied back out of the arena, messages, addresses.
 #include <sys/socket.h>

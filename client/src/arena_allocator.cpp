@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "arena_allocator.hpp"
 
 namespace aiod::detail {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // arena_allocator.hpp — first-fit allocation of byte ranges inside the
 // session's arena, with coalescing on free.
 //

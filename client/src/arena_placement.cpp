@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // arena_placement.cpp — where an op's bytes go in the arena: in place, or copied.
 #include <cstring>
 

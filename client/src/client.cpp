@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "aiod/client.hpp"
 
 #include "connection.hpp"

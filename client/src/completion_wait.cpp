@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // completion_wait.cpp — waiting for completions: spin, then sleep until woken.
 #include <sched.h>
 #include <sys/epoll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // connection.cpp — connecting to the daemon: socket, handshake, mapping the region.
 #include "connection.hpp"
 

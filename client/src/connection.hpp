@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // connection.hpp — Connection, libaiod's side of one session with the daemon.
 //
 // It holds the control socket, the mapped region, the rings, the table of ops

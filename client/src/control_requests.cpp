@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // control_requests.cpp — synchronous requests and replies on the control socket.
 #include <poll.h>
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "aiod/dynamic.hpp"
 
 #include <utility>

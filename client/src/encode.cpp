@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // encode.cpp — every Op into one descriptor (proto/op_table.hpp has the field
 // table), with its buffers placed in the arena and its result sinks recorded.
 #include "encode.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // encode.hpp — one Op into one 64-byte descriptor (and the client-side record
 // of where its results go).
 #pragma once

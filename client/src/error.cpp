@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "aiod/error.hpp"
 
 namespace aiod {

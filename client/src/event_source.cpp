@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "aiod/event_source.hpp"
 
 #include <fcntl.h>

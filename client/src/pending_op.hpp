@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // pending_op.hpp — the client's record of one op between queueing and completion.
 //
 // Also the Batch that counts a set of ops' completions, and where an op's

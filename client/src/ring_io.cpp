@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ring_io.cpp — the rings: queueing descriptors, publishing them, reaping completions.
 #include <unistd.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // backend.hpp — the kernel-facing half of a shard.
 //
 // A Backend executes daemon-private, already validated operations (BackendOp)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // backend_op.hpp — one validated operation as a backend receives it: a typed
 // payload per opcode (`op.as<op::Socket>().domain`), never an overloaded field.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "backend/backend_report.hpp"
 
 namespace aiod::daemon {

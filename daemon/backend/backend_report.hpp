@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // backend_report.hpp — what `aioctl stats` shows of a backend: the kernel it
 // runs on, and where each kind of op runs (the kernel's ring or the posix
 // part), with counts.

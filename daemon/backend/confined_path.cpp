@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // confined_path.cpp — see confined_path.hpp.
 #include "backend/confined_path.hpp"
 

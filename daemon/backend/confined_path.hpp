@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // confined_path.hpp — the path operations of a client, resolved as the client
 // would resolve them and never through the daemon itself.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // uring_backend.cpp — Backend on io_uring (liburing).
 //
 // The ring is created by the shard thread that uses it, so it can be

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "backend/uring_kernel.hpp"
 
 #include <liburing.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // uring_kernel.hpp — which Linux release brought each part of io_uring the
 // io_uring backend uses: opcodes, io_uring_setup flags and feature bits.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // control_data.hpp — walking ancillary data (SEND_MSG, RECV_MSG) by the
 // kernel's own rules.
 //

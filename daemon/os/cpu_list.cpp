@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cpu_list.cpp — parsing CPU lists, and pinning a thread to one CPU.
 #include "os/cpu_list.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cpu_list.hpp — CPU lists as Linux writes them ("0-3,8,10-11": cpuset(7)'s
 // list format, taskset -c), for pinning shard threads.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "os/fd_policy.hpp"
 
 #include <unistd.h>

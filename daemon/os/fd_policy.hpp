@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fd_policy.hpp — descriptors a client hands to the daemon (RegisterFds,
 // SCM_RIGHTS received by RECV_MSG) that the daemon refuses to hold.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "os/kernel_version.hpp"
 
 #include <sys/utsname.h>

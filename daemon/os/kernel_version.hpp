@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // kernel_version.hpp — a Linux release as major.minor, for comparing what a
 // kernel has against the release that introduced a feature.
 #pragma once

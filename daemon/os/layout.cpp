@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "os/layout.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // layout.hpp — where the rings and the arena sit in a session's region.
 //
 // A pure function of the client's request and the daemon's limits, so the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "os/peer_creds.hpp"
 
 #include <grp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer_creds.hpp — who is on the other end of a session's socket, and whether
 // (and as whom) the daemon may act for them.
 //

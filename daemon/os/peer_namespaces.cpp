@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "os/peer_namespaces.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // peer_namespaces.hpp — the namespaces a client lives in, compared with the
 // daemon's.
 //

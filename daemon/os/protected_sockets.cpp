@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "os/protected_sockets.hpp"
 
 #include <sys/stat.h>

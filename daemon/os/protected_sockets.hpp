@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // protected_sockets.hpp — sockets of the daemon's own that no client may reach
 // through it.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "os/shm_region.hpp"
 
 #include <fcntl.h>

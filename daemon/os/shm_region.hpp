@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // shm_region.hpp — a session's shared memory: a memfd, mapped shared and
 // writable by the daemon, sealed against resizing before the client sees it.
 //

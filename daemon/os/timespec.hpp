@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // timespec.hpp — nanosecond counts to and from the kernel's timespecs, and the
 // monotonic clock in nanoseconds.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // version.hpp — the daemon's version string, from the CMake project version.
 #pragma once
 

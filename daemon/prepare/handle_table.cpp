@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "prepare/handle_table.hpp"
 
 #include <unistd.h>

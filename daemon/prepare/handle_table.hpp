@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // handle_table.hpp — one session's handles: the only names its operations can
 // use for files, directories and sockets.
 //

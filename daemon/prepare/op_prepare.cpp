@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_prepare.cpp — descriptor validation: the checks every opcode shares, the
 // dispatch by the op table's group, and the control ops (timers, cancel,
 // polls, closes, event sources).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_prepare.hpp — validation of one descriptor (already copied out of shared
 // memory) into a backend operation.
 //

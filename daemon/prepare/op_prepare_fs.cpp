@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_prepare_fs.cpp — validation of path-based ops. Paths are copied out of
 // the arena; they resolve as the client's would: relative ones against the
 // client's cwd (or a directory handle), absolute ones inside the client's root.

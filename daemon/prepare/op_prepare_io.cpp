@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_prepare_io.cpp — validation of descriptor-based data ops: read, write,
 // vectored IO, fsync, splice and the file-range ops.
 #include <fcntl.h>

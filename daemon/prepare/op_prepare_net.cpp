@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_prepare_net.cpp — validation of socket ops. Addresses and control data
 // are copied out of the arena (the kernel reads them later); SCM_RIGHTS in
 // SEND_MSG carries handles, which become the daemon's descriptors here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "prepare/op_prepare_util.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_prepare_util.hpp — helpers shared by the per-family descriptor
 // validators (op_prepare_*.cpp). Internal to the daemon.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_record.cpp — resetting a record for its next descriptor.
 #include "prepare/op_record.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_record.hpp — the daemon's private record of one consumed descriptor.
 //
 // Taken from its session's RecordPool when a descriptor is consumed, given

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "prepare/uid_shares.hpp"
 
 namespace aiod::daemon {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // uid_shares.hpp — what each client uid holds of what all clients share, and
 // the most it may hold.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // backend_call.cpp — running a BackendCall's op and resuming its coroutine.
 #include "runtime/backend_call.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // backend_call.hpp — BackendCall, the awaitable that runs one backend op.
 //
 // A CancelScope holds pending calls so that they can be cancelled together.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // config.hpp — the daemon's configuration: tunables from the command line and
 // the config file (settings.hpp parses and validates them), plus what the
 // environment hands over (socket activation, watchdog). Plain data.

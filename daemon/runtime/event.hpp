@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // event.hpp — a one-shot event that one coroutine waits on.
 //
 // Belongs to one shard thread and is not thread-safe.

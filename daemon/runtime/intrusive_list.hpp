@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // intrusive_list.hpp — a doubly linked list whose nodes live inside the
 // elements, so linking and unlinking never allocate. An element is in at most
 // one list per node base. Not thread-safe.

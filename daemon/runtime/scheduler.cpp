@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // scheduler.cpp — one round of the run queue: resuming what is ready.
 #include "runtime/scheduler.hpp"
 

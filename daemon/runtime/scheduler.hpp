@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // scheduler.hpp — a shard's FIFO run queue of ready coroutines.
 //
 // Belongs to one shard thread and is not thread-safe.

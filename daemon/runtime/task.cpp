@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // task.cpp — a DetachedTask whose body throws stops the daemon.
 #include "runtime/task.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // task.hpp — the daemon's coroutine types: Task<T> and DetachedTask.
 //
 // Task<T> is awaited by one parent; a DetachedTask runs on its own.

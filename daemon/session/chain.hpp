@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // chain.hpp — linked chains of records in progress, and their one owner.
 //
 // A chain is run segment by segment: the daemon hands the backend one op (or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_pool.cpp — handing out and taking back a session's OpRecords.
 #include "session/record_pool.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // record_pool.hpp — a session's fixed pool of OpRecords: their one owner.
 //
 // Sized once, at the handshake, to the session's in-flight quota, and never

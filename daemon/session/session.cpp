@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session.cpp — a session's lifecycle: creation, closing, shutdown.
 #include "session/session.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session.hpp — one client connection: its socket, its shared region and rings,
 // its handles and its operations in flight.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session_complete.cpp — posting completions, exactly one per consumed
 // descriptor; moving a chain on as its ops complete; making completions
 // visible to the client and waking it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session_control.cpp — control messages after the handshake: fd registration,
 // ping, stats, and the owner's reload and shutdown. Replies go straight out
 // with a non-blocking send: a client that does not read its control socket is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session_finish.cpp — what the daemon itself does when an op's backend part
 // ends: turning descriptors into handles, closing handles, copying results
 // back to the arena, and counting the op; the result the client will see.

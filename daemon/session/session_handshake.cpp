@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session_handshake.cpp — the hello/welcome exchange that opens a session.
 //
 // Hello → checks → (an IO session: setup_io, in session_setup.cpp) → Welcome.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session_host.hpp — what a Session needs from its shard and from the daemon.
 //
 // The narrow interfaces that let session/ sit below shard/ and the daemon

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "session/session_rings.hpp"
 
 #include <cstring>

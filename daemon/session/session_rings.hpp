@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session_rings.hpp — the daemon's side of one session's rings.
 //
 // The region is shared with a client that may be hostile. The rules:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session_setup.cpp — setting up an IO session: region, eventfds, handles, prepare context.
 //
 // Runs once, from the handshake, after the Hello has been read and checked;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session_submit.cpp — the submission side: draining the client's ring into
 // backend operations, chain by chain.
 #include <algorithm>

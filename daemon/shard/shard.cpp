@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // shard.cpp — a shard's thread and its loop: run, flush, reap, poll, sleep.
 #include "shard/shard.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // shard.hpp — one daemon thread with its own backend, scheduler and sessions.
 //
 // The loop: run ready tasks (handshakes, control messages, session pumps);

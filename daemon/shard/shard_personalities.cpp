@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // shard_personalities.cpp — the backend personalities a shard's sessions share.
 #include "shard/shard.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // shard_sessions.cpp — a shard's sessions: taken from the inbox, run, listed, closed.
 #include "shard/shard.hpp"
 

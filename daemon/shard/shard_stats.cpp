@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // shard_stats.cpp — a shard's counters and its sessions' added to a stats snapshot.
 #include "shard/shard.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stage_probe.cpp — the stamps, kept per shard thread (see stage_probe.hpp).
 #include "stats/stage_probe.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stage_probe.hpp — where one read's time goes inside a shard: timestamps of
 // each stage of a READ's way through the daemon, for the per-stage breakdown
 // in docs/benchmarks.md ("Where a QD1 read's time goes").

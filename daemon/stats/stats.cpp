@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stats.cpp — counters, latency histograms and their snapshots.
 #include "stats/stats.hpp"
 

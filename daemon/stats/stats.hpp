@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stats.hpp — counters the daemon keeps, per session and per shard.
 //
 // Every counter has exactly one writer (its shard thread) and may be read from

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "stats/stats_reply.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stats_reply.hpp — a StatsSnapshot as a StatsReply control message.
 #pragma once
 

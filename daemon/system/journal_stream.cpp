@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "system/journal_stream.hpp"
 
 #include <sys/stat.h>

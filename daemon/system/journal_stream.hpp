@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // journal_stream.hpp — whether standard error is systemd's journal, and how a
 // log line is written there.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "system/listener.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // listener.hpp — the daemon's listening SOCK_SEQPACKET unix socket.
 //
 // bind() refuses to steal the path from a running daemon (it probes with a

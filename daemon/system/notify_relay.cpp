@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "system/notify_relay.hpp"
 
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // notify_relay.hpp — the process the service manager trusts never acts for a
 // client.
 //

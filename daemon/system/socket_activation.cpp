@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "system/socket_activation.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // socket_activation.hpp — the listening socket systemd hands over.
 //
 // With aiod.socket, systemd creates and binds the socket itself and starts aiod

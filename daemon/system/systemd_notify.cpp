@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "system/systemd_notify.hpp"
 
 #include <unistd.h>

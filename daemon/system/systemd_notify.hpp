@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // systemd_notify.hpp — telling the service manager how the daemon is doing.
 //
 // Under systemd (Type=notify) the manager names a datagram unix socket in

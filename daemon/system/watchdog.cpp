@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "system/watchdog.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // watchdog.hpp — when the main thread may send systemd "WATCHDOG=1".
 //
 // systemd kills and restarts the service when WATCHDOG=1 stops arriving for

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # check_completions.sh AIOD AIOCTL COMPLETIONS_DIR — the bash and zsh
 # completions keep up with the programs: every option of aiod --help, every
 # command of aioctl --help and every option of aioctl and of each of its

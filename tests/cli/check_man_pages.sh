@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # check_man_pages.sh AIOD AIOCTL MANDIR — the manual pages keep up with the
 # programs: every option aiod --help prints is in aiod(8), every setting
 # (an option that is also a config key) has its entry in aiod.conf(5), every

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # check_usage.sh AIOCTL — aioctl's command-line conventions: a usage error
 # is one line saying what is wrong and one line saying where help is, on
 # standard error, with exit status 2 and nothing on standard output; the

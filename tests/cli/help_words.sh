@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # help_words.sh — sourced by the checks of tests/cli: the options and the
 # commands a program prints in its --help (CLI11's layout).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // control_cases.cpp — nop, timeout, link_timeout, cancel (and its races), child_exit and event sources.
 //
 // nop, timeout, link_timeout and cancel exist only as io_uring operations: their

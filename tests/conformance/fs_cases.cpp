@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fs_cases.cpp — path and directory ops: open_at, openat2, close_file, close_dir, statx, rename_at, unlink_at,
 // mkdir_at, symlink_at.
 #include <fcntl.h>

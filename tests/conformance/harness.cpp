@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // harness.cpp — the driver: runs each case the reference way and through aiod, and compares.
 #include "harness.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // harness.hpp — the table of the conformance suite: a case, the context it runs in, and helpers.
 //
 // Each case is run twice by one driver (harness.cpp), each time in a fresh

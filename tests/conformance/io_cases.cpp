@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io_cases.cpp — ops on open descriptors: read, write, readv, writev, fsync, fallocate, fadvise, ftruncate,
 // sync_file_range, splice, poll, read_tty.
 #include <fcntl.h>

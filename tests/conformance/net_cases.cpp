@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // net_cases.cpp — socket ops: socket, bind, listen, accept, connect, recv, send, recv_msg, send_msg, shutdown,
 // setsockopt, getsockopt, getsockname, getpeername, close_socket.
 #include <arpa/inet.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Compiles every C++ snippet of one Markdown document, so the documentation
 # cannot drift from the API it shows (Rust's doctests, compile only).
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // snippet_prelude.hpp — what every C++ snippet of README.md and docs/*.md may
 // assume without showing it: the public headers of libaiod, the standard and
 // system headers the examples use, std::chrono's literals (10s, 30ms) and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // arena_gen.cpp — the arena half of descriptor_gen.hpp: valid structures at
 // the ArenaMap offsets (paths, iovec tables, a msghdr, socket addresses,
 // control data) and their mutations.

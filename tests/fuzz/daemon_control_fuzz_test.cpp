@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzzes a real daemon's control socket: on an established session, mutated
 // and truncated flatbuffers of every body type (client bodies, daemon-only
 // bodies, unknown types), oversized datagrams, too many descriptors,

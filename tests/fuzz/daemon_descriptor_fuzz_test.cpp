@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzzes a real daemon with mutated descriptor batches: a hostile session
 // (cwd and root a temporary directory, so its paths stay inside it) publishes
 // chains of valid-then-mutated descriptors of every opcode, with mutated

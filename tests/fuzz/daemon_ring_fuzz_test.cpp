@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzzes a real daemon with hostile ring indices: each iteration a new
 // session stores into its shared header what no well-behaved client would —
 // a submission tail more than a ring ahead or moving backwards, a completion

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // descriptor_gen.cpp — the descriptor half of descriptor_gen.hpp: a valid
 // descriptor per opcode, field mutations, batches of chains, and the limits
 // that keep descriptors a live daemon runs harmless to the host.

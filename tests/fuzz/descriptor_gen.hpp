@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // descriptor_gen.hpp — structure-aware generation of operation descriptors
 // and of the arena structures they point at, shared by the in-process and the
 // live-daemon descriptor fuzzers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_support.hpp — what every fuzz test shares: a seeded generator, the
 // seed and iteration count (overridable from the environment, so a failure can
 // be replayed exactly), boundary values, and the loop that reports which

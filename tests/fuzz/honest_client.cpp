@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "honest_client.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // honest_client.hpp — the well-behaved client that runs beside a hostile
 // one: its own thread and session, doing real IO without pause (a write
 // through a pipe, then the read that must return the same bytes, plus

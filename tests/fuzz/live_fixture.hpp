@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // live_fixture.hpp — what every live-daemon fuzz test sets up and checks: a
 // private aiod, a temporary directory a hostile session gets as its cwd and
 // root (so its paths stay inside it), a well-behaved client doing IO beside

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // message_gen.hpp — control messages for the fuzzers: valid messages of
 // every body type with random field values, byte-level mutations aimed at
 // flatbuffers' offsets and lengths, and a raw datagram sender that can break

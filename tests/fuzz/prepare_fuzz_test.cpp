@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzzes descriptor validation in process (daemon/op_prepare*.cpp), with no
 // daemon: valid descriptors of every opcode, mutated field by field towards
 // boundary values, against an arena whose iovec tables, msghdrs, socket

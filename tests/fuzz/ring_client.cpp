@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "ring_client.hpp"
 
 #include <fcntl.h>

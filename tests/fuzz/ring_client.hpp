@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ring_client.hpp — a session driven by hand, for the live-daemon fuzzers:
 // the test owns every byte the client side writes (descriptors, ring indices,
 // flags, the arena, raw control datagrams), so it can be as well-behaved or

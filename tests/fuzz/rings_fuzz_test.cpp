@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzzes the daemon's side of the rings in process (daemon/session_rings.*):
 // a hostile client stores arbitrary values into the indices it owns (sq_tail,
 // cq_head, client_flags) and scribbles over the ones it does not (sq_head,

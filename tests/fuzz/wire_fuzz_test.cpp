@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzzes the control-message decoder in process (proto/wire.*): valid
 // messages of every body type, built with random field values, then mutated
 // (bytes flipped, offsets set to boundary values, truncated, extended, the

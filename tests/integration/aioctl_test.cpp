@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // aioctl against a real daemon: ping, stats as a table and as JSON, reload and
 // shutdown (and who may use them), exit codes.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // --backend: auto takes the posix backend (with a warning) where io_uring is
 // unavailable, io_uring refuses to start there, and either way the backend in
 // use is the one aioctl names. "Unavailable" is made real with without_syscall, a

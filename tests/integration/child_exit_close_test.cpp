@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CHILD_EXIT with AIOD_CHILD_EXIT_CLOSE closes its pidfd handle only when the
 // op succeeds (the process exited). A failed or cancelled wait leaves the
 // handle with its owner, who may wait again or close it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Clients that die with operations in flight: after 1000 kill -9 cycles the
 // daemon's descriptor count and memory are back at their baseline, and it
 // still serves.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Sessions that end while the kernel still holds work of theirs. A session is
 // freed only after every backend operation that refers to it has completed —
 // the wake-up it owes a client that sleeps in its wait included — so that no

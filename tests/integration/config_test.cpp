@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The config file: applied at start, reloaded on SIGHUP, and a bad file is
 // refused with its line and reason while the old settings stay in force.
 #include <poll.h>

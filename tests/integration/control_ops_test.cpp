@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Timers, link timeouts (zig-aio's six cases), cancellation, child exit and
 // event sources through aiod.
 #include <signal.h>

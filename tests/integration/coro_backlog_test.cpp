@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The scheduler's backlog through a real aiod: awaits beyond the submission
 // ring's free space wait client-side and go out as slots free up, in await
 // order, a linked chain always whole; queue_full only past

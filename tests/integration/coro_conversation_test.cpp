@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The conversation of examples/coro (zig-aio's examples/coro.zig) as a test:
 // a server task and a client task in one scheduler, every socket call through
 // the daemon; the server's three soft-linked sends and its recv go out in one

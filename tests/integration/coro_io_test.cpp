@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Coroutine IO through a real aiod: io::single/multi/complete results, links,
 // the application's out_error/out_id/userdata, one batch per tick for every
 // task, cancelling tasks blocked in IO (alone, in a multi, with run(cancel)),

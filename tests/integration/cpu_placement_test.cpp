@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CPU placement: `--shard-cpus` pins shard threads, a client thread that asks
 // (Client::keep_off_daemon_cpu) leaves its shard's CPU, and one that does not
 // ask keeps the affinity it had.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Operations run with the client's credentials: a client running as another
 // user cannot, through aiod, open, rename or unlink a file it could not touch
 // itself. Needs root (to become another user); skipped otherwise.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // aiod's command line as Unix tools have it: usage errors exit 2 with one line
 // and a hint, configuration errors exit 1 and name the line, and
 // --check-config validates without starting anything.

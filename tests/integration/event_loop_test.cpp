@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Integrating a client into an existing event loop: completion_fd() becomes
 // readable when armed completions arrive, and stays quiet otherwise.
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The examples a new user copies from must work: each runs against a private
 // daemon and its output is checked.
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every operation of the walking skeleton through a real aiod: nop, read,
 // write, fsync, timeout, open_at, close_file; arena and copied buffers;
 // descriptors passed over the control socket.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A client whose root is not the daemon's (here: chroot) — its paths never
 // resolve against the daemon's root: absolute ones stay inside the client's,
 // ".." cannot climb out, and ops that create or remove do so inside it.

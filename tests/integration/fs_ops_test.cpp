@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Filesystem and file-range operations through aiod: rename, unlink, mkdir,
 // symlink, openat2 with resolve flags, statx, fallocate, fadvise, ftruncate,
 // sync_file_range, vectored IO, splice, poll, read_tty, close_dir.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared memory is hostile: every malformed descriptor gets its own error, a
 // client that corrupts ring indices is disconnected, and other clients never
 // notice. Descriptors are written by hand into the ring (RawSession).

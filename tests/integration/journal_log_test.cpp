@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What aiod writes on standard error: on the journal's stream (JOURNAL_STREAM
 // names stderr's dev:inode) only "<priority>message" lines, since journald
 // records time, pid and level itself; anywhere else, the timestamped lines

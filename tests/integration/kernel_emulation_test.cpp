@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The io_uring backend on the kernels users run (--emulate-kernel): every
 // run of the suite is on the backend and kernel its name says, a TCP server
 // works where io_uring lacks SOCKET, BIND or LISTEN (those run emulated, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The daemon's life and death as clients see it: a clear error instead of a
 // hang when it dies, completions for what it cancels when it stops, a clean
 // exit, and refusal to start when it cannot serve.

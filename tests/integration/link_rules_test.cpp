@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The rules of a soft link that depend on the op (docs/protocol.md 6.5,
 // "Breaking"), one test each, named after the rule. They are io_uring's: a
 // short READ, WRITE, READ_TTY, READV or WRITEV fails a soft link; a short

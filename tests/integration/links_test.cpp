@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Linked chains: soft links cancel the rest of a chain after a failure, hard
 // links go on; linked ops run in order.
 #include <fcntl.h>

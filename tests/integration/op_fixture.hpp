@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_fixture.hpp — a private aiod and a connected client, for op tests.
 #pragma once
 

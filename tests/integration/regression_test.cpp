@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Regression tests, each named after the bug it guards against.
 #include <fcntl.h>
 #include <linux/openat2.h>

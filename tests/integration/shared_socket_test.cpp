@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One socket held by two sessions (passed to both with RegisterFds, so the
 // daemon holds two descriptors of one open file description): what one
 // session does to its handle must not reach the other session's ops.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Socket operations through aiod: socket, bind, listen, accept (with the peer
 // address), connect, send/recv (flags honoured), message IO with descriptors
 // travelling as handles, shutdown, and close_socket cancelling pending ops.

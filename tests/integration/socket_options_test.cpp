@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Socket options and addresses through aiod: SETSOCKOPT, GETSOCKOPT,
 // GETSOCKNAME and GETPEERNAME. A server sets SO_REUSEADDR, binds port 0 and
 // learns its port without leaving the API; the option policy's refusals and

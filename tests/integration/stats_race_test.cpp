@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Stats are served by the shard of the session that asks, which reads every
 // other shard's sessions. A session's identity (name, credentials, kind) is
 // written by its own shard during the handshake; another shard may read it

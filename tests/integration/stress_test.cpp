@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // 200 concurrent clients doing mixed IO for a bounded time: every op completes
 // exactly once with the right result, across two shards. Also: a client that
 // stops reaping its completions stalls only itself.

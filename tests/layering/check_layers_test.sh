@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The daemon's layer check (cmake/check_layers.cmake): a tree whose lower layer
 # includes a higher one must be refused, naming the file and the include; the
 # same tree without that include, and the real daemon/ tree, must pass.

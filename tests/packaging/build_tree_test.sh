@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # packaging.build_tree: a program outside this tree builds against the build
 # tree, before any install, both ways the README shows, and runs with no
 # LD_LIBRARY_PATH:

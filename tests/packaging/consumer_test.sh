@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # packaging.consumer: programs outside this tree, built against the packages
 # alone, as their users build them, and run through the packaged daemon:
 #   - the packages build-debs.sh made (the fixture packaging.debs leaves them

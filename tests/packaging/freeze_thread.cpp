@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // freeze_thread: stops one thread of another process, in tests of the
 // watchdog (a shard whose loop stops turning).
 //

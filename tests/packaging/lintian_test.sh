@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # packaging.lintian: lintian on every package build-debs.sh made (the fixture
 # packaging.debs leaves them in DEBS_DIR), at the levels error, warning and
 # info. Each package is clean, or says in its override file

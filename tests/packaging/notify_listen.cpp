@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // notify_listen: stands in for systemd's notification socket in tests.
 //
 //   notify_listen ADDRESS TIMEOUT_MS

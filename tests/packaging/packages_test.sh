@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Debian packages, built and inspected without installing anything on the
 # host (the fixture packaging_debs: packaging.lintian and packaging.consumer
 # take the packages it leaves in DEBS_DIR):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # packaging.relay_death: under a service manager aiod runs as a relay (the
 # main process, which the manager trusts) and a serving child
 # (docs/security.md). When the manager kills the relay (the watchdog's

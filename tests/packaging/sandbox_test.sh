@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The system unit's sandbox, rebuilt without systemd as far as it can be, to
 # show that aiod works inside it and uses nothing it forbids:
 #   - aiod runs as root with the unit's CapabilityBoundingSet (setpriv) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Socket activation, service notifications and the watchdog, as systemd
 # would drive them, without systemd running:
 #   - systemd-socket-activate binds the SOCK_SEQPACKET socket and starts aiod

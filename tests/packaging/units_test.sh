@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The systemd units and the sysusers.d entry, checked by systemd's own tools
 # without a running systemd:
 #   - systemd-analyze verify on the system and the user units (ExecStart

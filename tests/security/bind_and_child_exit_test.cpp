@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Smaller rules: socket files a client binds are never more open than its
 // umask allows; CHILD_EXIT's close flag closes only after a wait that did its
 // job.

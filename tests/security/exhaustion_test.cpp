@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One uid at the limits of what every client shares — descriptors, session
 // memory, blocked posix workers — leaves every other uid fully served, and
 // its own refusals are clear errors for it alone.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A client is served inside its own namespaces, or refused — never in the
 // daemon's.
 //

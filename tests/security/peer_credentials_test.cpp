@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a client sends through aiod carries the client's identity, never the
 // daemon's.
 //

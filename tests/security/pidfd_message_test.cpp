@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A client's own socket with SO_PASSPIDFD (Linux 6.5), registered with aiod:
 // every message RECV_MSG receives on it makes the kernel install a pidfd of
 // the sender in the receiving process, which is the daemon, and write its

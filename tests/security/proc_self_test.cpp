@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The daemon itself is out of reach: no path a client names resolves through
 // /proc/self, /proc/thread-self, /proc/<aiod pid>, /dev/fd or a magic link
 // into aiod's own descriptors, memory or root.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Review attacks on the confinement fixes (see the review report). Each test
 // plays a hostile client and asserts the SAFE behaviour: a test that fails
 // here is an attack that worked.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "security_support.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // security_support.hpp — clients that run as another user, or in namespaces
 // of their own, for the security suite.
 //

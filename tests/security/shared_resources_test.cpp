@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One uid cannot take the shared resources every uid needs.
 //
 // The threat: the daemon is one per host. Limits that are global only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // socket-group and socket-mode: a daemon started by hand serves exactly the
 // group it is told to, as aiod.socket's SocketGroup=/SocketMode= do. A user
 // outside the group cannot even connect.

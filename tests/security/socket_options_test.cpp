@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Socket options are set with the client's rights, not the daemon's: an
 // option the kernel grants only with a capability (SO_MARK, SO_PRIORITY
 // above 6, SO_RCVBUFFORCE, IP_TRANSPARENT, rebinding SO_BINDTODEVICE) fails

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A client that asks to be woken and holds its completion eventfd at its
 // maximum makes every wake-up write of the daemon wait for room that never
 // comes. Those writes must neither pile up (on the posix backend each would

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // daemon_process.hpp — a private aiod for one test: its own temporary socket,
 // started with --ready-fd (no polling for the socket to appear) and stopped
 // with SIGTERM at the end; every wait is bounded and fails the test clearly.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fake_backend.hpp — a Backend that runs nothing, for tests of the code in
 // front of a backend (descriptor validation, in unit and fuzz tests alike).
 // Only what it claims to support matters; the test decides that.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // loopback.hpp — TCP addresses on 127.0.0.1 for tests that run servers.
 #pragma once
 

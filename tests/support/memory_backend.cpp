@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // memory_backend.cpp — the in-memory Backend (memory_backend.hpp): files and
 // pipes in memory, timers on a virtual clock, and io_uring's rules for links,
 // link timeouts and cancellation.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // memory_backend.hpp — a Backend that really runs operations, in memory, on the
 // calling thread, deterministically: so that the rules in front of a backend
 // (a session's chains, links, link timeouts and cancels) get unit tests with

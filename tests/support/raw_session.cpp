@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "raw_session.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // raw_session.hpp — a session driven by hand, below libaiod: the test writes
 // descriptors (valid or not) straight into the submission ring and reads the
 // completion ring itself. For the hostile-client tests.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "session_mapping.hpp"
 
 #include <sys/mman.h>

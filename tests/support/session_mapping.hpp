@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session_mapping.hpp — the client's side of a session's shared region, as the
 // Welcome hands it over: the control socket, the mapping and its eventfds, and
 // the ring and arena pointers into it. The base of the test clients that drive

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // without_syscall — runs a command with one system call failing with ENOSYS,
 // for it and everything it starts, as a seccomp sandbox leaves it:
 //   io_uring_setup  io_uring unavailable (Docker's default profile,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # system.hardening: the installed aiod.service scores no worse on
 # `systemd-analyze security` than docs/systemd.md ("The sandbox") says, its
 # processes really run with the unit's restrictions (no_new_privs, a seccomp

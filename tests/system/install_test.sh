@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # system.install: `apt-get install ./*.deb` enables aiod.socket; the first
 # client starts aiod.service through it; `systemctl status` shows READY and
 # the STATUS= text; a member of the group aiod uses the daemon (aioctl and a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io_loop — a client that keeps doing IO through aiod across the daemon's
 // stops, restarts and deaths, and says what it saw. The system suite runs it
 // inside the container while systemd stops, restarts or kills the daemon.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash disable=SC2034 # $loop_log, $log_line, $elapsed_ms are for the scenarios
 # lib.sh: the system suite's harness (sourced by each scenario, not run).
 #

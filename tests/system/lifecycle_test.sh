@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # system.lifecycle: the aiod package's maintainer scripts across remove, purge
 # and reinstall, as docs/systemd.md ("Packages") says. `apt-get remove` stops
 # the socket and the daemon (the socket file goes, clients get "aiod is not

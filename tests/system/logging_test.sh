@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # system.logging: under journald aiod's messages carry their priority
 # (`journalctl -p warning -u aiod` shows warnings and errors, not the info
 # lines) and no timestamp, pid or level text of their own: journald records

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make_debs.sh SOURCE_DIR BUILD_DIR OUT_DIR: the packages the system suite
 # installs, built by packaging/build-debs.sh into an emptied OUT_DIR (so no
 # package of an older version lingers there).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make_root.sh DEBS_DIR LINK: the Debian 12 root the system suite boots.
 #
 # Builds a minimal bookworm root with systemd as init (mmdebstrap, from this

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # system.reload: `systemctl reload aiod` applies a changed /etc/aiod/aiod.conf
 # to the running daemon (same process, new limits in force), and a bad file
 # is refused: the daemon keeps its settings and goes on serving, the journal

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # system.restart: `systemctl restart`, `systemctl stop aiod` and stopping the
 # socket too, each while a client does IO. None hangs; the client sees what
 # docs/systemd.md says: its session ends (ECANCELED for ops in flight, then

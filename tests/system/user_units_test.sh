@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # system.user_units: a user outside the group aiod runs her own daemon with
 # the packaged user units, as docs/systemd.md ("Units") says: with lingering
 # on, her user manager starts; `systemctl --user enable --now aiod.socket`

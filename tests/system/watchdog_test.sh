@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # system.watchdog: a daemon frozen with SIGSTOP stops its WATCHDOG=1 pings;
 # systemd kills it (SIGABRT) and starts it again within WatchdogSec (20 s)
 # plus the check interval (docs/systemd.md, "Watchdog": between W and 3W/2).

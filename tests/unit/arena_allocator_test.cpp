@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of client/src/arena_allocator: the client's allocator of buffer
 // space inside the shared arena. What must hold: blocks are 64-byte aligned and
 // inside the arena; two live blocks never overlap (the daemon would read one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of detached tasks that fail: spawn_detached(), the handler an
 // application installs, the default handler's line on stderr (the task's
 // name, or where it was spawned), SchedulerStats::detached_failures, and what

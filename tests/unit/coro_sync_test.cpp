@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the coroutine synchronisation primitives on schedulers without
 // IO: ResetEvent and Semaphore (one thread, synchronous wake-ups), Mutex,
 // RwLock and Queue (thread-safe: several schedulers on several threads, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of aiod::coro::Task<T> and the Scheduler without IO: laziness,
 // values and exceptions through chains of tasks, symmetric transfer, spawn,
 // tick, run, join, detach, yield/wakeup and cancellation.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of aiod::coro::ThreadPool with schedulers without IO: results and
 // exceptions come back to the task, a stop token reaches functions that take
 // one, cancelling a task blocked in a pool call returns the function's real

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CPU lists (aiod --shard-cpus) parse as taskset -c writes them, and nothing else does.
 #include "os/cpu_list.hpp"
 

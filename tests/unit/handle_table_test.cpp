@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of daemon/handle_table: the only names a session's operations can
 // use for descriptors. What must hold: handles are never 0 / AIOD_HANDLE_CWD and
 // fit a completion result; a closed handle stays dead when its slot is reused;

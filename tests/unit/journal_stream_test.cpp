@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of daemon/system/journal_stream: recognising the journal's stream
 // from JOURNAL_STREAM ("DEV:INODE", sd-daemon(3)) and stderr's dev/ino, the
 // level → syslog priority mapping, and the "<N>message" lines written there.

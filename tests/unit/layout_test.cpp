@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of daemon/layout: the geometry of a session's shared region. The
 // client maps exactly what this computes, so the rings must be powers of two,
 // within the limits, and never overlap each other, the header or the arena.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of tests/support/memory_backend: the in-memory backend the
 // session rule tests run on must itself follow io_uring's rules, or those
 // tests would prove nothing. Driven directly, as a shard drives a backend

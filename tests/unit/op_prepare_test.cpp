@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of daemon/op_prepare: turning one descriptor, already copied out
 // of shared memory, into a backend operation — or into -errno for that op only.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // op_table_test.cpp — the protocol's op table (proto/op_table.hpp) against
 // what is derived from it or written about it elsewhere: the opcode enum, the
 // reference (docs/operations.md: a section per op, the kernel table), the

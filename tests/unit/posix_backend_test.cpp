@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the posix backend (daemon/backend/posix_*): every op kind as
 // blocking system calls, timers, cancellation of queued, running and finished
 // ops, link timeouts both ways, personalities, and the invariant the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of daemon/session_rings: the daemon's half of the shared rings,
 // driven over an ordinary zeroed, page-aligned mapping laid out by
 // compute_layout(), with the test playing the (possibly hostile) client.

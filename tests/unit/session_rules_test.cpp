@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of a session's rules for chains, links, link timeouts and
 // cancellation, with no kernel ring: a real Session runs on a shard stand-in
 // (MemoryShard) whose backend executes ops in memory, and a RawSession client

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the rules both sides share: proto/shm_access.hpp (the region
 // layout check), proto/unix_address.hpp (how much of an AF_UNIX address is a
 // name) and daemon/os/timespec.hpp (nanoseconds and timespecs).

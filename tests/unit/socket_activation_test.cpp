@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of daemon/socket_activation: taking the listening socket systemd
 // passes as descriptor 3 (sd_listen_fds(3)), refusing anything aiod cannot
 // serve, and never touching descriptors meant for another process.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of client/aioctl/stats_format: what `aioctl stats [--json |
 // --prometheus]` and `aioctl clients` print. Programs parse the JSON and
 // Prometheus scrapes the exposition text, so both must stay well-formed

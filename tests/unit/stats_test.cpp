@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of daemon/stats: the counters behind `aioctl stats`. What must
 // hold: latency buckets are (bound(i-1), bound(i)] with everything past the
 // last bound in +Inf; sums and counts add up; aggregation adds every field (a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of daemon/systemd_notify: sd_notify(3)'s wire protocol written by
 // hand — datagrams to a path or an abstract ('@') unix socket — and the
 // environment variables systemd passes (NOTIFY_SOCKET, WATCHDOG_USEC/_PID).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // task_test.cpp — unit tests of the daemon's coroutine runtime (daemon/runtime/).
 //
 // The list that tracks pending calls without allocating (intrusive_list.hpp),

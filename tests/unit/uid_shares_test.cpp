@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Per-uid shares: a uid never holds more than its limit, what it gives back
 // can be taken again, and uids do not share their counts.
 #include <gtest/gtest.h>

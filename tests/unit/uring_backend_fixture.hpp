@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // uring_backend_fixture.hpp — the shared driver of the io_uring backend's unit
 // tests (uring_backend_ops_test.cpp, uring_backend_links_test.cpp): a real
 // ring from make_uring_backend(), driven as a shard drives it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the io_uring backend (daemon/backend/uring_backend.cpp) on a
 // real ring: links between ring ops (soft, hard), an op and its link timeout
 // both ways, on the ring and in its posix part (the only link the Backend

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the io_uring backend (daemon/backend/uring_backend.cpp) on a
 // real ring: every payload the ring runs, with its result and side effect;
 // the ops its posix part runs (path walks, AF_UNIX paths) through the same

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of running the io_uring backend as on an older kernel
 // (backend/uring_kernel.hpp, --emulate-kernel): the release table, the floor,
 // and a real ring masked down to 5.10, 5.15 and 6.1, whose missing opcodes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of daemon/watchdog: the main thread may send WATCHDOG=1 only
 // while every shard's loop turns, and must check often enough that a healthy
 // daemon is never restarted.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of proto/wire: control-message framing and verification, over a
 // real SOCK_SEQPACKET socketpair. What must hold: nothing unverified is ever
 // handed on (empty, random, foreign, truncated, oversized and amplifying

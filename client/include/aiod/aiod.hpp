@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // aiod.hpp — everything a libaiod user needs.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // buffer.hpp — byte ranges that operations read from or write into.
 //
 // Both types are views: the memory must stay valid until the op completes.

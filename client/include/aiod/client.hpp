@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // client.hpp — a session with the aiod daemon.
 //
 // A Client owns one connection: the control socket, the shared rings and the

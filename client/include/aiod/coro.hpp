@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // coro.hpp — coroutine-powered IO tasks over aiod (zig-aio's coro module):
 // Task<T>, the Scheduler that batches its tasks' IO, io::single/multi/complete,
 // yield/wakeup, ResetEvent, Semaphore, Mutex, RwLock, Queue<T> and ThreadPool.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dynamic.hpp — a queue of operations completed on demand (zig-aio's Dynamic).
 //
 // queue() adds ops atomically — all of a call's ops or none — without

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // error.hpp — how libaiod reports failure.
 //
 // An operation's own failure is the kernel's: a std::error_code in

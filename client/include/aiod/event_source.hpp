@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // event_source.hpp — a counting semaphore that ops, tasks, threads and even
 // other processes can share (zig-aio's EventSource).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // handle.hpp — names of files, directories and sockets inside the daemon.
 //
 // A Handle is valid only in the session (Client) that created it — by an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ops.hpp — the operations a client can run through aiod.
 //
 // Each op is a plain struct; fill it with designated initializers:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // result.hpp — a value or an error (with an optional explanation), for calls
 // that produce something. Calls that produce nothing return std::error_code.
 #pragma once

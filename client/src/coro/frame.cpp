@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // frame.cpp — parking and resuming tasks, cancellation, and the life of a
 // spawned task (finish, complete, join, detach, destroy).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // frame.hpp — the coroutine runtime's records: a Frame per spawned task and
 // the scheduler's state. Private to libaiod.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io.cpp — a task's ops on the scheduler's batch, the backlog of awaits that
 // wait for room in the rings, completions, and cancelling them.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // local_sync.cpp — ResetEvent and Semaphore: cooperative primitives for the
 // tasks of one thread. Wake-ups are synchronous: the woken task runs inside
 // set()/release() until it suspends again (zig-aio's semantics).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // scheduler.cpp — the tick: one batch to the daemon, then every ready task.
 //
 // A task becomes ready in three ways: its IO completes (the Batch callback,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // shared_sync.cpp — Mutex and RwLock: thread-safe, shared by tasks of any
 // scheduler and by plain threads.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // thread_pool.cpp — the workers behind ThreadPool: a FIFO of jobs under one
 // mutex, threads started on demand up to max_threads and ended after
 // idle_timeout without work. A job's run() ends by posting its task to the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wait_checks.hpp — what every blocking primitive checks before it parks a
 // task, said once.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // posix_backend.cpp — see posix_backend.hpp.
 #include "backend/posix/posix_backend.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // posix_backend.hpp — Backend without io_uring: blocking system calls on
 // worker threads, timers on the shard thread.
 //

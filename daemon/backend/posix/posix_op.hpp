@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // posix_op.hpp — one operation inside the posix backend, and the function
 // that executes it as blocking system calls.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // posix_ops.cpp — one backend operation as blocking system calls, on a worker
 // thread of the posix backend. See posix_op.hpp for the contract.
 #include <fcntl.h>

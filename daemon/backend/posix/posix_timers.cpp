@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // posix_timers.cpp — see posix_timers.hpp.
 #include "backend/posix/posix_timers.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // posix_timers.hpp — the posix backend's timers: timeouts and link timeouts
 // ordered by deadline, on the shard thread (no thread of their own; wait()
 // sleeps no longer than the nearest deadline).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // posix_workers.cpp — see posix_workers.hpp.
 #include "backend/posix/posix_workers.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // posix_workers.hpp — the posix backend's worker threads: they run queued
 // operations as blocking system calls and queue the results for the shard.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // aiod-example: a program that uses libaiod from an installed package.
 //
 //   AIOD_SOCKET=/run/aiod.sock aiod-example [FILE]

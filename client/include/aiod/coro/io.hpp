@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io.hpp — IO from a task: co_await io::single / io::multi / io::complete.
 //
 //   std::size_t n = 0;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // mutex.hpp — mutual exclusion for tasks and threads (zig-aio's coro.Mutex).
 //
 //   if (auto ec = co_await m.lock()) co_return;   // cancelled: not locked

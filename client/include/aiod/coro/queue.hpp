@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // queue.hpp — Queue<T>: an unbounded multi-producer multi-consumer FIFO for
 // tasks and threads (zig-aio's coro.Queue).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // reset_event.hpp — a flag tasks wait for (zig-aio's coro.ResetEvent).
 //
 //   aiod::coro::ResetEvent ready;

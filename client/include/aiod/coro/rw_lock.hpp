@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // rw_lock.hpp — a readers-writer lock for tasks and threads (zig-aio's
 // coro.RwLock).
 //

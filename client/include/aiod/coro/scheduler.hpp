@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // scheduler.hpp — runs tasks on one thread and batches their IO through aiod.
 //
 //   auto client = aiod::Client::connect();

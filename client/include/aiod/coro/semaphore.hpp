@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // semaphore.hpp — a counting semaphore for the tasks of one thread.
 //
 //   aiod::coro::Semaphore slots(4);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // task.hpp — Task<T>: a lazy coroutine that produces a T or throws.
 //
 //   aiod::coro::Task<std::size_t> read_some(aiod::Handle f, std::span<char> buf) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // thread_pool.hpp — running blocking code on worker threads while a task
 // waits (zig-aio's coro.ThreadPool).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // yield.hpp — parking the running task with an application-defined state, and
 // making it immune to cancellation for a while.
 //

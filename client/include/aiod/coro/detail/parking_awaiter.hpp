@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // detail/parking_awaiter.hpp — the awaiter shape shared by the blocking
 // primitives (ResetEvent, Semaphore, Mutex, RwLock).
 //

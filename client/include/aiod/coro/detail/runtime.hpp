@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // detail/runtime.hpp — what the coroutine headers need from the runtime in
 // libaiod: an opaque Frame (one per spawned task), the intrusive list that
 // waiters link into, and the calls awaiters make when they suspend and resume.
