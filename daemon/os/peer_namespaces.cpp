@@ -63,6 +63,15 @@ int open_netns_by_pid(const PeerCreds& peer, UniqueFd& out) {
 
 }  // namespace
 
+int peer_in_daemon_pidns(const PeerCreds& peer) {
+  if (!peer.pidfd || peer.pid <= 0) return -ESRCH;
+  struct stat theirs {}, mine {};
+  if (::stat(("/proc/" + std::to_string(peer.pid) + "/ns/pid").c_str(), &theirs) < 0) return -errno;
+  if (::stat("/proc/self/ns/pid", &mine) < 0) return -errno;
+  if (::syscall(SYS_pidfd_send_signal, peer.pidfd.get(), 0, nullptr, 0) < 0) return -ESRCH;
+  return theirs.st_dev == mine.st_dev && theirs.st_ino == mine.st_ino ? 1 : 0;
+}
+
 int read_peer_netns(int sock, const PeerCreds& peer, bool& foreign, UniqueFd& netns, std::string& why) {
   foreign = false;
   netns.reset(::ioctl(sock, SIOCGSKNS));

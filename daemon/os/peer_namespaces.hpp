@@ -35,6 +35,12 @@ namespace aiod::daemon {
 // could open it. Returns 0, or -errno with `why` set when it cannot be told.
 [[nodiscard]] int read_peer_netns(int sock, const PeerCreds& peer, bool& foreign, UniqueFd& netns, std::string& why);
 
+// Whether the peer lives in the daemon's pid namespace (so that it could
+// signal the daemon itself), as /proc/<pid>/ns/pid says, checked against the
+// peer's pidfd afterwards so a reused pid cannot answer for it. Returns 1 or
+// 0, or -errno when it cannot be told (no pidfd, the pid not visible here).
+[[nodiscard]] int peer_in_daemon_pidns(const PeerCreds& peer);
+
 // Whether directory `fd` is the daemon's own root: the same mount (by mount
 // id) and the same inode. A root passed by a client in a chroot or in another
 // mount namespace is not.

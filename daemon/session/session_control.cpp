@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "os/fd_policy.hpp"
+#include "os/peer_namespaces.hpp"
 #include "session/session.hpp"
 #include "stats/stats_reply.hpp"
 #include "wire.hpp"
@@ -20,16 +21,27 @@ namespace aiod::daemon {
 namespace {
 
 // Reload and shutdown change what every user of the daemon gets, so they are
-// the daemon owner's alone: root, or the user the daemon runs as. The uid is
-// SO_PEERCRED's, as the daemon's user namespace sees it, so root inside
-// another user namespace (a container's) is its mapped uid here, and refused.
-// A member of the socket's group may connect and read stats, and no more.
-bool owns_daemon(const PeerCreds& peer, const PeerCreds& daemon) { return peer.uid == 0 || peer.uid == daemon.uid; }
+// for a peer that could signal the daemon itself, and no one else: one in
+// the daemon's pid namespace that is either root holding CAP_KILL or the
+// user the daemon runs as. The uid is SO_PEERCRED's, as the daemon's user
+// namespace sees it, so root inside another user namespace (a container's)
+// is its mapped uid here, and refused. Root by uid alone is not enough: a
+// root that gave up CAP_KILL (a sandboxed service) or lives in a pid
+// namespace of its own (a container without a user namespace) cannot kill
+// the daemon, and so may not stop it through the socket either. A member of
+// the socket's group may connect and read stats, and no more.
+bool may_signal_daemon(const PeerCreds& peer, const PeerCreds& daemon) {
+  constexpr unsigned kCapKill = 5;  // CAP_KILL, linux/capability.h
+  if (peer_in_daemon_pidns(peer) != 1) return false;
+  if (peer.uid == 0) return ((peer.cap_effective >> kCapKill) & 1) != 0;
+  return peer.uid == daemon.uid;
+}
 
 std::string refusal(const char* what, const char* verb, const PeerCreds& daemon) {
   const std::string who = daemon.uid == 0 ? std::string("root")
                                           : "root or the daemon's user (uid " + std::to_string(daemon.uid) + ")";
-  return std::string(what) + ": only " + who + " may " + verb + " it";
+  return std::string(what) + ": only " + who + " may " + verb + " it, from the daemon's pid namespace" +
+         (daemon.uid == 0 ? " and holding CAP_KILL" : "");
 }
 
 }  // namespace
@@ -67,7 +79,7 @@ Task<> Session::serve_control() {
       continue;
     }
     if (msg->body() != nullptr && msg->body_type() == wire::Body::ShutdownRequest) {
-      if (!owns_daemon(creds_, host_.daemon().identity())) {
+      if (!may_signal_daemon(creds_, host_.daemon().identity())) {
         reply_error(msg->id(), EPERM, refusal("shutdown", "stop", host_.daemon().identity()));
         continue;
       }
@@ -84,7 +96,7 @@ Task<> Session::serve_control() {
       continue;
     }
     if (msg->body() != nullptr && msg->body_type() == wire::Body::ReloadRequest) {
-      if (!owns_daemon(creds_, host_.daemon().identity())) {
+      if (!may_signal_daemon(creds_, host_.daemon().identity())) {
         reply_error(msg->id(), EPERM, refusal("reload", "reload", host_.daemon().identity()));
         continue;
       }
