@@ -4,7 +4,9 @@
 // bind() refuses to steal the path from a running daemon (it probes with a
 // connect), replaces a stale socket file, applies the requested mode and
 // group before it listens, and the destructor removes the file if it is still
-// ours.
+// ours. Every step works relative to one descriptor of the socket's
+// directory, opened once, so a directory on the path swapped for a link
+// midway cannot make the steps disagree about which file they touch.
 #pragma once
 
 #include <sys/types.h>
@@ -35,7 +37,12 @@ class Listener {
 
  private:
   UniqueFd fd_;
-  std::string path_;
+  // The socket file we bound: its directory (held open, so that removing the
+  // file later looks in the same directory even if the path's ancestors were
+  // changed since), its name there, and its identity.
+  UniqueFd dir_;
+  std::string name_;
+  dev_t dev_ = 0;
   ino_t inode_ = 0;
 };
 
