@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: MIT
 #include "settings.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 
 #include "os/cpu_list.hpp"
+#include "unique_fd.hpp"
 
 namespace aiod::daemon {
 namespace {
+
+// A config file is a few dozen lines; anything this large is a mistake.
+constexpr off_t kMaxConfigBytes = 1 << 20;
 
 constexpr SettingInfo kSettings[] = {
     {"socket",
@@ -96,7 +101,12 @@ bool parse_group(std::string_view v, std::optional<gid_t>& out, std::string& err
   group grp {};
   group* found = nullptr;
   std::vector<char> buf(16384);
-  const int err = name.empty() ? 0 : ::getgrnam_r(name.c_str(), &grp, buf.data(), buf.size(), &found);
+  int err = 0;
+  // A group with many members (a directory service's) needs a larger buffer.
+  while (!name.empty() && (err = ::getgrnam_r(name.c_str(), &grp, buf.data(), buf.size(), &found)) == ERANGE &&
+         buf.size() < (std::size_t{16} << 20)) {
+    buf.resize(buf.size() * 4);
+  }
   if (found == nullptr) {
     error = err != 0 ? "looking up group '" + name + "': " + std::strerror(err) : "no group '" + name + "' on this system";
     return false;
@@ -233,15 +243,39 @@ int apply_config_text(std::string_view text, std::string_view origin, Config& co
 }
 
 int load_config_file(const std::string& path, Config& config, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    const int err = errno != 0 ? errno : ENOENT;
+  // Opened without blocking and read only if it is a regular file: a FIFO or
+  // a device put where the config was must not stall the main loop, which
+  // reloads it.
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) < 0) {
+    const int err = errno;
     error = path + ": " + std::strerror(err);
     return -err;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return apply_config_text(text.str(), path, config, error);
+  if (!S_ISREG(st.st_mode)) {
+    error = path + ": not a regular file";
+    return -EINVAL;
+  }
+  if (st.st_size > kMaxConfigBytes) {
+    error = path + ": larger than " + std::to_string(kMaxConfigBytes) + " bytes";
+    return -EFBIG;
+  }
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      error = path + ": " + std::strerror(err);
+      return -err;
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  return apply_config_text(text, path, config, error);
 }
 
 int build_config(const Config& base, const std::string& file,

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -95,6 +97,18 @@ TEST(DaemonCli, CheckConfigNamesTheBadLineAndExitsOne) {
   EXPECT_EQ(aiod({"--check-config", "--config", dir.file("missing.conf"), "--socket", dir.file("s")}).exit_code, 1);
   EXPECT_EQ(aiod({"--check-config", "--socket", dir.file(std::string(120, 'x'))}).exit_code, 1);
   EXPECT_EQ(aiod({"--check-config", "--socket", dir.file("s"), "--socket-group", "no-such-group-here"}).exit_code, 1);
+}
+
+// A FIFO where the config was would block the main loop's reload forever.
+TEST(DaemonCli, AConfigThatIsNotARegularFileIsRefusedAtOnce) {
+  TempDir dir;
+  const std::string fifo = dir.file("aiod.conf");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  const CommandResult r =
+      run_command({AIOD_DAEMON_PATH, "--check-config", "--config", fifo, "--socket", dir.file("s")},
+                  std::chrono::seconds(10), /*merge_stderr=*/true);
+  EXPECT_EQ(r.exit_code, 1) << "(-1: still blocked after 10 s) " << r.out;
+  EXPECT_NE(r.out.find(fifo + ": not a regular file"), std::string::npos) << r.out;
 }
 
 TEST(DaemonCli, AnUnknownSettingIsNamedOnce) {
