@@ -97,19 +97,17 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
     }
     // Spin first: the daemon usually answers within microseconds — unless it
     // runs on this very CPU, where spinning only keeps it from answering.
-    const bool spun = !daemon_on_this_cpu();
-    std::chrono::steady_clock::time_point spin_start{};
-    if (spun) {
-      spin_start = std::chrono::steady_clock::now();
-      const auto deadline = spin_start + spin_budget_;
+    if (!daemon_on_this_cpu()) {
+      const auto deadline = std::chrono::steady_clock::now() + spin_.next();
       for (unsigned i = 1; !completions_ready(); ++i) {
         proto::cpu_pause();
         if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) break;  // the clock, now and then
       }
       if (completions_ready()) {
-        adapt_spin(true);
+        spin_.caught();
         continue;
       }
+      spin_.missed();
     }
 
     // About to sleep: say so, then look once more (Dekker with the daemon's
@@ -131,21 +129,8 @@ std::error_code Connection::wait(const std::function<bool()>& pred) {
         dead_ = true;
         continue;
       }
-      // Would a full-length spin have caught this answer?
-      if (spun) adapt_spin(std::chrono::steady_clock::now() - spin_start < spin_);
     }
     store_own_flags(hdr_->client_flags, 0);
-  }
-}
-
-void Connection::adapt_spin(bool worth_spinning) {
-  // Doubling on success and halving on failure settles near the daemon's
-  // actual answer time. The floor keeps a short look, so that a daemon that
-  // becomes quick again is noticed by spinning, not only after a sleep.
-  if (worth_spinning) {
-    spin_budget_ = std::min<std::chrono::nanoseconds>(spin_budget_ * 2, spin_);
-  } else {
-    spin_budget_ = std::max<std::chrono::nanoseconds>(spin_budget_ / 2, std::chrono::nanoseconds(spin_) / 64);
   }
 }
 

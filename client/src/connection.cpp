@@ -131,8 +131,7 @@ std::error_code Connection::handshake(const ClientOptions& options, std::string&
   arena_ = region_ + w->arena_offset();
   arena_size_ = w->arena_size();
   arena_alloc_ = ArenaAllocator(arena_size_);
-  spin_ = options.spin;
-  spin_budget_ = spin_;
+  spin_ = SpinPolicy(options.spin);
 
   info_.session_id = w->session_id();
   info_.daemon_version = w->daemon_version() != nullptr ? w->daemon_version()->str() : "";

@@ -26,6 +26,7 @@
 #include "aiod_shm.h"
 #include "arena_allocator.hpp"
 #include "pending_op.hpp"
+#include "spin_policy.hpp"
 #include "unique_fd.hpp"
 #include "wire.hpp"
 
@@ -111,10 +112,6 @@ class Connection {
   bool keep_off_daemon_cpu() const;
 
  private:
-  // Adjusts spin_budget_ after a wait: `worth_spinning` says the answer came
-  // (or would have come) within the configured spin.
-  void adapt_spin(bool worth_spinning);
-
   UniqueFd sock_;
   UniqueFd region_fd_;
   UniqueFd submit_efd_;
@@ -129,11 +126,7 @@ class Connection {
   std::uint64_t arena_size_ = 0;
   ArenaAllocator arena_alloc_;
   SessionInfo info_;
-  std::chrono::microseconds spin_{0};  // the most a wait spins (ClientOptions::spin)
-  // What the next wait spins: a daemon that answers within the spin earns a
-  // longer one, one that does not (many clients share its CPU) a shorter one,
-  // so that waiting clients leave the CPUs to the daemon.
-  std::chrono::nanoseconds spin_budget_{0};
+  SpinPolicy spin_;  // how long each wait spins, up to ClientOptions::spin
 
   std::uint32_t sq_tail_ = 0;       // queued (private)
   std::uint32_t sq_published_ = 0;  // visible to the daemon
