@@ -94,6 +94,9 @@ struct Read {
   void* buf = nullptr;
   std::uint32_t len = 0;
   std::uint64_t offset = kCurrentPosition;
+  // `fd` is a regular file: a read of it waits for no other party (only for
+  // the disk), so a backend may first try it at once, without waiting.
+  bool regular_file = false;
 };
 struct Write {
   static constexpr BackendOpcode kOpcode = BackendOpcode::write;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "prepare/handle_table.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +56,7 @@ std::int64_t HandleTable::insert(UniqueFd fd) {
   ++held_;
   e.refs = 0;
   e.open = true;
+  e.kind = Kind::unknown;
   ++open_;
   return encode(slot, e.generation);
 }
@@ -71,6 +74,20 @@ bool HandleTable::is_open(std::uint32_t handle) const {
   if (low == 0 || low > entries_.size()) return false;
   const Entry& e = entries_[low - 1];
   return e.generation == (handle >> kSlotBits) && e.fd >= 0 && e.open;
+}
+
+bool HandleTable::is_regular_file(std::uint32_t handle) {
+  Entry* e = find(handle);
+  if (e == nullptr) return false;
+  if (e->kind == Kind::unknown) {
+    // AT_STATX_DONT_SYNC: the type comes from the inode the descriptor
+    // holds; a network or FUSE filesystem is not asked.
+    struct statx st {};
+    const bool regular = ::statx(e->fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) == 0 &&
+                         (st.stx_mask & STATX_TYPE) != 0 && S_ISREG(st.stx_mode);
+    e->kind = regular ? Kind::regular_file : Kind::other;
+  }
+  return e->kind == Kind::regular_file;
 }
 
 int HandleTable::acquire(std::uint32_t handle) {

@@ -52,6 +52,11 @@ class HandleTable {
   // Whether `handle` is open.
   [[nodiscard]] bool is_open(std::uint32_t handle) const;
 
+  // Whether the open `handle` names a regular file. Asked of the kernel once
+  // per descriptor (from its cached inode, never waiting for a filesystem)
+  // and remembered: a descriptor's type never changes.
+  [[nodiscard]] bool is_regular_file(std::uint32_t handle);
+
   // Closes the handle: acquire() fails from now on; the descriptor is closed
   // once the last reference is released. Returns 0 or -EBADF.
   int close(std::uint32_t handle);
@@ -59,11 +64,13 @@ class HandleTable {
   [[nodiscard]] std::uint32_t open_count() const noexcept { return open_; }
 
  private:
+  enum class Kind : std::uint8_t { unknown, regular_file, other };
   struct Entry {
     int fd = -1;
     std::uint32_t refs = 0;
     std::uint16_t generation = 0;
     bool open = false;
+    Kind kind = Kind::unknown;
   };
   Entry* find(std::uint32_t handle);
   void maybe_free(std::uint32_t slot);

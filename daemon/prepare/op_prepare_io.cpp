@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
+#include "prepare/handle_table.hpp"
 #include "prepare/op_prepare_util.hpp"
 
 namespace aiod::daemon::prep {
@@ -22,6 +24,9 @@ int prepare_rw(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, bool
   rec.expected = s.len;
   // AIOD_OFFSET_CURRENT is op::kCurrentPosition (io_uring's -1) as well.
   rec.op.args = Op{.fd = fd, .buf = buf, .len = s.len, .offset = offset ? s.off : op::kCurrentPosition};
+  if constexpr (std::is_same_v<Op, op::Read>) {
+    rec.op.as<op::Read>().regular_file = ctx.handles->is_regular_file(s.handle);
+  }
   return 0;
 }
 

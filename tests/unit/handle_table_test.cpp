@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <set>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -257,6 +258,48 @@ TEST(HandleTable, DestructorClosesEveryDescriptorStillHeld) {
     for (int fd : fds) ASSERT_TRUE(fd_open(fd));
   }
   for (int fd : fds) EXPECT_TRUE(fd_closed(fd)) << fd;
+}
+
+
+// A handle knows whether it names a regular file (reads of it may be tried at
+// once); every other kind, and a handle that is not open, says no.
+std::uint32_t insert_fd(HandleTable& t, int fd) {
+  EXPECT_GE(fd, 0) << "open: " << errno;
+  const std::int64_t h = t.insert(UniqueFd(fd));
+  EXPECT_GT(h, 0);
+  return static_cast<std::uint32_t>(h);
+}
+
+TEST(HandleTable, KnowsWhichHandlesNameRegularFiles) {
+  HandleTable t(8);
+  char dir[] = "/tmp/aiod-handles-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string file = std::string(dir) + "/f";
+  const std::uint32_t regular = insert_fd(t, ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  const std::uint32_t directory = insert_fd(t, ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  const std::uint32_t pipe_end = insert_fd(t, pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  const std::uint32_t event = insert_fd(t, new_fd());
+  EXPECT_TRUE(t.is_regular_file(regular));
+  EXPECT_TRUE(t.is_regular_file(regular));  // the remembered answer
+  EXPECT_FALSE(t.is_regular_file(directory));
+  EXPECT_FALSE(t.is_regular_file(pipe_end));
+  EXPECT_FALSE(t.is_regular_file(event));
+  EXPECT_FALSE(t.is_regular_file(0));
+  EXPECT_FALSE(t.is_regular_file(regular + 1));
+  // A slot reused by another kind of descriptor is asked again.
+  ASSERT_EQ(t.close(regular), 0);
+  std::uint32_t reused = 0;
+  for (int i = 0; i < 8 && reused == 0; ++i) {
+    const std::uint32_t h = insert_fd(t, new_fd());
+    if ((h & 0xffff) == (regular & 0xffff)) reused = h;
+  }
+  ASSERT_NE(reused, 0u) << "the closed slot was not reused";
+  EXPECT_FALSE(t.is_regular_file(reused));
+  ::unlink(file.c_str());
+  ::rmdir(dir);
 }
 
 }  // namespace
