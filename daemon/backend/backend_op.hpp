@@ -94,9 +94,13 @@ struct Read {
   void* buf = nullptr;
   std::uint32_t len = 0;
   std::uint64_t offset = kCurrentPosition;
-  // `fd` is a regular file: a read of it waits for no other party (only for
-  // the disk), so a backend may first try it at once, without waiting.
-  bool regular_file = false;
+  // A buffered read of a regular file whose status flags only the daemon
+  // can change (HandleTable::may_read_at_once): it waits for no other party,
+  // and with RWF_NOWAIT not even for the disk, so a backend may first try it
+  // at once. If the filesystem refuses RWF_NOWAIT, the backend sets
+  // `*at_once_refused` (when not null; it lives as long as the op).
+  bool try_at_once = false;
+  bool* at_once_refused = nullptr;
 };
 struct Write {
   static constexpr BackendOpcode kOpcode = BackendOpcode::write;

@@ -16,14 +16,17 @@
 // backend holding its target. The ring sleeps with a poll on the posix
 // backend's wake eventfd armed, so a finished emulated op wakes it.
 //
-// A lone read: a turn whose only op is a positioned read of a regular file
-// (a client waiting on one read at a time) tries it at once with
-// preadv2(RWF_NOWAIT) instead of entering the ring. From the page cache that
+// A lone read: a turn whose only op is a positioned read of at most 64 KiB
+// that prepare marked try_at_once (a buffered read of a regular file whose
+// status flags only the daemon can change: with O_DIRECT, RWF_NOWAIT would
+// still wait for the device) tries it at once with preadv2(RWF_NOWAIT)
+// instead of entering the ring. From the page cache that
 // costs what a pread costs, where io_uring_enter with the read costs about
 // 1.6x more (docs/benchmarks.md, "Where a QD1 read's time goes"). With two
 // ops or more in the turn the ring batches them, which is cheaper per op.
 // Only a read that ends as the ring's would (every byte, or end of file at
-// the offset) is kept; anything else goes to the ring as if never tried. It
+// the offset) is kept; anything else goes to the ring as if never tried, and
+// a filesystem without RWF_NOWAIT is reported (op::Read::at_once_refused). It
 // runs on the shard thread under the daemon's identity, as the posix
 // backend's reads do (a read carries no credentials; see posix_backend.cpp).
 #include <liburing.h>
@@ -503,12 +506,16 @@ class UringBackend final : public Backend {
     Completion* done;
   };
 
+  // Longer reads gain little (the copy outweighs io_uring_enter), and a
+  // partly cached one would be read twice.
+  static constexpr std::uint32_t kMaxReadAtOnce = 64 * 1024;
+
   static bool may_read_at_once(const BackendOp& op) {
     if (!op.is<op::Read>() || op.link != Link::none) return false;
     const auto& r = op.as<op::Read>();
     // At the file position a tried read would move it, and could not be
     // handed to the ring after all.
-    return r.regular_file && r.offset != op::kCurrentPosition;
+    return r.try_at_once && r.offset != op::kCurrentPosition && r.len <= kMaxReadAtOnce;
   }
 
   int put_on_ring(const io_uring_sqe& filled, Link link, std::uint16_t personality, Completion* done) {
@@ -522,12 +529,15 @@ class UringBackend final : public Backend {
     return 0;
   }
 
+  // Room for it was kept (space()), and prepare() and cancel() put it first
+  // whenever another entry is wanted, so this cannot fail; if it ever did,
+  // the read would stay held, not be lost.
   int put_lone_read_on_ring() {
-    const LoneRead held = *lone_read_;
-    lone_read_.reset();
     io_uring_sqe filled{};
-    prep(&filled, held.read);
-    return put_on_ring(filled, Link::none, held.personality, held.done);
+    prep(&filled, lone_read_->read);
+    const int ret = put_on_ring(filled, Link::none, lone_read_->personality, lone_read_->done);
+    if (ret == 0) lone_read_.reset();
+    return ret;
   }
 
   // Tries the held read without waiting; true when it finished (its result
@@ -546,7 +556,8 @@ class UringBackend final : public Backend {
       return true;
     }
     // Anything else, errors included, is the ring's to say.
-    (void)put_lone_read_on_ring();  // room was kept for it (space())
+    if (r < 0 && errno == EOPNOTSUPP && read.at_once_refused != nullptr) *read.at_once_refused = true;
+    (void)put_lone_read_on_ring();
     return false;
   }
 

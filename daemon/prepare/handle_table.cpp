@@ -36,7 +36,7 @@ void HandleTable::count_against(UidShares* shares, uid_t uid, std::uint32_t limi
   uid_limit_ = limit;
 }
 
-std::int64_t HandleTable::insert(UniqueFd fd) {
+std::int64_t HandleTable::insert(UniqueFd fd, Description description) {
   if (shares_ != nullptr && !shares_->try_take(uid_, Shared::handles, 1, uid_limit_)) return -EMFILE;
   std::uint32_t slot;
   if (!free_slots_.empty()) {
@@ -56,7 +56,8 @@ std::int64_t HandleTable::insert(UniqueFd fd) {
   ++held_;
   e.refs = 0;
   e.open = true;
-  e.kind = Kind::unknown;
+  e.description = description;
+  e.at_once = AtOnce::unknown;
   ++open_;
   return encode(slot, e.generation);
 }
@@ -76,18 +77,29 @@ bool HandleTable::is_open(std::uint32_t handle) const {
   return e.generation == (handle >> kSlotBits) && e.fd >= 0 && e.open;
 }
 
-bool HandleTable::is_regular_file(std::uint32_t handle) {
+void HandleTable::mark_shared(std::uint32_t handle) {
+  if (Entry* e = find(handle)) e->description = Description::shared;
+}
+
+bool HandleTable::may_read_at_once(std::uint32_t handle) {
   Entry* e = find(handle);
-  if (e == nullptr) return false;
-  if (e->kind == Kind::unknown) {
+  if (e == nullptr || e->description != Description::daemons_own) return false;
+  if (e->at_once == AtOnce::unknown) {
     // AT_STATX_DONT_SYNC: the type comes from the inode the descriptor
-    // holds; a network or FUSE filesystem is not asked.
+    // holds; a network or FUSE filesystem is not asked. The status flags
+    // cannot change later: nobody else holds the description.
     struct statx st {};
-    const bool regular = ::statx(e->fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) == 0 &&
-                         (st.stx_mask & STATX_TYPE) != 0 && S_ISREG(st.stx_mode);
-    e->kind = regular ? Kind::regular_file : Kind::other;
+    const int flags = ::fcntl(e->fd, F_GETFL);
+    const bool yes = flags >= 0 && !(flags & O_DIRECT) &&
+                     ::statx(e->fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) == 0 &&
+                     (st.stx_mask & STATX_TYPE) != 0 && S_ISREG(st.stx_mode);
+    e->at_once = yes ? AtOnce::yes : AtOnce::no;
   }
-  return e->kind == Kind::regular_file;
+  return e->at_once == AtOnce::yes;
+}
+
+void HandleTable::no_read_at_once(std::uint32_t handle) {
+  if (Entry* e = find(handle)) e->at_once = AtOnce::no;
 }
 
 int HandleTable::acquire(std::uint32_t handle) {

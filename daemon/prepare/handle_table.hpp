@@ -39,9 +39,15 @@ class HandleTable {
   // the table. Called before the first insert().
   void count_against(UidShares* shares, uid_t uid, std::uint32_t limit);
 
+  // Who else holds the descriptor's open file description. A client that
+  // shares it can change its status flags (fcntl F_SETFL O_DIRECT) at any
+  // moment; one the daemon opened itself (an open or socket op) is the
+  // daemon's alone until it is sent away (mark_shared).
+  enum class Description : std::uint8_t { shared, daemons_own };
+
   // Takes ownership of `fd`. Returns the new handle (> 0) or -EMFILE (the
   // table or the uid's share is full; the descriptor is then closed).
-  [[nodiscard]] std::int64_t insert(UniqueFd fd);
+  [[nodiscard]] std::int64_t insert(UniqueFd fd, Description description = Description::shared);
 
   // Looks up an open handle and takes a reference on it for an in-flight
   // operation. Returns the descriptor or -EBADF.
@@ -52,10 +58,19 @@ class HandleTable {
   // Whether `handle` is open.
   [[nodiscard]] bool is_open(std::uint32_t handle) const;
 
-  // Whether the open `handle` names a regular file. Asked of the kernel once
-  // per descriptor (from its cached inode, never waiting for a filesystem)
-  // and remembered: a descriptor's type never changes.
-  [[nodiscard]] bool is_regular_file(std::uint32_t handle);
+  // The handle's descriptor was sent with SCM_RIGHTS: its description is
+  // shared from now on.
+  void mark_shared(std::uint32_t handle);
+
+  // Whether a read of `handle` may be tried at once on the shard thread
+  // (backend_op.hpp, op::Read::try_at_once): a regular file, not O_DIRECT
+  // (a direct read waits for the device even with RWF_NOWAIT), whose open
+  // file description the daemon alone holds, so that neither can change.
+  // Asked of the kernel once per descriptor (type from the inode it holds,
+  // never waiting for a filesystem) and remembered.
+  [[nodiscard]] bool may_read_at_once(std::uint32_t handle);
+  // A try was refused (the filesystem has no RWF_NOWAIT): never again.
+  void no_read_at_once(std::uint32_t handle);
 
   // Closes the handle: acquire() fails from now on; the descriptor is closed
   // once the last reference is released. Returns 0 or -EBADF.
@@ -64,13 +79,14 @@ class HandleTable {
   [[nodiscard]] std::uint32_t open_count() const noexcept { return open_; }
 
  private:
-  enum class Kind : std::uint8_t { unknown, regular_file, other };
+  enum class AtOnce : std::uint8_t { unknown, yes, no };
   struct Entry {
     int fd = -1;
     std::uint32_t refs = 0;
     std::uint16_t generation = 0;
     bool open = false;
-    Kind kind = Kind::unknown;
+    Description description = Description::shared;
+    AtOnce at_once = AtOnce::unknown;
   };
   Entry* find(std::uint32_t handle);
   void maybe_free(std::uint32_t slot);

@@ -242,6 +242,7 @@ int translate_send_control(const PrepareContext& ctx, OpRecord& rec) {
       const int fd = ctx.handles->acquire(handle);
       if (fd < 0) return fd;
       rec.passed.push_back(handle);
+      ctx.handles->mark_shared(handle);  // the peer will hold the description too
       std::memcpy(CMSG_DATA(&c) + i * sizeof(int), &fd, sizeof(fd));
     }
     return 0;

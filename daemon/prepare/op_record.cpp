@@ -36,6 +36,7 @@ void OpRecord::reset() {
   expected = 0;
   cancel_requested = false;
   close_after = false;
+  at_once_refused = false;
   next_free = nullptr;
 }
 

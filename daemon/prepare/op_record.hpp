@@ -83,6 +83,7 @@ struct OpRecord final : public Completion {
   std::uint64_t expected = 0;             // bytes asked for where a short transfer breaks soft links, else 0
   bool cancel_requested = false;          // cancelled before its chain segment started
   bool close_after = false;               // child_exit: close the handle if the wait succeeds
+  bool at_once_refused = false;           // read: the backend's try at once was refused (op::Read)
 
   OpRecord* next_free = nullptr;
 };

@@ -18,6 +18,7 @@
 namespace aiod::daemon {
 
 int Session::finish_result(OpRecord& rec, int res) {
+  if (rec.at_once_refused) handles_.no_read_at_once(rec.handle);
   switch (rec.finish) {
     case Finish::plain:
       break;
@@ -31,7 +32,9 @@ int Session::finish_result(OpRecord& rec, int res) {
     case Finish::new_handle:
     case Finish::accept:
       if (res >= 0) {
-        const std::int64_t h = handles_.insert(UniqueFd(res));
+        // A descriptor the daemon's own open or accept just made: nobody else
+        // holds its description.
+        const std::int64_t h = handles_.insert(UniqueFd(res), HandleTable::Description::daemons_own);
         res = static_cast<int>(h);  // a handle (< 2^31) or -EMFILE
         if (res >= 0 && rec.finish == Finish::accept && rec.out_offset != OpRecord::kNoOffset) write_peer_address(rec);
       }

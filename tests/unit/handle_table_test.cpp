@@ -261,43 +261,60 @@ TEST(HandleTable, DestructorClosesEveryDescriptorStillHeld) {
 }
 
 
-// A handle knows whether it names a regular file (reads of it may be tried at
-// once); every other kind, and a handle that is not open, says no.
-std::uint32_t insert_fd(HandleTable& t, int fd) {
+// Which reads may be tried at once on the shard thread: a buffered regular
+// file whose open file description the daemon alone holds. A description a
+// client shares could be switched to O_DIRECT at any moment, and a direct read
+// waits for the device even with RWF_NOWAIT.
+std::uint32_t insert_fd(HandleTable& t, int fd, HandleTable::Description d) {
   EXPECT_GE(fd, 0) << "open: " << errno;
-  const std::int64_t h = t.insert(UniqueFd(fd));
+  const std::int64_t h = t.insert(UniqueFd(fd), d);
   EXPECT_GT(h, 0);
   return static_cast<std::uint32_t>(h);
 }
 
-TEST(HandleTable, KnowsWhichHandlesNameRegularFiles) {
-  HandleTable t(8);
-  char dir[] = "/tmp/aiod-handles-XXXXXX";
+TEST(HandleTable, OnlyBufferedRegularFilesOfTheDaemonsOwnMayBeReadAtOnce) {
+  using D = HandleTable::Description;
+  HandleTable t(16);
+  char dir[] = "/var/tmp/aiod-handles-XXXXXX";  // a disk filesystem: O_DIRECT opens there
   ASSERT_NE(::mkdtemp(dir), nullptr);
   const std::string file = std::string(dir) + "/f";
-  const std::uint32_t regular = insert_fd(t, ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  const std::uint32_t directory = insert_fd(t, ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  auto open_file = [&](int flags) { return ::open(file.c_str(), flags | O_CREAT | O_CLOEXEC, 0600); };
+  const std::uint32_t own = insert_fd(t, open_file(O_RDWR), D::daemons_own);
+  const std::uint32_t shared = insert_fd(t, open_file(O_RDWR), D::shared);
+  const std::uint32_t directory = insert_fd(t, ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), D::daemons_own);
   int pipe_fds[2];
   ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
-  const std::uint32_t pipe_end = insert_fd(t, pipe_fds[0]);
+  const std::uint32_t pipe_end = insert_fd(t, pipe_fds[0], D::daemons_own);
   ::close(pipe_fds[1]);
-  const std::uint32_t event = insert_fd(t, new_fd());
-  EXPECT_TRUE(t.is_regular_file(regular));
-  EXPECT_TRUE(t.is_regular_file(regular));  // the remembered answer
-  EXPECT_FALSE(t.is_regular_file(directory));
-  EXPECT_FALSE(t.is_regular_file(pipe_end));
-  EXPECT_FALSE(t.is_regular_file(event));
-  EXPECT_FALSE(t.is_regular_file(0));
-  EXPECT_FALSE(t.is_regular_file(regular + 1));
-  // A slot reused by another kind of descriptor is asked again.
-  ASSERT_EQ(t.close(regular), 0);
+  const std::uint32_t event = insert_fd(t, new_fd(), D::daemons_own);
+  EXPECT_TRUE(t.may_read_at_once(own));
+  EXPECT_TRUE(t.may_read_at_once(own));  // the remembered answer
+  EXPECT_FALSE(t.may_read_at_once(shared)) << "a client shares this description: it may turn on O_DIRECT";
+  EXPECT_FALSE(t.may_read_at_once(directory));
+  EXPECT_FALSE(t.may_read_at_once(pipe_end));
+  EXPECT_FALSE(t.may_read_at_once(event));
+  EXPECT_FALSE(t.may_read_at_once(0));
+  EXPECT_FALSE(t.may_read_at_once(own + 1));
+  if (const int direct = open_file(O_RDONLY | O_DIRECT); direct >= 0) {
+    EXPECT_FALSE(t.may_read_at_once(insert_fd(t, direct, D::daemons_own)));
+  }
+  // Sent away with SCM_RIGHTS: shared from then on, whatever was answered.
+  t.mark_shared(own);
+  EXPECT_FALSE(t.may_read_at_once(own));
+  // Refused by the filesystem once: never tried again.
+  const std::uint32_t refused = insert_fd(t, open_file(O_RDONLY), D::daemons_own);
+  ASSERT_TRUE(t.may_read_at_once(refused));
+  t.no_read_at_once(refused);
+  EXPECT_FALSE(t.may_read_at_once(refused));
+  // A slot reused by another descriptor is asked again.
+  ASSERT_EQ(t.close(refused), 0);
   std::uint32_t reused = 0;
-  for (int i = 0; i < 8 && reused == 0; ++i) {
-    const std::uint32_t h = insert_fd(t, new_fd());
-    if ((h & 0xffff) == (regular & 0xffff)) reused = h;
+  for (int i = 0; i < 16 && reused == 0; ++i) {
+    const std::uint32_t h = insert_fd(t, open_file(O_RDONLY), D::daemons_own);
+    if ((h & 0xffff) == (refused & 0xffff)) reused = h;
   }
   ASSERT_NE(reused, 0u) << "the closed slot was not reused";
-  EXPECT_FALSE(t.is_regular_file(reused));
+  EXPECT_TRUE(t.may_read_at_once(reused));
   ::unlink(file.c_str());
   ::rmdir(dir);
 }

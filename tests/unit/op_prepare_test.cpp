@@ -1038,6 +1038,40 @@ TEST_F(OpPrepare, SendMsgTurnsHandlesIntoDescriptorsAndHoldsThem) {
   expect_one_reference(sock, "socket");
 }
 
+// A read is marked to be tried at once only for a regular file the daemon
+// opened itself, and not once that descriptor has been sent away: a client
+// holding the description could switch it to O_DIRECT.
+TEST_F(OpPrepare, OnlyReadsOfTheDaemonsOwnFilesMayBeTriedAtOnce) {
+  char dir[] = "/tmp/aiod-prepare-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/f";
+  auto open_as = [&](HandleTable::Description d) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    EXPECT_GE(fd, 0);
+    const std::int64_t h = handles_.insert(UniqueFd(fd), d);
+    EXPECT_GT(h, 0);
+    return Inserted{static_cast<std::uint32_t>(h), fd};
+  };
+  auto tried_at_once = [&](const Inserted& f) {
+    EXPECT_EQ(prepare(valid(spec(AIOD_OP_READ), f)), 0);
+    const op::Read read = rec_.op.as<op::Read>();
+    handles_.release(f.handle);
+    EXPECT_EQ(read.at_once_refused, read.try_at_once ? &rec_.at_once_refused : nullptr);
+    return read.try_at_once;
+  };
+  const Inserted own = open_as(HandleTable::Description::daemons_own);
+  const Inserted registered = open_as(HandleTable::Description::shared);
+  EXPECT_TRUE(tried_at_once(own));
+  EXPECT_FALSE(tried_at_once(registered)) << "a descriptor the client passed in";
+  const Inserted sock = insert();
+  aiod_sqe s = valid(spec(AIOD_OP_SEND_MSG), sock);
+  put_msghdr(kControlAt, put_rights(arena_, kControlAt, {own.handle}));
+  ASSERT_EQ(prepare(s), 0);
+  EXPECT_FALSE(tried_at_once(own)) << "a descriptor sent away with SCM_RIGHTS";
+  ::unlink(path.c_str());
+  ::rmdir(dir);
+}
+
 TEST_F(OpPrepare, SendMsgWithABadPassedHandleHoldsNothing) {
   const Inserted sock = insert();
   const Inserted x = insert();

@@ -6,6 +6,7 @@
 // one completion delivered by drain(), the queue's room and order kept, and a
 // cancel or a sleep that finds it held still served.
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,7 +30,7 @@ class UringBackendReadAtOnceTest : public UringBackendFixture {
     return fd;
   }
   static BackendOp read_op(int fd, void* buf, std::uint32_t len, std::uint64_t offset) {
-    return BackendOp(op::Read{.fd = fd, .buf = buf, .len = len, .offset = offset, .regular_file = true});
+    return BackendOp(op::Read{.fd = fd, .buf = buf, .len = len, .offset = offset, .try_at_once = true});
   }
 };
 
@@ -85,6 +86,27 @@ TEST_F(UringBackendReadAtOnceTest, ErrorsAreTheRings) {
   EXPECT_EQ(run(read_op(p[0], buf, 3, 0)), ring);
   const int wronly = file("w", O_WRONLY);
   EXPECT_EQ(run(read_op(wronly, buf, 3, 0)), -EBADF);
+}
+
+// A filesystem without RWF_NOWAIT (tmpfs on some kernels) refuses the try:
+// the ring reads, and the refusal is reported so that the handle is not
+// tried again. Where the filesystem has it, nothing is reported.
+TEST_F(UringBackendReadAtOnceTest, ARefusedTryIsReportedAndTheRingReads) {
+  char path[] = "/dev/shm/aiod-read-at-once-XXXXXX";
+  const int fd = keep(::mkstemp(path));
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ::unlink(path);
+  ASSERT_EQ(::pwrite(fd, "hello", 5, 0), 5);
+  char probe;
+  const iovec one{&probe, 1};
+  const bool refused_here = ::preadv2(fd, &one, 1, 0, RWF_NOWAIT) < 0 && errno == EOPNOTSUPP;
+  char buf[8] = {};
+  bool refused = false;
+  BackendOp op = read_op(fd, buf, 5, 0);
+  op.as<op::Read>().at_once_refused = &refused;
+  EXPECT_EQ(run(op), 5);
+  EXPECT_STREQ(buf, "hello");
+  EXPECT_EQ(refused, refused_here);
 }
 
 // A held read takes a slot, as if it were on the ring already; every read

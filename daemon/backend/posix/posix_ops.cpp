@@ -270,8 +270,22 @@ int run(const BackendOp& op, const std::atomic<bool>& cancelled, std::uint64_t& 
 }
 
 // The non-blocking attempt of read/readv/write/writev; nullopt: use a worker.
+// `buffered_file`: a regular file known never to be O_DIRECT
+// (op::Read::try_at_once). Any other regular file or block device goes to a
+// worker untried: a client sharing its description may switch it to O_DIRECT
+// at any moment, and a direct transfer waits for the device even with
+// RWF_NOWAIT. (This runs on the shard thread: the type comes from the
+// kernel's cache, never from a filesystem that could hang, AT_STATX_DONT_SYNC.)
 std::optional<int> try_rw_now(int fd, const iovec* iov, int n, std::uint64_t offset, bool reading,
-                              std::uint64_t& syscalls) {
+                              bool buffered_file, std::uint64_t& syscalls) {
+  if (!buffered_file) {
+    ++syscalls;
+    struct statx st {};
+    if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) < 0 || S_ISREG(st.stx_mode) ||
+        S_ISBLK(st.stx_mode)) {
+      return std::nullopt;
+    }
+  }
   const auto off = static_cast<off_t>(offset);  // -1: the file position
   auto call = [&](int flags) {
     ++syscalls;
@@ -280,16 +294,12 @@ std::optional<int> try_rw_now(int fd, const iovec* iov, int n, std::uint64_t off
   ssize_t r = call(RWF_NOWAIT);
   if (r < 0 && errno == EOPNOTSUPP) {
     // No RWF_NOWAIT for this file (an eventfd, for one). Its own O_NONBLOCK
-    // is as good, except on files where the kernel ignores that flag.
-    // (This runs on the shard thread: the type comes from the kernel's
-    // cache, never from a filesystem that could hang, AT_STATX_DONT_SYNC.)
-    syscalls += 2;
+    // is as good (it is no regular file or block device, where the kernel
+    // ignores that flag).
+    if (buffered_file) return std::nullopt;
+    ++syscalls;
     const int fl = ::fcntl(fd, F_GETFL);
-    struct statx st {};
-    if (fl < 0 || !(fl & O_NONBLOCK) || ::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) < 0 ||
-        S_ISREG(st.stx_mode) || S_ISBLK(st.stx_mode)) {
-      return std::nullopt;
-    }
+    if (fl < 0 || !(fl & O_NONBLOCK)) return std::nullopt;
     r = call(0);
   }
   if (r >= 0) return static_cast<int>(r);
@@ -308,20 +318,20 @@ std::optional<int> try_now(const BackendOp& op, std::uint64_t& syscalls) {
     case BackendOpcode::read: {
       const auto& o = op.as<op::Read>();
       const iovec one{o.buf, o.len};
-      return try_rw_now(o.fd, &one, 1, o.offset, true, syscalls);
+      return try_rw_now(o.fd, &one, 1, o.offset, true, o.try_at_once, syscalls);
     }
     case BackendOpcode::write: {
       const auto& o = op.as<op::Write>();
       const iovec one{const_cast<void*>(o.buf), o.len};
-      return try_rw_now(o.fd, &one, 1, o.offset, false, syscalls);
+      return try_rw_now(o.fd, &one, 1, o.offset, false, false, syscalls);
     }
     case BackendOpcode::readv: {
       const auto& o = op.as<op::Readv>();
-      return try_rw_now(o.fd, o.iov, static_cast<int>(o.count), o.offset, true, syscalls);
+      return try_rw_now(o.fd, o.iov, static_cast<int>(o.count), o.offset, true, false, syscalls);
     }
     case BackendOpcode::writev: {
       const auto& o = op.as<op::Writev>();
-      return try_rw_now(o.fd, o.iov, static_cast<int>(o.count), o.offset, false, syscalls);
+      return try_rw_now(o.fd, o.iov, static_cast<int>(o.count), o.offset, false, false, syscalls);
     }
     case BackendOpcode::recv: {
       const auto& o = op.as<op::Recv>();

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+// What the posix backend tries at once on the shard thread, and what it
+// leaves to a worker. A transfer on a regular file or block device whose
+// description a client shares is never tried there: the client may switch it
+// to O_DIRECT at any moment, and a direct transfer waits for the device even
+// with RWF_NOWAIT, which would stall every session of the shard.
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "backend/posix/posix_op.hpp"
+#include "unique_fd.hpp"
+
+namespace aiod::daemon::posix {
+namespace {
+
+class PosixTryNow : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char path[] = "/var/tmp/aiod-try-now-XXXXXX";
+    file_ = UniqueFd(::mkstemp(path));
+    ASSERT_TRUE(file_) << std::strerror(errno);
+    ::unlink(path);
+    ASSERT_EQ(::pwrite(file_.get(), "hello", 5, 0), 5);
+  }
+  UniqueFd file_;
+  std::uint64_t syscalls_ = 0;
+};
+
+TEST_F(PosixTryNow, ASharedRegularFileGoesToAWorkerUntried) {
+  char buf[8] = {};
+  const BackendOp read(op::Read{.fd = file_.get(), .buf = buf, .len = 5, .offset = 0});
+  EXPECT_EQ(try_now(read, syscalls_), std::nullopt);
+  EXPECT_EQ(buf[0], '\0') << "the read ran on the shard thread";
+  const BackendOp write(op::Write{.fd = file_.get(), .buf = "HELLO", .len = 5, .offset = 0});
+  EXPECT_EQ(try_now(write, syscalls_), std::nullopt);
+  char back[8] = {};
+  EXPECT_EQ(::pread(file_.get(), back, 5, 0), 5);
+  EXPECT_STREQ(back, "hello") << "the write ran on the shard thread";
+}
+
+TEST_F(PosixTryNow, ABufferedFileOfTheDaemonsOwnIsReadAtOnce) {
+  char buf[8] = {};
+  const BackendOp read(op::Read{.fd = file_.get(), .buf = buf, .len = 5, .offset = 0, .try_at_once = true});
+  EXPECT_EQ(try_now(read, syscalls_), std::optional<int>(5));
+  EXPECT_STREQ(buf, "hello");
+}
+
+TEST_F(PosixTryNow, AReadyEventfdIsStillReadAtOnce) {
+  const UniqueFd efd(::eventfd(3, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(efd);
+  std::uint64_t value = 0;
+  const BackendOp read(op::Read{.fd = efd.get(), .buf = &value, .len = sizeof(value)});
+  EXPECT_EQ(try_now(read, syscalls_), std::optional<int>(8));
+  EXPECT_EQ(value, 3u);
+}
+
+}  // namespace
+}  // namespace aiod::daemon::posix
