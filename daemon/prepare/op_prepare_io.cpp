@@ -25,7 +25,9 @@ int prepare_rw(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, bool
   // AIOD_OFFSET_CURRENT is op::kCurrentPosition (io_uring's -1) as well.
   rec.op.args = Op{.fd = fd, .buf = buf, .len = s.len, .offset = offset ? s.off : op::kCurrentPosition};
   if constexpr (std::is_same_v<Op, op::Read>) {
-    if (ctx.handles->may_read_at_once(s.handle)) {
+    // Only at an offset: at the file position the kernel takes the
+    // description's position lock first, which RWF_NOWAIT does not cover.
+    if (offset && s.off != op::kCurrentPosition && ctx.handles->may_read_at_once(s.handle)) {
       auto& read = rec.op.as<op::Read>();
       read.try_at_once = true;
       read.at_once_refused = &rec.at_once_refused;

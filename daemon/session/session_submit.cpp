@@ -18,6 +18,18 @@ constexpr std::uint32_t kPipelineStep = 16;
 // Descriptors (a cache line each) fetched ahead of the one being copied.
 constexpr std::uint32_t kPrefetchAhead = 16;
 bool has_link(const aiod_sqe& d) { return (d.flags & (AIOD_SQE_LINK | AIOD_SQE_HARDLINK)) != 0; }
+
+// What a record hands the backend. A read waiting for its turn in a chain
+// was marked try_at_once when it was prepared; its descriptor may have been
+// sent away since (a client holding the description can switch it to
+// O_DIRECT), so the mark is asked again now.
+BackendOp to_hand_over(const OpRecord& rec, HandleTable& handles) {
+  BackendOp op = rec.op;
+  if (op.is<op::Read>() && op.as<op::Read>().try_at_once && !handles.may_read_at_once(rec.handle)) {
+    op.as<op::Read>().try_at_once = false;
+  }
+  return op;
+}
 }  // namespace
 
 DetachedTask Session::pump() {
@@ -205,7 +217,7 @@ void Session::submit_single(OpRecord& rec) {
     on_record_complete(rec, 0);
     return;
   }
-  BackendOp op = rec.op;
+  BackendOp op = to_hand_over(rec, handles_);
   op.link = Link::none;
   if (backend.space() == 0) backend.flush();
   const int ret = backend.prepare(op, &rec);
@@ -268,7 +280,7 @@ void Session::submit_next_segment(Chain& chain) {
     for (std::uint32_t i = start; i < end; ++i) {
       OpRecord& rec = *chain.ops[i];
       if (rec.finish == Finish::cancel) resolve_cancel(rec);
-      BackendOp op = rec.op;
+      BackendOp op = to_hand_over(rec, handles_);
       op.link = i + 1 < end ? rec.link : Link::none;
       const int ret = backend.prepare(op, &rec);
       if (ret == 0) {

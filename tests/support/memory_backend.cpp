@@ -107,6 +107,9 @@ unsigned MemoryBackend::space() const { return static_cast<unsigned>(kSlots - st
 int MemoryBackend::prepare(const daemon::BackendOp& op, daemon::Completion* done) {
   if (!supports(op.opcode())) return -EOPNOTSUPP;
   if (staged_.size() >= kSlots) return -EAGAIN;
+  if (op.is<op::Read>() && opens_.contains(op.as<op::Read>().fd)) {
+    reads_marked_at_once_.push_back(op.as<op::Read>().try_at_once);
+  }
   Op& o = ops_.emplace_back();
   o.self = std::prev(ops_.end());
   o.op = op;

@@ -57,6 +57,10 @@ class MemoryBackend final : public daemon::Backend {
   void feed(const std::string& path, std::string_view bytes);
   // The contents of the file at `path` (a pipe: what is unread).
   [[nodiscard]] std::string contents(const std::string& path) const;
+  // For every read of one of its files prepared so far, in order: whether it
+  // came marked try_at_once (a real backend may then try it on the shard
+  // thread).
+  [[nodiscard]] const std::vector<bool>& reads_marked_at_once() const { return reads_marked_at_once_; }
   // Moves the virtual clock; timers that expire fire at the next drain().
   void advance(std::chrono::nanoseconds by) { now_ns_ += static_cast<std::uint64_t>(by.count()); }
   // Ops handed over and not finished yet (waiting for data, a timer, or their turn).
@@ -119,6 +123,7 @@ class MemoryBackend final : public daemon::Backend {
   Op* link_from_ = nullptr;  // the last staged op, if it links to the next one
   std::deque<Op*> finished_;
   std::uint64_t now_ns_ = 0;
+  std::vector<bool> reads_marked_at_once_;
 };
 
 }  // namespace aiod::test

@@ -55,6 +55,20 @@ TEST_F(PosixTryNow, ABufferedFileOfTheDaemonsOwnIsReadAtOnce) {
   EXPECT_STREQ(buf, "hello");
 }
 
+// At the file position the kernel takes the description's position lock
+// first, which RWF_NOWAIT does not cover and a client's own stuck call may
+// hold: never on the shard, marked or not, for a file or a directory.
+TEST_F(PosixTryNow, AReadAtTheFilePositionIsNeverTriedOnAFileOrDirectory) {
+  char buf[8] = {};
+  const BackendOp read(op::Read{.fd = file_.get(), .buf = buf, .len = 5, .try_at_once = true});
+  EXPECT_EQ(try_now(read, syscalls_), std::nullopt);
+  EXPECT_EQ(buf[0], '\0');
+  const UniqueFd dir(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(dir);
+  const BackendOp dir_read(op::Read{.fd = dir.get(), .buf = buf, .len = 5});
+  EXPECT_EQ(try_now(dir_read, syscalls_), std::nullopt);
+}
+
 TEST_F(PosixTryNow, AReadyEventfdIsStillReadAtOnce) {
   const UniqueFd efd(::eventfd(3, EFD_CLOEXEC | EFD_NONBLOCK));
   ASSERT_TRUE(efd);

@@ -257,6 +257,52 @@ TEST_F(SessionRules, ASoftLinkFailureCancelsTheRestOfTheChain) {
   expect_no_more_completions();
 }
 
+// A read of a file the daemon opened is marked to be tried at once; one
+// waiting in a chain behind a pipe read is asked again when its turn comes,
+// and by then its descriptor has been sent away (a client holding the
+// description could have switched it to O_DIRECT): no longer marked.
+TEST_F(SessionRules, AReadIsMarkedTryAtOnceOnlyIfItsFileIsStillTheDaemonsWhenItStarts) {
+  const std::uint64_t buf = arena_alloc(8), pbuf = arena_alloc(8);
+  auto marks = [&] { return shard_.memory.reads_marked_at_once(); };
+  submit({read(file_, 1, buf, 3, 0)});
+  EXPECT_EQ(reap(), (Results{{1, 3}}));
+  ASSERT_EQ(marks(), std::vector<bool>{true});
+  submit({read(pipe_, 2, pbuf, 1, 0, kHard), read(file_, 3, buf, 3, 0)});
+  EXPECT_EQ(reap(), (Results{}));  // the pipe read waits; the file read waits behind it
+  // SEND_MSG passing the file's handle: validated (which marks the handle
+  // shared), then refused by this backend, which has no sockets.
+  const std::uint64_t control = arena_alloc(64);
+  {
+    const std::size_t payload = sizeof(int);
+    std::vector<std::byte> bytes(CMSG_SPACE(payload));
+    msghdr m{};
+    m.msg_control = bytes.data();
+    m.msg_controllen = bytes.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(payload);
+    std::memcpy(CMSG_DATA(c), &file_, payload);
+    std::memcpy(client_->arena() + control, bytes.data(), bytes.size());
+    aiod_msghdr h{};
+    h.control = control;
+    h.control_len = bytes.size();
+    aiod_sqe s = sqe(AIOD_OP_SEND_MSG, 4);
+    s.handle = pipe_;
+    s.addr = arena_alloc(sizeof(h));
+    std::memcpy(client_->arena() + s.addr, &h, sizeof(h));
+    s.len = sizeof(h);
+    submit({s});
+  }
+  const Results sent = reap();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_LT(sent.at(4), 0);
+  shard_.memory.feed("pipe", "x");
+  EXPECT_EQ(reap(), (Results{{2, 1}, {3, 3}}));
+  EXPECT_EQ(marks(), (std::vector<bool>{true, true, false}));  // the pipe is a memfd here
+  expect_no_more_completions();
+}
+
 TEST_F(SessionRules, AShortReadBreaksASoftLink) {
   const std::uint64_t buf = arena_alloc(16);
   submit({read(file_, 1, buf, 16, 2, kLink), write(file_, 2, "Z", 0)});

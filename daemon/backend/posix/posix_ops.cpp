@@ -270,19 +270,22 @@ int run(const BackendOp& op, const std::atomic<bool>& cancelled, std::uint64_t& 
 }
 
 // The non-blocking attempt of read/readv/write/writev; nullopt: use a worker.
-// `buffered_file`: a regular file known never to be O_DIRECT
-// (op::Read::try_at_once). Any other regular file or block device goes to a
-// worker untried: a client sharing its description may switch it to O_DIRECT
-// at any moment, and a direct transfer waits for the device even with
-// RWF_NOWAIT. (This runs on the shard thread: the type comes from the
+// `buffered_file`: a positioned read of a regular file known never to be
+// O_DIRECT (op::Read::try_at_once). Any other regular file, directory or
+// block device goes to a worker untried: a client sharing its description
+// may switch it to O_DIRECT at any moment, and a direct transfer waits for
+// the device even with RWF_NOWAIT; and at the file position the kernel first
+// takes the description's position lock, which a client's own stuck call
+// may hold. (This runs on the shard thread: the type comes from the
 // kernel's cache, never from a filesystem that could hang, AT_STATX_DONT_SYNC.)
 std::optional<int> try_rw_now(int fd, const iovec* iov, int n, std::uint64_t offset, bool reading,
                               bool buffered_file, std::uint64_t& syscalls) {
+  if (buffered_file && offset == op::kCurrentPosition) buffered_file = false;
   if (!buffered_file) {
     ++syscalls;
     struct statx st {};
     if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) < 0 || S_ISREG(st.stx_mode) ||
-        S_ISBLK(st.stx_mode)) {
+        S_ISDIR(st.stx_mode) || S_ISBLK(st.stx_mode)) {
       return std::nullopt;
     }
   }
@@ -293,9 +296,10 @@ std::optional<int> try_rw_now(int fd, const iovec* iov, int n, std::uint64_t off
   };
   ssize_t r = call(RWF_NOWAIT);
   if (r < 0 && errno == EOPNOTSUPP) {
-    // No RWF_NOWAIT for this file (an eventfd, for one). Its own O_NONBLOCK
-    // is as good (it is no regular file or block device, where the kernel
-    // ignores that flag).
+    // No RWF_NOWAIT for this file (an eventfd's write, for one). Its own
+    // O_NONBLOCK is as good (it is no regular file, directory or block
+    // device). Known limit: a client sharing the description can clear
+    // O_NONBLOCK between this look and the call (docs/security.md).
     if (buffered_file) return std::nullopt;
     ++syscalls;
     const int fl = ::fcntl(fd, F_GETFL);
