@@ -511,11 +511,11 @@ class UringBackend final : public Backend {
   static constexpr std::uint32_t kMaxReadAtOnce = 64 * 1024;
 
   static bool may_read_at_once(const BackendOp& op) {
-    if (!op.is<op::Read>() || op.link != Link::none) return false;
-    const auto& r = op.as<op::Read>();
+    const auto* r = std::get_if<op::Read>(&op.args);
+    if (r == nullptr || op.link != Link::none || !r->try_at_once) return false;
     // At the file position a tried read would move it, and could not be
     // handed to the ring after all.
-    return r.try_at_once && r.offset != op::kCurrentPosition && r.len <= kMaxReadAtOnce;
+    return r->offset != op::kCurrentPosition && r->len <= kMaxReadAtOnce;
   }
 
   int put_on_ring(const io_uring_sqe& filled, Link link, std::uint16_t personality, Completion* done) {
