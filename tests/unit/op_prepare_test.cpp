@@ -46,6 +46,7 @@
 #include <gtest/gtest.h>
 
 #include "aiod_shm.h"
+#include "control_message.hpp"
 #include "op_table.hpp"
 #include "backend/backend.hpp"
 #include "fake_backend.hpp"
@@ -1002,16 +1003,7 @@ TEST_F(OpPrepare, MessageHeaderRules) {
 // arena at `offset`; returns its length.
 std::uint64_t put_rights(std::vector<std::byte>& arena, std::uint64_t offset, const std::vector<std::uint32_t>& handles,
                          int level = SOL_SOCKET, int type = SCM_RIGHTS) {
-  const std::size_t payload = handles.size() * sizeof(int);
-  std::vector<std::byte> control(CMSG_SPACE(payload));
-  msghdr m{};
-  m.msg_control = control.data();
-  m.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  c->cmsg_level = level;
-  c->cmsg_type = type;
-  c->cmsg_len = CMSG_LEN(payload);
-  std::memcpy(CMSG_DATA(c), handles.data(), payload);
+  const std::vector<std::byte> control = aiod::test::handles_message(handles, level, type);
   std::memcpy(arena.data() + offset, control.data(), control.size());
   return control.size();
 }

@@ -31,6 +31,7 @@
 #include <gtest/gtest.h>
 
 #include "aiod_shm.h"
+#include "control_message.hpp"
 #include "memory_backend.hpp"
 #include "os/peer_creds.hpp"
 #include "raw_session.hpp"
@@ -273,16 +274,7 @@ TEST_F(SessionRules, AReadIsMarkedTryAtOnceOnlyIfItsFileIsStillTheDaemonsWhenItS
   // shared), then refused by this backend, which has no sockets.
   const std::uint64_t control = arena_alloc(64);
   {
-    const std::size_t payload = sizeof(int);
-    std::vector<std::byte> bytes(CMSG_SPACE(payload));
-    msghdr m{};
-    m.msg_control = bytes.data();
-    m.msg_controllen = bytes.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(payload);
-    std::memcpy(CMSG_DATA(c), &file_, payload);
+    const std::vector<std::byte> bytes = aiod::test::handles_message({file_});
     std::memcpy(client_->arena() + control, bytes.data(), bytes.size());
     aiod_msghdr h{};
     h.control = control;
