@@ -62,7 +62,10 @@ struct OpRecord final : public Completion {
   std::uint32_t handle = 0;  // handle referenced (released at completion), or 0
   BackendOp op;
 
-  // Storage the backend op may point at.
+  // Storage the backend op may point at. The side buffers how, ts, addr and
+  // msg keep what the record's last op left in them (reset() does not clear
+  // them): the prepare that points its op at one writes it whole first, and
+  // nothing else reads them.
   open_how how{};
   __kernel_timespec ts{};
   std::string path;

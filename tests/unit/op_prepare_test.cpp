@@ -516,6 +516,64 @@ TEST_F(OpPrepare, EveryOpcodeOfTheProtocolIsImplemented) {
   }
 }
 
+// A record's side buffers (how, ts, addr, msg) are not cleared between ops
+// (OpRecord::reset): whatever an op points at must come out of its prepare
+// the same whatever the record's last op left there.
+TEST_F(OpPrepare, WhatAnOpPointsAtInItsRecordDoesNotDependOnTheRecordsLastOp) {
+  struct Side {
+    const char* name;
+    std::byte* at;
+    std::size_t size;
+  };
+  const Side sides[] = {{"how", reinterpret_cast<std::byte*>(&rec_.how), sizeof(rec_.how)},
+                        {"ts", reinterpret_cast<std::byte*>(&rec_.ts), sizeof(rec_.ts)},
+                        {"addr", reinterpret_cast<std::byte*>(&rec_.addr), sizeof(rec_.addr)},
+                        {"msg", reinterpret_cast<std::byte*>(&rec_.msg), sizeof(rec_.msg)}};
+  // Whether `bytes` hold, at any 8-byte step, a pointer to `side`.
+  auto points_at = [](const void* bytes, std::size_t size, const Side& side) {
+    for (std::size_t i = 0; i + sizeof(void*) <= size; i += sizeof(void*)) {
+      const std::byte* p;
+      std::memcpy(&p, static_cast<const std::byte*>(bytes) + i, sizeof(p));
+      if (p == side.at) return true;
+    }
+    return false;
+  };
+  auto prepared_sides = [&](const aiod_sqe& s, std::byte fill) {
+    for (const Side& side : sides) std::memset(side.at, static_cast<int>(fill), side.size);
+    EXPECT_EQ(prepare(s), 0);
+    std::vector<std::vector<std::byte>> out;
+    for (const Side& side : sides) out.emplace_back(side.at, side.at + side.size);
+    for (std::uint32_t h : {rec_.handle, rec_.handle2}) {
+      if (h != 0) handles_.release(h);
+    }
+    for (std::uint32_t h : rec_.passed) handles_.release(h);
+    rec_.handle = rec_.handle2 = 0;
+    rec_.passed.clear();
+    return out;
+  };
+  std::vector<int> users(std::size(sides), 0);
+  for (const OpSpec& op : kOps) {
+    const Pair p = insert_for(op);
+    const aiod_sqe s = valid(op, p.a, p.b);
+    const auto stale = prepared_sides(s, std::byte{0xa5});
+    const auto clean = prepared_sides(s, std::byte{0});
+    // The payload alone: the variant's other bytes are not the op's.
+    const auto [payload, payload_size] = std::visit(
+        [](const auto& a) { return std::pair<const void*, std::size_t>(&a, sizeof(a)); }, rec_.op.args);
+    for (std::size_t i = 0; i < std::size(sides); ++i) {
+      // Pointed at by the op, or by a message header it points at.
+      const bool used = points_at(payload, payload_size, sides[i]) ||
+                        (points_at(payload, payload_size, sides[3]) && points_at(&rec_.msg, sizeof(rec_.msg), sides[i]));
+      if (!used) continue;
+      ++users[i];
+      EXPECT_EQ(stale[i], clean[i]) << op.name << " reads what the record's last op left in " << sides[i].name;
+    }
+  }
+  for (std::size_t i = 0; i < std::size(sides); ++i) {
+    EXPECT_GT(users[i], 0) << "no op points at " << sides[i].name << ": the check above saw nothing";
+  }
+}
+
 TEST_F(OpPrepare, OpcodesPastTheLastAreEinval) {
   for (unsigned opcode = AIOD_OP_LAST; opcode <= 255; ++opcode) {
     aiod_sqe s = sqe(static_cast<std::uint8_t>(opcode));
