@@ -61,13 +61,20 @@ std::uint32_t Session::capacity() {
   return cq_room < quota_room ? cq_room : quota_room;
 }
 
+// Asked on every turn of a spinning shard. The client's completion head is
+// read only when the last one read leaves too little room: an older head only
+// understates the room, and each read takes that line from the client's CPU,
+// which writes it as it reaps. drain() reads it again anyway, and a corrupt
+// one ends the session there.
 bool Session::ready_to_drain() {
-  if (!rings_.refresh_cq_head()) return true;  // let the pump act on it
   const auto pending = rings_.pending_submissions();
-  if (!pending) return true;
+  if (!pending) return true;  // let the pump act on it
   // More published than when the pump last stopped (it may be waiting for the
   // end of a chain), and room for what it needs next.
-  return *pending > seen_pending_ && capacity() >= blocked_need_;
+  if (*pending <= seen_pending_) return false;
+  if (capacity() >= blocked_need_) return true;
+  if (!rings_.refresh_cq_head()) return true;
+  return capacity() >= blocked_need_;
 }
 
 Session::DrainResult Session::drain(std::uint32_t budget) {
