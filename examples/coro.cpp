@@ -130,7 +130,7 @@ Task<std::error_code> client(ResetEvent& startup, const std::uint16_t& port) {
 int main(int argc, char** argv) {
   const auto first_port = static_cast<std::uint16_t>(kBasePort + ::getpid() % kPortRange);
   // Spin up to 5 ms on the completion ring before sleeping (the library's
-  // default is 20 us): every wait here is a loopback round trip through the
+  // default is 50 us): every wait here is a loopback round trip through the
   // daemon, and each sleep would cost a poll and a read (docs/coroutines.md).
   aiod::ClientOptions options{.spin = std::chrono::milliseconds(5), .name = "coro example"};
   if (argc > 1) options.spin = std::chrono::microseconds(std::strtol(argv[1], nullptr, 10));

@@ -71,12 +71,13 @@ results=$out/results.tsv
 : > "$out/raw.txt"  # this run only, like the table
 
 poll_us=$(sed -n 's/.*poll = std::chrono::microseconds(\([0-9]*\)).*/\1/p' "$root/daemon/runtime/config.hpp" | head -1)
+spin_us=$(sed -n 's/.*std::chrono::microseconds spin{\([0-9]*\)};.*/\1/p' "$root/client/include/aiod/client.hpp" | head -1)
 {
   echo "date:       $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "commit:     $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "cpus:       $(nproc) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
   echo "kernel:     $(uname -r)"
-  echo "aiod:       private daemon per program, default --poll-us (${poll_us:-?} us), 1 shard; client spin 20 us (default)"
+  echo "aiod:       private daemon per program, default --poll-us (${poll_us:-?} us), 1 shard; client spin up to ${spin_us:-?} us (default)"
   echo "runs:       $runs per mode, median reported$([[ $quick == 1 ]] && echo '; --quick counts')"
   echo "priority:   programs at nice ${nice_level:-0}; private aiod at nice $daemon_nice (the system unit's Nice=)"
   if [[ $placement == split ]]; then

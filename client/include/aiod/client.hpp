@@ -42,7 +42,9 @@ struct ClientOptions {
   // The longest a wait spins on the completion ring before it sleeps. Waits
   // adapt below it: while the daemon answers later than this (it is busy
   // with many clients), they spin for less and leave the CPU to it. 0: never spin.
-  std::chrono::microseconds spin{20};
+  // 50 us covers a shard turn of 16 page-cache reads, the longest a client
+  // with a deep queue waits for its next completions (docs/benchmarks.md).
+  std::chrono::microseconds spin{50};
   std::string name{};  // shown by `aioctl clients`
 };
 
