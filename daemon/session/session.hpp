@@ -141,6 +141,9 @@ class Session : public IntrusiveListNode<Session> {
     explicit Waker(Session& s) : s_(s) {}
     void complete(int res) override;
     std::uint32_t in_flight = 0;
+    // Completions were published to a sleeping client while the write was in
+    // flight: it may have landed already, so its end asks again.
+    bool again = false;
 
    private:
     Session& s_;

@@ -85,11 +85,15 @@ void Session::publish_completions() {
 }
 
 void Session::wake_client() {
-  // One write in flight is enough: until it lands the client will be woken
-  // anyway, and once it is stuck (the client holds its eventfd at its
-  // maximum) it is readable already. More would pile up, each one waiting
-  // (on the posix backend holding a worker) for room that may never come.
-  if (waker_.in_flight > 0) return;
+  // One write in flight at a time: more would pile up, each one waiting (on
+  // the posix backend holding a worker) for room that may never come, when
+  // the client holds its eventfd at its maximum. But the one in flight may
+  // have landed already and woken the client before these completions, so
+  // its end looks again (Waker::complete).
+  if (waker_.in_flight > 0) {
+    waker_.again = true;
+    return;
+  }
   // The client sleeps (or is about to): write its completion eventfd, batched
   // with the shard's other submissions.
   static const std::uint64_t kOne = 1;  // only read by the kernel

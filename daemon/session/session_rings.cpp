@@ -76,6 +76,10 @@ bool SessionRings::publish() {
   return (load_peer_flags(hdr_->client_flags) & AIOD_CLIENT_NEED_WAKEUP) != 0;
 }
 
+bool SessionRings::client_asleep() const {
+  return (load_peer_flags(hdr_->client_flags) & AIOD_CLIENT_NEED_WAKEUP) != 0;
+}
+
 void SessionRings::set_need_wakeup(bool on) {
   const std::uint32_t want =
       on ? (daemon_flags_ | AIOD_DAEMON_NEED_WAKEUP) : (daemon_flags_ & ~AIOD_DAEMON_NEED_WAKEUP);

@@ -56,6 +56,9 @@ class SessionRings {
   [[nodiscard]] bool publish();
 
   // --- wake-up flags --------------------------------------------------------
+  // Whether the client has said it sleeps (or is about to) and not yet that it
+  // woke. For a second look after a publish(), which fenced.
+  [[nodiscard]] bool client_asleep() const;
   // Tells the client whether the daemon may sleep (so it must ring the doorbell).
   // The caller issues a full fence before re-checking for work.
   void set_need_wakeup(bool on);

@@ -169,7 +169,7 @@ int MemoryBackend::drain() {
     if (auto res = run(*o)) complete_op(*o, *res);
   }
   int delivered = 0;
-  while (!finished_.empty()) {
+  while (!holding_ && !finished_.empty()) {
     Op* o = finished_.front();
     finished_.pop_front();
     daemon::Completion* done = o->done;

@@ -63,6 +63,10 @@ class MemoryBackend final : public daemon::Backend {
   [[nodiscard]] const std::vector<bool>& reads_marked_at_once() const { return reads_marked_at_once_; }
   // Moves the virtual clock; timers that expire fire at the next drain().
   void advance(std::chrono::nanoseconds by) { now_ns_ += static_cast<std::uint64_t>(by.count()); }
+  // While on, drain() runs ops but delivers no result: an op can be done (an
+  // eventfd written) with its completion still to come, as with a worker or
+  // io-wq. Off again, the next drain() delivers them in order.
+  void hold_results(bool on) { holding_ = on; }
   // Ops handed over and not finished yet (waiting for data, a timer, or their turn).
   [[nodiscard]] std::size_t pending() const;
 
@@ -124,6 +128,7 @@ class MemoryBackend final : public daemon::Backend {
   std::deque<Op*> finished_;
   std::uint64_t now_ns_ = 0;
   std::vector<bool> reads_marked_at_once_;
+  bool holding_ = false;
 };
 
 }  // namespace aiod::test

@@ -125,6 +125,18 @@ bool RawSession::disconnected(std::chrono::milliseconds timeout) {
   return ::recv(sock_.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+void RawSession::ask_to_be_woken() {
+  std::atomic_ref<std::uint32_t>(hdr_->client_flags).store(AIOD_CLIENT_NEED_WAKEUP, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+std::uint64_t RawSession::take_wakeups() {
+  pollfd p{complete_efd_.get(), POLLIN, 0};
+  if (::poll(&p, 1, 0) != 1) return 0;
+  std::uint64_t count = 0;
+  return ::read(complete_efd_.get(), &count, sizeof(count)) == sizeof(count) ? count : 0;
+}
+
 void RawSession::ask_to_be_woken_with_a_full_eventfd() {
   const std::uint64_t most = 0xfffffffffffffffeULL;  // an eventfd's largest count
   (void)!::write(complete_efd_.get(), &most, sizeof(most));

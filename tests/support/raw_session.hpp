@@ -50,6 +50,11 @@ class RawSession : private SessionMapping {
   bool disconnected(std::chrono::milliseconds timeout);
   // Registers a descriptor; returns the handle.
   std::optional<std::uint32_t> register_fd(int fd);
+  // A client about to sleep: raises AIOD_CLIENT_NEED_WAKEUP (and leaves it).
+  void ask_to_be_woken();
+  // Wake-ups the daemon has written to the completion eventfd since the last
+  // call (reads and so resets its count; 0 if none).
+  std::uint64_t take_wakeups();
   // A hostile client's wake-up: raises AIOD_CLIENT_NEED_WAKEUP and leaves it
   // raised, with its completion eventfd held at its maximum, so that every
   // wake-up write the daemon makes would have to wait.

@@ -242,6 +242,27 @@ class SessionRules : public ::testing::Test {
 constexpr std::uint8_t kLink = AIOD_SQE_LINK;
 constexpr std::uint8_t kHard = AIOD_SQE_HARDLINK;
 
+// One wake-up write in flight is enough only while it has not landed: once
+// the client has been woken by it, fed, and gone back to sleep, completions
+// published before the daemon hears that the write is done still need a
+// wake-up of their own. (A write done by a worker, or by io-wq, lands long
+// before its completion reaches the shard.)
+TEST_F(SessionRules, CompletionsPublishedWhileAWakeUpIsInFlightStillWakeTheClient) {
+  client_->ask_to_be_woken();
+  submit({sqe(AIOD_OP_NOP, 1)});
+  shard_.memory.hold_results(true);  // the wake-up write lands; its completion waits
+  ASSERT_TRUE(shard_.settle());
+  ASSERT_EQ(client_->take_wakeups(), 1u) << "the first completion woke nobody";
+  ASSERT_EQ(client_->wait(1, 0ms).size(), 1u);
+  client_->ask_to_be_woken();  // fed, and asleep again
+  submit({sqe(AIOD_OP_NOP, 2)});
+  ASSERT_TRUE(shard_.settle());
+  shard_.memory.hold_results(false);
+  ASSERT_TRUE(shard_.settle());
+  EXPECT_GE(client_->take_wakeups(), 1u) << "the second completion was published to a sleeping client, unannounced";
+  EXPECT_EQ(client_->wait(1, 0ms).size(), 1u);
+}
+
 TEST_F(SessionRules, AnUnlinkedBatchCompletesEveryOpOnce) {
   const std::uint64_t buf = arena_alloc(4);
   submit({sqe(AIOD_OP_NOP, 1), read(file_, 2, buf, 3, 1), write(file_, 3, "XY", 8), fsync(file_, 4), fsync(pipe_, 5)});
