@@ -361,14 +361,9 @@ TEST_F(PosixBackendTest, NonBlockingDescriptorIsWaitedForLikeIoUring) {
   EXPECT_EQ(run(dontwait), -EAGAIN);
 }
 
-TEST_F(PosixBackendTest, ReadyTransfersCompleteWithoutAWorker) {
-  // The eventfd write that wakes a client: no RWF_NOWAIT there, but the
-  // descriptor is non-blocking.
-  const int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  fds_.push_back(efd);
-  const std::uint64_t one = 1;
-  const BackendOp wake(op::Write{.fd = efd, .buf = &one, .len = sizeof(one)});
-  EXPECT_EQ(run(wake), 8);
+// (A transfer without RWF_NOWAIT, such as the eventfd write that wakes a
+// client, is a worker's: PosixTryNow.ATransferWithoutRwfNowaitGoesToAWorker...)
+TEST_F(PosixBackendTest, ReadySocketTransfersCompleteWithoutAWorker) {
   int sv[2];
   socketpair(SOCK_STREAM, sv);
   char msg[] = "abc";

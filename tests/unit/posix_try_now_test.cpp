@@ -69,6 +69,22 @@ TEST_F(PosixTryNow, AReadAtTheFilePositionIsNeverTriedOnAFileOrDirectory) {
   EXPECT_EQ(try_now(dir_read, syscalls_), std::nullopt);
 }
 
+// A file without RWF_NOWAIT (an eventfd's write) would be tried on the shard
+// only by trusting its O_NONBLOCK, which a client sharing the description
+// can clear between the look and the call: an eventfd whose count the client
+// has filled then blocks the shard thread for good. Such a transfer goes to
+// a worker, whatever the flag says.
+TEST_F(PosixTryNow, ATransferWithoutRwfNowaitGoesToAWorkerWhateverItsONonblock) {
+  const UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ASSERT_TRUE(efd);
+  const std::uint64_t one = 1;
+  const BackendOp write(op::Write{.fd = efd.get(), .buf = &one, .len = sizeof(one)});
+  EXPECT_EQ(try_now(write, syscalls_), std::nullopt);
+  std::uint64_t count = 0;
+  EXPECT_EQ(::read(efd.get(), &count, sizeof(count)), -1) << "the write ran on the shard thread (count " << count << ")";
+  EXPECT_EQ(errno, EAGAIN);
+}
+
 TEST_F(PosixTryNow, AReadyEventfdIsStillReadAtOnce) {
   const UniqueFd efd(::eventfd(3, EFD_CLOEXEC | EFD_NONBLOCK));
   ASSERT_TRUE(efd);

@@ -164,9 +164,9 @@ void PosixBackend::start(PosixOp& p) {
     }
     default:
       // First without blocking, on this thread, as io_uring does: most
-      // transfers on a ready descriptor (the eventfd writes that wake clients
-      // among them) never need a worker. Under another identity only reads
-      // (see may_try_now).
+      // transfers on a ready descriptor never need a worker (not those on a
+      // file without RWF_NOWAIT: see try_now). Under another identity only
+      // reads (see may_try_now).
       if (may_try_now(p)) {
         if (const std::optional<int> res = try_now(p.op, syscalls_)) {
           complete(p, *res);

@@ -294,18 +294,11 @@ std::optional<int> try_rw_now(int fd, const iovec* iov, int n, std::uint64_t off
     ++syscalls;
     return reading ? ::preadv2(fd, iov, n, off, flags) : ::pwritev2(fd, iov, n, off, flags);
   };
-  ssize_t r = call(RWF_NOWAIT);
-  if (r < 0 && errno == EOPNOTSUPP) {
-    // No RWF_NOWAIT for this file (an eventfd's write, for one). Its own
-    // O_NONBLOCK is as good (it is no regular file, directory or block
-    // device). Known limit: a client sharing the description can clear
-    // O_NONBLOCK between this look and the call (docs/security.md).
-    if (buffered_file) return std::nullopt;
-    ++syscalls;
-    const int fl = ::fcntl(fd, F_GETFL);
-    if (fl < 0 || !(fl & O_NONBLOCK)) return std::nullopt;
-    r = call(0);
-  }
+  // No RWF_NOWAIT for this file (an eventfd's write, a tty): a worker's. Its
+  // O_NONBLOCK is no promise: a client sharing the description can clear it
+  // between a look and the call, and an eventfd whose count it has filled
+  // would then hold the shard thread for good.
+  const ssize_t r = call(RWF_NOWAIT);
   if (r >= 0) return static_cast<int>(r);
   if (errno == EAGAIN || errno == EINTR || errno == EOPNOTSUPP) return std::nullopt;
   return -errno;
