@@ -83,7 +83,7 @@ Task<> Session::shutdown() {
 
 void Session::Waker::complete(int) {
   --in_flight;
-  if (std::exchange(again, false) && !s_.closing_ && s_.rings_.client_asleep()) s_.wake_client();
+  if (std::exchange(again, false) && s_.rings_.client_asleep()) s_.wake_client();
   s_.maybe_quiet();
 }
 

@@ -85,6 +85,12 @@ void Session::publish_completions() {
 }
 
 void Session::wake_client() {
+  // A closing session wakes nobody: its client learns from the control
+  // socket's hang-up, which its wait watches too. A write started now could
+  // never be cancelled (shutdown() cancels only the one in flight when it
+  // runs), and with the client's eventfd held full it would never end and
+  // keep the session for ever.
+  if (closing_) return;
   // One write in flight at a time: more would pile up, each one waiting (on
   // the posix backend holding a worker) for room that may never come, when
   // the client holds its eventfd at its maximum. But the one in flight may

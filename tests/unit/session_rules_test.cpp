@@ -263,6 +263,19 @@ TEST_F(SessionRules, CompletionsPublishedWhileAWakeUpIsInFlightStillWakeTheClien
   EXPECT_EQ(client_->wait(1, 0ms).size(), 1u);
 }
 
+// A client that hangs up asking to be woken, with its completion eventfd
+// held full: the ops its session cancels on the way out complete after the
+// shutdown began, and a wake-up write for them would never end (nothing
+// cancels it) and keep the session, its shares and the daemon's stop for
+// ever. A closing session wakes nobody: the client learns from the hang-up.
+TEST_F(SessionRules, ADeadClientsFullEventfdDoesNotKeepItsSession) {
+  const std::uint64_t buf = arena_alloc(8);
+  submit({read(pipe_, 1, buf, 8, 0)});  // waits for data that never comes
+  ASSERT_TRUE(shard_.settle());
+  client_->ask_to_be_woken_with_a_full_eventfd();
+  // TearDown hangs up and requires the session to end.
+}
+
 TEST_F(SessionRules, AnUnlinkedBatchCompletesEveryOpOnce) {
   const std::uint64_t buf = arena_alloc(4);
   submit({sqe(AIOD_OP_NOP, 1), read(file_, 2, buf, 3, 1), write(file_, 3, "XY", 8), fsync(file_, 4), fsync(pipe_, 5)});
