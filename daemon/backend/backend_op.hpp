@@ -366,6 +366,10 @@ struct BackendOp {
   // or 0 for the daemon's own ops (doorbells, control receives), never held back.
   std::uint32_t owner = 0;
   std::uint64_t resolve = 0;  // RESOLVE_* for every path walk (RESOLVE_IN_ROOT: a foreign root)
+  // Never tried on the shard thread, not even without blocking: the kernel's
+  // non-blocking try could still sleep on a lock a client's own call holds
+  // (a pipe's mutex). io_uring: IOSQE_ASYNC (straight to io-wq); posix: a worker.
+  bool never_inline = false;
 
   [[nodiscard]] BackendOpcode opcode() const noexcept { return static_cast<BackendOpcode>(args.index()); }
   template <class T>

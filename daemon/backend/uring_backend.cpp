@@ -324,6 +324,7 @@ class UringBackend final : public Backend {
   int prepare(const BackendOp& op, Completion* done) override {
     io_uring_sqe filled{};
     std::visit([&filled](const auto& args) { prep(&filled, args); }, op.args);
+    if (op.never_inline) filled.flags |= IOSQE_ASYNC;  // io-wq at once: no inline try on this thread
     bool emulate;
     if (op.is<op::LinkTimeout>()) {
       emulate = link_to_emulated_;

@@ -102,6 +102,19 @@ void HandleTable::no_read_at_once(std::uint32_t handle) {
   if (Entry* e = find(handle)) e->at_once = AtOnce::no;
 }
 
+bool HandleTable::is_pipe(std::uint32_t handle) {
+  Entry* e = find(handle);
+  if (e == nullptr) return false;
+  if (e->pipe == AtOnce::unknown) {
+    struct statx st {};
+    // An unknown type counts as a pipe: the cost is a hand-off, not a stall.
+    const bool known = ::statx(e->fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) == 0 &&
+                       (st.stx_mask & STATX_TYPE) != 0;
+    e->pipe = !known || S_ISFIFO(st.stx_mode) ? AtOnce::yes : AtOnce::no;
+  }
+  return e->pipe == AtOnce::yes;
+}
+
 int HandleTable::acquire(std::uint32_t handle) {
   Entry* e = find(handle);
   if (e == nullptr || !e->open) return -EBADF;

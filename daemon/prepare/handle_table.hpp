@@ -72,6 +72,13 @@ class HandleTable {
   // A try was refused (the filesystem has no RWF_NOWAIT): never again.
   void no_read_at_once(std::uint32_t handle);
 
+  // Whether `handle` is a pipe (or FIFO). Its reads and writes take the
+  // pipe's mutex even when told not to block, and a client holding the other
+  // end can keep that mutex (a blocking splice into it, for one): they must
+  // never run on the shard thread (BackendOp::never_inline). Asked of the
+  // kernel once per descriptor, like may_read_at_once(); a type never changes.
+  [[nodiscard]] bool is_pipe(std::uint32_t handle);
+
   // Closes the handle: acquire() fails from now on; the descriptor is closed
   // once the last reference is released. Returns 0 or -EBADF.
   int close(std::uint32_t handle);
@@ -87,6 +94,7 @@ class HandleTable {
     bool open = false;
     Description description = Description::shared;
     AtOnce at_once = AtOnce::unknown;
+    AtOnce pipe = AtOnce::unknown;  // yes: a pipe or FIFO (is_pipe())
   };
   Entry* find(std::uint32_t handle);
   void maybe_free(std::uint32_t slot);

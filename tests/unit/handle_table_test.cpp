@@ -272,6 +272,27 @@ std::uint32_t insert_fd(HandleTable& t, int fd, HandleTable::Description d) {
   return static_cast<std::uint32_t>(h);
 }
 
+// A pipe's reads and writes take its mutex even when told not to block, and
+// a client holding the other end can keep it: they never run on the shard.
+TEST(HandleTable, PipesAreToldApartFromOtherFiles) {
+  HandleTable t(16);
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  const auto r = t.insert(UniqueFd(p[0]));
+  const auto w = t.insert(UniqueFd(p[1]));
+  const auto e = t.insert(UniqueFd(::eventfd(0, EFD_CLOEXEC)));
+  const auto f = t.insert(UniqueFd(::open("/proc/self/stat", O_RDONLY | O_CLOEXEC)));
+  ASSERT_GT(r, 0);
+  ASSERT_GT(w, 0);
+  ASSERT_GT(e, 0);
+  ASSERT_GT(f, 0);
+  EXPECT_TRUE(t.is_pipe(static_cast<std::uint32_t>(r)));
+  EXPECT_TRUE(t.is_pipe(static_cast<std::uint32_t>(w)));
+  EXPECT_FALSE(t.is_pipe(static_cast<std::uint32_t>(e)));
+  EXPECT_FALSE(t.is_pipe(static_cast<std::uint32_t>(f)));
+  EXPECT_FALSE(t.is_pipe(9999)) << "no such handle";
+}
+
 TEST(HandleTable, OnlyBufferedRegularFilesOfTheDaemonsOwnMayBeReadAtOnce) {
   using D = HandleTable::Description;
   HandleTable t(16);

@@ -1091,6 +1091,31 @@ TEST_F(OpPrepare, SendMsgTurnsHandlesIntoDescriptorsAndHoldsThem) {
 // A read is marked to be tried at once only for a regular file the daemon
 // opened itself, and not once that descriptor has been sent away: a client
 // holding the description could switch it to O_DIRECT.
+// A pipe's reads and writes take its mutex even when told not to block, and
+// a client's blocking splice into the pipe holds it: every transfer on a
+// pipe is marked never to run on the shard thread, and nothing else is.
+TEST_F(OpPrepare, TransfersOnAPipeNeverRunInline) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  const auto r = handles_.insert(UniqueFd(p[0]));
+  const auto w = handles_.insert(UniqueFd(p[1]));
+  ASSERT_GT(r, 0);
+  ASSERT_GT(w, 0);
+  const Inserted read_end{static_cast<std::uint32_t>(r), p[0]};
+  const Inserted write_end{static_cast<std::uint32_t>(w), p[1]};
+  const Inserted efd = insert();
+  for (std::uint8_t opcode : {AIOD_OP_READ, AIOD_OP_READ_TTY, AIOD_OP_READV, AIOD_OP_WRITE, AIOD_OP_WRITEV}) {
+    const OpSpec& op = spec(opcode);
+    const bool reads = opcode == AIOD_OP_READ || opcode == AIOD_OP_READ_TTY || opcode == AIOD_OP_READV;
+    ASSERT_EQ(prepare(valid(op, reads ? read_end : write_end)), 0) << op.name;
+    EXPECT_TRUE(rec_.op.never_inline) << op.name << " on a pipe may run on the shard thread";
+    handles_.release(rec_.handle);
+    ASSERT_EQ(prepare(valid(op, efd)), 0) << op.name;
+    EXPECT_FALSE(rec_.op.never_inline) << op.name << " on an eventfd is kept off the shard for nothing";
+    handles_.release(rec_.handle);
+  }
+}
+
 TEST_F(OpPrepare, OnlyReadsOfTheDaemonsOwnFilesMayBeTriedAtOnce) {
   char dir[] = "/tmp/aiod-prepare-XXXXXX";
   ASSERT_NE(::mkdtemp(dir), nullptr);

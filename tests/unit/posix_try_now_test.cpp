@@ -85,6 +85,22 @@ TEST_F(PosixTryNow, ATransferWithoutRwfNowaitGoesToAWorkerWhateverItsONonblock) 
   EXPECT_EQ(errno, EAGAIN);
 }
 
+// A pipe's read takes its mutex even with RWF_NOWAIT, and a client's
+// blocking splice into the pipe holds that mutex: never on the shard, even
+// with data waiting and not marked never_inline.
+TEST_F(PosixTryNow, APipeGoesToAWorkerUntried) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+  const UniqueFd r(p[0]), w(p[1]);
+  ASSERT_EQ(::write(w.get(), "abc", 3), 3);
+  char buf[4] = {};
+  const BackendOp read(op::Read{.fd = r.get(), .buf = buf, .len = 3});
+  EXPECT_EQ(try_now(read, syscalls_), std::nullopt);
+  EXPECT_EQ(buf[0], '\0') << "the read ran on the shard thread";
+  const BackendOp write(op::Write{.fd = w.get(), .buf = "d", .len = 1});
+  EXPECT_EQ(try_now(write, syscalls_), std::nullopt);
+}
+
 TEST_F(PosixTryNow, AReadyEventfdIsStillReadAtOnce) {
   const UniqueFd efd(::eventfd(3, EFD_CLOEXEC | EFD_NONBLOCK));
   ASSERT_TRUE(efd);

@@ -167,7 +167,7 @@ void PosixBackend::start(PosixOp& p) {
       // transfers on a ready descriptor never need a worker (not those on a
       // file without RWF_NOWAIT: see try_now). Under another identity only
       // reads (see may_try_now).
-      if (may_try_now(p)) {
+      if (may_try_now(p) && !p.op.never_inline) {
         if (const std::optional<int> res = try_now(p.op, syscalls_)) {
           complete(p, *res);
           return;

@@ -276,8 +276,11 @@ int run(const BackendOp& op, const std::atomic<bool>& cancelled, std::uint64_t& 
 // may switch it to O_DIRECT at any moment, and a direct transfer waits for
 // the device even with RWF_NOWAIT; and at the file position the kernel first
 // takes the description's position lock, which a client's own stuck call
-// may hold. (This runs on the shard thread: the type comes from the
-// kernel's cache, never from a filesystem that could hang, AT_STATX_DONT_SYNC.)
+// may hold. A pipe too: its mutex is taken even with RWF_NOWAIT, and a
+// client's blocking splice into it holds that mutex for as long as it likes
+// (BackendOp::never_inline says so first; this is the backstop). (This runs
+// on the shard thread: the type comes from the kernel's cache, never from a
+// filesystem that could hang, AT_STATX_DONT_SYNC.)
 std::optional<int> try_rw_now(int fd, const iovec* iov, int n, std::uint64_t offset, bool reading,
                               bool buffered_file, std::uint64_t& syscalls) {
   if (buffered_file && offset == op::kCurrentPosition) buffered_file = false;
@@ -285,7 +288,7 @@ std::optional<int> try_rw_now(int fd, const iovec* iov, int n, std::uint64_t off
     ++syscalls;
     struct statx st {};
     if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &st) < 0 || S_ISREG(st.stx_mode) ||
-        S_ISDIR(st.stx_mode) || S_ISBLK(st.stx_mode)) {
+        S_ISDIR(st.stx_mode) || S_ISBLK(st.stx_mode) || S_ISFIFO(st.stx_mode)) {
       return std::nullopt;
     }
   }
