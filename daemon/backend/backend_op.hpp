@@ -366,9 +366,11 @@ struct BackendOp {
   // or 0 for the daemon's own ops (doorbells, control receives), never held back.
   std::uint32_t owner = 0;
   std::uint64_t resolve = 0;  // RESOLVE_* for every path walk (RESOLVE_IN_ROOT: a foreign root)
-  // Never tried on the shard thread, not even without blocking: the kernel's
-  // non-blocking try could still sleep on a lock a client's own call holds
-  // (a pipe's mutex). io_uring: IOSQE_ASYNC (straight to io-wq); posix: a worker.
+  // Never run on the shard thread, not even tried without blocking: the
+  // kernel's non-blocking try could still sleep on a lock a client's own call
+  // holds (a pipe's mutex). Both backends give it to a posix worker (io-wq
+  // would not do: it retries an op on a pollable file on the submitting
+  // thread once the file is ready).
   bool never_inline = false;
 
   [[nodiscard]] BackendOpcode opcode() const noexcept { return static_cast<BackendOpcode>(args.index()); }

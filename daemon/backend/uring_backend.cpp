@@ -324,7 +324,6 @@ class UringBackend final : public Backend {
   int prepare(const BackendOp& op, Completion* done) override {
     io_uring_sqe filled{};
     std::visit([&filled](const auto& args) { prep(&filled, args); }, op.args);
-    if (op.never_inline) filled.flags |= IOSQE_ASYNC;  // io-wq at once: no inline try on this thread
     bool emulate;
     if (op.is<op::LinkTimeout>()) {
       emulate = link_to_emulated_;
@@ -333,7 +332,9 @@ class UringBackend final : public Backend {
     } else if (filled.opcode == IORING_OP_URING_CMD) {
       emulate = !socket_commands_ || !is_socket(filled.fd);
     } else {
-      emulate = !supported_[filled.opcode];
+      // never_inline: the posix part's workers, not io-wq, whose retry of an
+      // op on a pollable file (a pipe) runs on this thread once it is ready.
+      emulate = !supported_[filled.opcode] || op.never_inline;
     }
     link_to_emulated_ = emulate && op.link != Link::none && !op.is<op::LinkTimeout>();
     if (emulate) return prepare_emulated(op, done);

@@ -58,6 +58,7 @@ std::int64_t HandleTable::insert(UniqueFd fd, Description description) {
   e.open = true;
   e.description = description;
   e.at_once = AtOnce::unknown;
+  e.pipe = AtOnce::unknown;  // a reused slot: not what its last descriptor was
   ++open_;
   return encode(slot, e.generation);
 }

@@ -74,9 +74,10 @@ class HandleTable {
 
   // Whether `handle` is a pipe (or FIFO). Its reads and writes take the
   // pipe's mutex even when told not to block, and a client holding the other
-  // end can keep that mutex (a blocking splice into it, for one): they must
-  // never run on the shard thread (BackendOp::never_inline). Asked of the
-  // kernel once per descriptor, like may_read_at_once(); a type never changes.
+  // end can keep that mutex (a blocking splice into it, for one): no op on it
+  // may run on the shard thread (BackendOp::never_inline, set by
+  // prep::acquire). Asked of the kernel once per descriptor, like
+  // may_read_at_once(); a descriptor's type never changes.
   [[nodiscard]] bool is_pipe(std::uint32_t handle);
 
   // Closes the handle: acquire() fails from now on; the descriptor is closed

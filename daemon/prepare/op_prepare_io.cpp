@@ -24,7 +24,6 @@ int prepare_rw(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec, bool
   rec.expected = s.len;
   // AIOD_OFFSET_CURRENT is op::kCurrentPosition (io_uring's -1) as well.
   rec.op.args = Op{.fd = fd, .buf = buf, .len = s.len, .offset = offset ? s.off : op::kCurrentPosition};
-  rec.op.never_inline = ctx.handles->is_pipe(s.handle);
   if constexpr (std::is_same_v<Op, op::Read>) {
     // Only at an offset: at the file position the kernel takes the
     // description's position lock first, which RWF_NOWAIT does not cover.
@@ -46,7 +45,6 @@ int prepare_vectored(const aiod_sqe& s, const PrepareContext& ctx, OpRecord& rec
   const int fd = acquire(ctx, rec, s.handle);
   if (fd < 0) return fd;
   rec.op.args = Op{.fd = fd, .iov = rec.iov.data(), .count = s.len, .offset = s.off};
-  rec.op.never_inline = ctx.handles->is_pipe(s.handle);
   return 0;
 }
 

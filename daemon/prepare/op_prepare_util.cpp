@@ -55,6 +55,8 @@ int copy_iovecs(const PrepareContext& ctx, std::uint64_t table, std::uint32_t co
 int acquire(const PrepareContext& ctx, OpRecord& rec, std::uint32_t handle) {
   const int fd = ctx.handles->acquire(handle);
   if (fd < 0) return fd;
+  // Whatever the op, on a pipe it never runs on the shard thread (its mutex).
+  if (ctx.handles->is_pipe(handle)) rec.op.never_inline = true;
   if (rec.handle == 0) {
     rec.handle = handle;
   } else {

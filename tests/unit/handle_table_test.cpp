@@ -291,6 +291,16 @@ TEST(HandleTable, PipesAreToldApartFromOtherFiles) {
   EXPECT_FALSE(t.is_pipe(static_cast<std::uint32_t>(e)));
   EXPECT_FALSE(t.is_pipe(static_cast<std::uint32_t>(f)));
   EXPECT_FALSE(t.is_pipe(9999)) << "no such handle";
+  // A slot given back and reused is asked again: the pipe's slot, once the
+  // file's, must not keep the file's answer.
+  ASSERT_EQ(t.close(static_cast<std::uint32_t>(f)), 0);
+  int q[2];
+  ASSERT_EQ(::pipe2(q, O_CLOEXEC), 0);
+  ::close(q[1]);
+  const auto reused = t.insert(UniqueFd(q[0]));
+  ASSERT_GT(reused, 0);
+  EXPECT_EQ(reused & 0xffff, f & 0xffff) << "the test meant to reuse the file's slot";
+  EXPECT_TRUE(t.is_pipe(static_cast<std::uint32_t>(reused))) << "a reused slot kept its last descriptor's type";
 }
 
 TEST(HandleTable, OnlyBufferedRegularFilesOfTheDaemonsOwnMayBeReadAtOnce) {

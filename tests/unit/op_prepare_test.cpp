@@ -1092,9 +1092,10 @@ TEST_F(OpPrepare, SendMsgTurnsHandlesIntoDescriptorsAndHoldsThem) {
 // opened itself, and not once that descriptor has been sent away: a client
 // holding the description could switch it to O_DIRECT.
 // A pipe's reads and writes take its mutex even when told not to block, and
-// a client's blocking splice into the pipe holds it: every transfer on a
-// pipe is marked never to run on the shard thread, and nothing else is.
-TEST_F(OpPrepare, TransfersOnAPipeNeverRunInline) {
+// a client's blocking splice into the pipe holds it: every op on a pipe (an
+// "event source" that is really a pipe included) is marked never to run on
+// the shard thread, and the same op on an eventfd is not.
+TEST_F(OpPrepare, OpsOnAPipeNeverRunInline) {
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
   const auto r = handles_.insert(UniqueFd(p[0]));
@@ -1104,9 +1105,11 @@ TEST_F(OpPrepare, TransfersOnAPipeNeverRunInline) {
   const Inserted read_end{static_cast<std::uint32_t>(r), p[0]};
   const Inserted write_end{static_cast<std::uint32_t>(w), p[1]};
   const Inserted efd = insert();
-  for (std::uint8_t opcode : {AIOD_OP_READ, AIOD_OP_READ_TTY, AIOD_OP_READV, AIOD_OP_WRITE, AIOD_OP_WRITEV}) {
+  for (std::uint8_t opcode : {AIOD_OP_READ, AIOD_OP_READ_TTY, AIOD_OP_READV, AIOD_OP_WRITE, AIOD_OP_WRITEV,
+                              AIOD_OP_WAIT_EVENT_SOURCE, AIOD_OP_NOTIFY_EVENT_SOURCE, AIOD_OP_POLL}) {
     const OpSpec& op = spec(opcode);
-    const bool reads = opcode == AIOD_OP_READ || opcode == AIOD_OP_READ_TTY || opcode == AIOD_OP_READV;
+    const bool reads = opcode == AIOD_OP_READ || opcode == AIOD_OP_READ_TTY || opcode == AIOD_OP_READV ||
+                       opcode == AIOD_OP_WAIT_EVENT_SOURCE || opcode == AIOD_OP_POLL;
     ASSERT_EQ(prepare(valid(op, reads ? read_end : write_end)), 0) << op.name;
     EXPECT_TRUE(rec_.op.never_inline) << op.name << " on a pipe may run on the shard thread";
     handles_.release(rec_.handle);

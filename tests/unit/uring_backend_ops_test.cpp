@@ -54,6 +54,25 @@ TEST_F(UringBackendOpsTest, ReportsItsNameAndSupportsEveryOpcode) {
 TEST_F(UringBackendOpsTest, NopCompletesWithZero) { EXPECT_EQ(run(BackendOp{}), 0); }
 
 // read/write at an offset use it and leave the file position alone.
+// An op that must never run on the shard thread (a pipe's, whose mutex a
+// client can hold) goes to the posix part's workers, not to the ring: io-wq
+// would retry it on this thread once the pipe were ready.
+TEST_F(UringBackendOpsTest, AnOpNeverInlineRunsInThePosixPart) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  keep(p[0]);
+  keep(p[1]);
+  ASSERT_EQ(::write(p[1], "abc", 3), 3);
+  char buf[4] = {};
+  BackendOp read(op::Read{.fd = p[0], .buf = buf, .len = 3});
+  read.never_inline = true;
+  EXPECT_EQ(run(read), 3);
+  EXPECT_STREQ(buf, "abc");
+  const auto& counts = backend_->report().ops[static_cast<std::size_t>(BackendOpcode::read)];
+  EXPECT_EQ(counts.posix, 1u);
+  EXPECT_EQ(counts.ring, 0u) << "an op that must never run on the shard thread went to the ring";
+}
+
 TEST_F(UringBackendOpsTest, ReadAndWriteAtAnOffset) {
   const int fd = file("f");
   const char text[] = "hello world";
