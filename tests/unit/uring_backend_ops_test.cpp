@@ -68,7 +68,8 @@ TEST_F(UringBackendOpsTest, AnOpNeverInlineRunsInThePosixPart) {
   read.never_inline = true;
   EXPECT_EQ(run(read), 3);
   EXPECT_STREQ(buf, "abc");
-  const auto& counts = backend_->report().ops[static_cast<std::size_t>(BackendOpcode::read)];
+  const BackendReport report = backend_->report();  // by value: keep it while counts refers into it
+  const auto& counts = report.ops[static_cast<std::size_t>(BackendOpcode::read)];
   EXPECT_EQ(counts.posix, 1u);
   EXPECT_EQ(counts.ring, 0u) << "an op that must never run on the shard thread went to the ring";
 }
